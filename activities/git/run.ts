@@ -1,0 +1,101 @@
+import { execFile } from 'node:child_process';
+
+export interface GitOptions {
+  cwd?: string;
+  input?: string;
+  env?: Record<string, string>;
+  signal?: AbortSignal;
+  okExitCodes?: number[];
+}
+
+export interface GitResult {
+  stdout: string;
+  /** Kept for callers that accept a non-zero exit and still need git's explanation. */
+  stderr: string;
+  exitCode: number;
+}
+
+export class GitError extends Error {
+  override name = 'GitError';
+  readonly args: string[];
+  readonly exitCode: number | null;
+  readonly stderr: string;
+
+  constructor(message: string, args: string[], exitCode: number | null, stderr: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.args = args;
+    this.exitCode = exitCode;
+    this.stderr = stderr;
+  }
+}
+
+// Diff and object output for real repositories can be large; the default 1 MiB would
+// turn a big merge or log into a spurious failure.
+const MAX_BUFFER = 256 * 1024 * 1024;
+
+// These point git at some other repository or identity. They leak in when Culvert runs
+// under a git hook or a developer's shell, and would silently redirect every call.
+const INHERITED_ENV_TO_DROP = [
+  'GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES',
+  'GIT_COMMON_DIR', 'GIT_NAMESPACE', 'GIT_PREFIX', 'GIT_CEILING_DIRECTORIES',
+  'GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_AUTHOR_DATE',
+  'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL', 'GIT_COMMITTER_DATE',
+];
+
+function childEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of INHERITED_ENV_TO_DROP) delete env[name];
+  // Culvert runs unattended: a credential prompt would hang the activity forever.
+  env.GIT_TERMINAL_PROMPT = '0';
+  // Some callers match git's English status words (e.g. push porcelain reasons).
+  env.LC_ALL = 'C';
+  env.LANGUAGE = 'C';
+  return { ...env, ...extra };
+}
+
+/** The subcommand for error messages, skipping global options such as `-c k=v` and `-C dir`. */
+function subcommandOf(args: string[]): string {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '-c' || a === '-C') { i++; continue; }
+    if (!a.startsWith('-')) return a;
+  }
+  return args[0] ?? '';
+}
+
+export function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
+  const okExitCodes = opts.okExitCodes ?? [];
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      'git',
+      args,
+      {
+        cwd: opts.cwd,
+        env: childEnv(opts.env),
+        maxBuffer: MAX_BUFFER,
+        signal: opts.signal,
+        encoding: 'utf8',
+      },
+      (error, stdout, stderr) => {
+        if (!error) {
+          resolve({ stdout, stderr, exitCode: 0 });
+          return;
+        }
+        // execFile reports the exit status as a number in `code`; a string code means
+        // git never ran (ENOENT, maxBuffer, abort) and there is no exit status.
+        const exitCode = typeof error.code === 'number' ? error.code : null;
+        if (exitCode !== null && okExitCodes.includes(exitCode)) {
+          resolve({ stdout, stderr, exitCode });
+          return;
+        }
+        const detail = stderr.trim() || (exitCode === null ? error.message : `exit code ${exitCode}`);
+        reject(new GitError(`git ${subcommandOf(args)} failed: ${detail}`, args, exitCode, stderr, { cause: error }));
+      },
+    );
+    // Always close stdin: commands like commit-tree read their message from it and
+    // would otherwise wait forever. Early exits can make the write fail with EPIPE,
+    // which the exit-status path above already reports.
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(opts.input ?? '');
+  });
+}

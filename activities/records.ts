@@ -1,0 +1,27 @@
+import type { ChangeRecord } from '../db/repos/changes.ts';
+import { upsertChanges } from '../db/repos/changes.ts';
+import { upsertDeployment } from '../db/repos/deployments.ts';
+import { setReleaseState } from '../db/repos/releases.ts';
+import type { ReleaseState } from '../workflows/domain.ts';
+import type { DeployJob } from '../workflows/release-state.ts';
+import type { ActivityDeps } from './deps.ts';
+
+export function recordActivities(deps: ActivityDeps) {
+  const { db } = deps;
+  return {
+    async recordChanges(i: { product: string; release: string; changes: ChangeRecord[] }): Promise<void> {
+      await upsertChanges(db, i.product, i.release, i.changes);
+    },
+
+    async recordDeployment(i: { product: string; release: string; job: DeployJob; state: 'pending' | 'failed'; runId?: string }): Promise<void> {
+      await upsertDeployment(db, {
+        id: i.job.deploymentId, product: i.product, release: i.release, environment: i.job.environment,
+        commitSha: i.job.commitSha, trigger: i.job.trigger, requestedBy: i.job.requestedBy, state: i.state, runId: i.runId ?? null,
+      });
+    },
+
+    async recordReleaseState(i: { product: string; release: string; state: ReleaseState }): Promise<void> {
+      await setReleaseState(db, i.product, i.release, i.state);
+    },
+  };
+}

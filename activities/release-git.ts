@@ -1,0 +1,135 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { moveReleaseHead, upsertRelease } from '../db/repos/releases.ts';
+import type { CommitEntry } from '../db/repos/releases.ts';
+import type { ProductConfig } from '../workflows/domain.ts';
+import { refuse } from '../workflows/errors.ts';
+import type { ActivityDeps } from './deps.ts';
+import { culvertIdentity, mirrorFor } from './deps.ts';
+import { InvalidRefError, assertSafeBranchName, isShaLike } from './git/index.ts';
+import type { Mirror } from './git/index.ts';
+import { withHeartbeat } from './heartbeat.ts';
+
+export type MergeResult =
+  | { kind: 'merged'; sha: string }
+  | { kind: 'already-present' }
+  | { kind: 'conflict'; paths: string[] }
+  | { kind: 'stale'; actual: string };
+
+const pickedFrom = /\(cherry picked from commit ([0-9a-f]{7,40})\)/;
+
+export function safeBranch(branch: string): void {
+  try {
+    assertSafeBranchName(branch);
+  } catch (err) {
+    if (err instanceof InvalidRefError) throw refuse('invalid_ref', err.message, { ref: branch });
+    throw err;
+  }
+}
+
+export function releaseGitActivities(deps: ActivityDeps) {
+  const identity = deps.identity ?? culvertIdentity;
+
+  /** Records which commits a branch move brought in, with the origin of picked commits. */
+  async function recordMove(m: Mirror, product: string, release: string, from: string, to: string, changeId: string | null): Promise<void> {
+    const commits = await m.log(`${from}..${to}`);
+    const entries: CommitEntry[] = commits.map((c) => ({
+      sha: c.sha, originSha: pickedFrom.exec(c.message)?.[1] ?? null, changeId,
+    }));
+    await moveReleaseHead(deps.db, product, release, to, entries);
+  }
+
+  return {
+    async cutRelease(i: {
+      product: ProductConfig; name: string; from: string | null; production: boolean; createdBy: string; workflowId: string;
+    }): Promise<{ branch: string; headSha: string; cutFrom: string }> {
+      return withHeartbeat(async () => {
+        const m = await mirrorFor(deps, i.product.repository);
+        await m.fetch();
+        const branch = i.product.flow === 'pull-request' ? i.product.trunk : `releases/${i.name}`;
+        safeBranch(branch);
+        let headSha: string | null;
+        const from = i.from ?? i.product.trunk;
+        if (isShaLike(from)) {
+          headSha = await m.resolveCommit(from);
+        } else {
+          safeBranch(from);
+          headSha = await m.resolveBranch(from);
+        }
+        if (!headSha) throw refuse('unknown_commit', `${from} is not a branch or commit of ${i.product.repository}`, { ref: from });
+        if (i.product.flow !== 'pull-request') {
+          const existing = await m.resolveBranch(branch);
+          if (existing === null) {
+            const pushed = await m.push({ sha: headSha, branch, expectedOld: null });
+            if (!pushed.ok) throw ApplicationFailure.retryable(`branch ${branch} appeared while cutting`);
+          } else if (existing !== headSha) {
+            throw refuse('release_exists', `branch ${branch} already exists at another commit`, { branch, sha: existing });
+          }
+        }
+        await upsertRelease(deps.db, {
+          product: i.product.name, name: i.name, flow: i.product.flow, branch, production: i.production,
+          cutFrom: headSha, headSha, workflowId: i.workflowId, createdBy: i.createdBy, state: 'open',
+        });
+        return { branch, headSha, cutFrom: headSha };
+      });
+    },
+
+    async resolveMergeSource(i: { product: ProductConfig; branch: string }): Promise<{ sha: string }> {
+      safeBranch(i.branch);
+      return withHeartbeat(async () => {
+        const m = await mirrorFor(deps, i.product.repository);
+        await m.fetch();
+        const sha = await m.resolveBranch(i.branch);
+        if (!sha) throw refuse('unknown_branch', `branch ${i.branch} does not exist in ${i.product.repository}`, { branch: i.branch });
+        return { sha };
+      });
+    },
+
+    /**
+     * Merges one approved change onto the release branch without a working tree. Idempotent: a retry
+     * after a crash finds its own merge commit on the remote (by trailer) instead of merging twice.
+     */
+    async mergeChange(i: {
+      product: ProductConfig; release: string; branch: string; expectedHead: string;
+      change: { id: string; seq: number; branch: string; sourceSha: string; decidedBy: string };
+    }): Promise<MergeResult> {
+      return withHeartbeat(async () => {
+        const m = await mirrorFor(deps, i.product.repository);
+        await m.fetch();
+        const remote = await m.resolveBranch(i.branch);
+        if (!remote) throw ApplicationFailure.nonRetryable(`release branch ${i.branch} is gone from ${i.product.repository}`);
+        const trailer = `Culvert-Change: ${i.change.id}`;
+        if (remote !== i.expectedHead) {
+          const info = await m.commitInfo(remote);
+          if (info.parents[0] === i.expectedHead && info.message.includes(trailer)) {
+            await recordMove(m, i.product.name, i.release, i.expectedHead, remote, i.change.id);
+            return { kind: 'merged', sha: remote };
+          }
+          if (await m.isAncestor(i.expectedHead, remote)) {
+            await recordMove(m, i.product.name, i.release, i.expectedHead, remote, null);
+          }
+          return { kind: 'stale', actual: remote };
+        }
+        if (await m.isAncestor(i.change.sourceSha, i.expectedHead)) return { kind: 'already-present' };
+        const merged = await m.mergeTrees(i.expectedHead, i.change.sourceSha);
+        if (!merged.clean) return { kind: 'conflict', paths: merged.conflicts };
+        const message = [
+          `Merge branch '${i.change.branch}' into ${i.branch}`,
+          '',
+          `Culvert merged request #${i.change.seq}, approved by ${i.change.decidedBy}.`,
+          '',
+          trailer,
+        ].join('\n');
+        const sha = await m.commitTree({ tree: merged.tree, parents: [i.expectedHead, i.change.sourceSha], message, author: identity });
+        await deps.faults?.beforePush?.(i.change.id);
+        const pushed = await m.push({ sha, branch: i.branch, expectedOld: i.expectedHead });
+        if (!pushed.ok) {
+          if (pushed.actual) return { kind: 'stale', actual: pushed.actual };
+          throw ApplicationFailure.nonRetryable(`release branch ${i.branch} vanished during the merge`);
+        }
+        await deps.faults?.afterPush?.(i.change.id);
+        await recordMove(m, i.product.name, i.release, i.expectedHead, sha, i.change.id);
+        return { kind: 'merged', sha };
+      });
+    },
+  };
+}

@@ -1,0 +1,125 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
+import { upsertDeployment } from '../db/repos/deployments.ts';
+import { finishRun, startRun } from '../db/repos/runs.ts';
+import type { ProductConfig, TriggerEvent } from '../workflows/domain.ts';
+import type { DeployJob } from '../workflows/release-state.ts';
+import type { ActivityDeps } from './deps.ts';
+import { culvertIdentity, mirrorFor, runLogPath } from './deps.ts';
+import type { Mirror } from './git/index.ts';
+import { runStep } from './steps/index.ts';
+import type { StepOutcome } from './steps/index.ts';
+import { withHeartbeat } from './heartbeat.ts';
+
+interface StepJob {
+  mirror: Mirror;
+  product: ProductConfig;
+  release: string;
+  runId: string;
+  stepName: string;
+  commit: string;
+  changeId?: string;
+  deploymentId?: string;
+  env: Record<string, string>;
+}
+
+export function stepsTriggeredBy(product: ProductConfig, event: TriggerEvent): string[] {
+  return product.triggers.filter((t) => t.on === event).map((t) => t.run);
+}
+
+export function stepActivities(deps: ActivityDeps) {
+  const identity = deps.identity ?? culvertIdentity;
+
+  /** Runs one step in a fresh checkout of exactly `commit`, keeping its log and its run record. */
+  async function execute(job: StepJob): Promise<StepOutcome> {
+    const step = job.product.steps[job.stepName];
+    if (!step) throw ApplicationFailure.nonRetryable(`product ${job.product.name} has no step ${job.stepName}`);
+    const logPath = runLogPath(deps.dataDir, job.runId);
+    await mkdir(join(deps.dataDir, 'runs'), { recursive: true });
+    await rm(logPath, { force: true });
+    await startRun(deps.db, {
+      id: job.runId, product: job.product.name, release: job.release, changeId: job.changeId ?? null,
+      deploymentId: job.deploymentId ?? null, step: job.stepName, argv: step.argv, commitSha: job.commit, state: 'running', logPath,
+    });
+    const dir = join(deps.dataDir, 'work', `${job.runId}-${activityInfo().attempt}`);
+    await mkdir(join(deps.dataDir, 'work'), { recursive: true });
+    const checkout = await job.mirror.checkout(job.commit, dir);
+    let outcome: StepOutcome;
+    try {
+      outcome = await runStep(step, {
+        dir, logPath, signal: cancellationSignal(),
+        extraEnv: {
+          CULVERT_PRODUCT: job.product.name, CULVERT_RELEASE: job.release, CULVERT_COMMIT: job.commit,
+          CULVERT_RUN_ID: job.runId, ...job.env,
+        },
+        onHeartbeat: (p) => heartbeat(p),
+      });
+    } finally {
+      await checkout.dispose();
+    }
+    await finishRun(deps.db, job.runId, { state: outcome.state, exitCode: outcome.exitCode, durationMs: Math.round(outcome.durationMs) });
+    if (outcome.state === 'cancelled') throw ApplicationFailure.nonRetryable(`step ${job.stepName} was cancelled`);
+    return outcome;
+  }
+
+  return {
+    /** Runs the change.requested steps on the merge result, computed without a working tree. */
+    async runCheck(i: {
+      product: ProductConfig; release: string; changeId: string; runId: string; baseSha: string; sourceSha: string;
+    }): Promise<{ outcome: 'passed' | 'failed' | 'conflict'; conflicts?: string[]; runId: string | null }> {
+      const mirror = await withHeartbeat(async () => {
+        const m = await mirrorFor(deps, i.product.repository);
+        await m.fetch();
+        return m;
+      });
+      const merged = await mirror.mergeTrees(i.baseSha, i.sourceSha);
+      if (!merged.clean) return { outcome: 'conflict', conflicts: merged.conflicts, runId: null };
+      const commit = await mirror.commitTree({
+        tree: merged.tree, parents: [i.baseSha, i.sourceSha], message: `Culvert check of change ${i.changeId}`,
+        author: { ...identity, date: '1700000000 +0000' },
+      });
+      const names = stepsTriggeredBy(i.product, 'change.requested');
+      for (const [n, stepName] of names.entries()) {
+        const runId = n === 0 ? i.runId : `${i.runId}-${n}`;
+        const outcome = await execute({
+          mirror, product: i.product, release: i.release, runId, stepName, commit, changeId: i.changeId,
+          env: { CULVERT_CHANGE_ID: i.changeId },
+        });
+        if (outcome.state !== 'succeeded') return { outcome: 'failed', runId };
+      }
+      return { outcome: 'passed', runId: names.length > 0 ? i.runId : null };
+    },
+
+    /** Runs the deploy step for one deployment and records its outcome. */
+    async runDeploy(i: { product: ProductConfig; release: string; job: DeployJob; runId: string }): Promise<{ state: 'succeeded' | 'failed'; runId: string }> {
+      const { job } = i;
+      const record = (state: 'running' | 'succeeded' | 'failed') => upsertDeployment(deps.db, {
+        id: job.deploymentId, product: i.product.name, release: i.release, environment: job.environment,
+        commitSha: job.commitSha, trigger: job.trigger, requestedBy: job.requestedBy, state, runId: i.runId,
+      });
+      await record('running');
+      const trigger = i.product.triggers.find((t) => t.on === job.trigger && (t.environment === undefined || t.environment === job.environment));
+      const stepName = trigger?.run ?? 'deploy';
+      const mirror = await withHeartbeat(async () => {
+        const m = await mirrorFor(deps, i.product.repository);
+        await m.fetch();
+        return m;
+      });
+      let state: 'succeeded' | 'failed';
+      try {
+        const outcome = await execute({
+          mirror, product: i.product, release: i.release, runId: i.runId, stepName, commit: job.commitSha,
+          deploymentId: job.deploymentId, env: { CULVERT_ENVIRONMENT: job.environment, CULVERT_DEPLOYMENT_ID: job.deploymentId },
+        });
+        state = outcome.state === 'succeeded' ? 'succeeded' : 'failed';
+      } catch (err) {
+        if (err instanceof ApplicationFailure && err.nonRetryable) state = 'failed';
+        else throw err;
+      }
+      await record(state);
+      return { state, runId: i.runId };
+    },
+  };
+}

@@ -1,0 +1,10 @@
+export {
+  runStep,
+  resolveStepSpec,
+  formatArgv,
+  StepSpecError,
+  DEFAULT_TIMEOUT_SECONDS,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_KILL_GRACE_MS,
+} from './runner.ts';
+export type { StepSpec, StepState, StepOutcome, RunStepOptions } from './runner.ts';

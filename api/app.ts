@@ -1,0 +1,59 @@
+import type { Connection } from '@temporalio/client';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { bearerAuth } from './auth.ts';
+import { changeRoutes } from './changes/routes.ts';
+import type { AppDeps, AppEnv } from './context.ts';
+import { deploymentRoutes } from './deployments/routes.ts';
+import { ApiError, toApiError } from './errors.ts';
+import type { ErrorBody } from './errors.ts';
+import { docsPage, openApiDocument } from './openapi.ts';
+import { productRoutes } from './products/routes.ts';
+import { releaseRoutes } from './releases/routes.ts';
+import { Routes } from './route.ts';
+import { runRoutes } from './runs/routes.ts';
+import { tokenRoutes } from './tokens/routes.ts';
+
+export type { AppDeps } from './context.ts';
+
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const limit = deps.bodyLimit ?? 1024 * 1024;
+
+  app.onError((err, c) => {
+    const apiError = toApiError(err);
+    if (apiError.status >= 500) console.error('culvert api:', err);
+    const body: ErrorBody = { code: apiError.code, message: apiError.message, ...(apiError.details !== undefined ? { details: apiError.details } : {}) };
+    return c.json(body, apiError.status as 500);
+  });
+  app.notFound((c) => c.json({ code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404));
+
+  app.use('*', bodyLimit({
+    maxSize: limit,
+    onError: () => {
+      throw new ApiError('payload_too_large', `request body is larger than ${limit} bytes`);
+    },
+  }));
+  app.use('*', bearerAuth(deps.db));
+
+  const routes = new Routes(app);
+  routes.add({ method: 'get', path: '/healthz', tag: 'meta', auth: false, summary: 'Health of Temporal and the database', responses: { 200: 'all up', 503: 'something is down' } }, async ({ c }) => {
+    const [database, temporal] = await Promise.all([
+      deps.db.execute('select 1').then(() => 'up' as const, () => 'down' as const),
+      (deps.temporal.client.connection as Connection).healthService.check({}).then(() => 'up' as const, () => 'down' as const),
+    ]);
+    const ok = database === 'up' && temporal === 'up';
+    return c.json({ ok, database, temporal, namespace: deps.temporal.namespace, temporalUi: deps.temporal.uiUrl }, ok ? 200 : 503);
+  });
+  tokenRoutes(routes, deps);
+  productRoutes(routes, deps);
+  releaseRoutes(routes, deps);
+  changeRoutes(routes, deps);
+  deploymentRoutes(routes, deps);
+  runRoutes(routes, deps);
+
+  const document = openApiDocument(routes.documented);
+  routes.add({ method: 'get', path: '/openapi.json', tag: 'meta', auth: false, summary: 'This document', responses: { 200: 'OpenAPI 3.1' } }, ({ c }) => c.json(document));
+  routes.add({ method: 'get', path: '/docs', tag: 'meta', auth: false, summary: 'A page to read the API', responses: { 200: 'HTML' } }, ({ c }) => c.html(docsPage(routes.documented)));
+  return app;
+}

@@ -1,0 +1,28 @@
+import type { Client } from '@temporalio/client';
+import type { Db } from '../db/client.ts';
+import type { ApiToken } from '../db/schema.ts';
+import type { Actor } from '../workflows/domain.ts';
+
+export interface TemporalDeps {
+  client: Client;
+  namespace: string;
+  taskQueue: string;
+  /** Base URL of the Temporal UI, for links to runs; null when there is none. */
+  uiUrl: string | null;
+}
+
+export interface AppDeps {
+  db: Db;
+  temporal: TemporalDeps;
+  /** Largest accepted request body, in bytes. */
+  bodyLimit?: number;
+}
+
+export interface AppEnv {
+  Variables: { actor: Actor; token: ApiToken };
+}
+
+export function workflowLink(t: TemporalDeps, workflowId: string): string | null {
+  if (!t.uiUrl) return null;
+  return `${t.uiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(t.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}

@@ -1,0 +1,43 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
+import { z } from 'zod';
+import { errorStatus, isErrorCode } from '../workflows/errors.ts';
+import type { ErrorCode } from '../workflows/errors.ts';
+
+export interface ErrorBody { code: string; message: string; details?: unknown }
+
+/** The one error the API throws; `onError` turns it (and Temporal's and zod's) into one body shape. */
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(readonly code: ErrorCode, message: string, readonly details?: unknown, options?: { cause?: unknown }) {
+    super(message, options);
+    this.status = errorStatus[code];
+  }
+}
+
+export function fromZod(where: string, err: z.ZodError): ApiError {
+  const issues = err.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
+  const first = issues[0];
+  const summary = first ? `${first.path}: ${first.message}` : 'invalid';
+  return new ApiError('bad_request', `invalid ${where}: ${summary}`, { issues });
+}
+
+function fromFailure(failure: ApplicationFailure, cause: unknown): ApiError {
+  const code = isErrorCode(failure.type) ? failure.type : 'internal';
+  const details = failure.details?.[0];
+  return new ApiError(code, failure.message, details, { cause });
+}
+
+/** Maps whatever a handler threw onto an ApiError. */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof z.ZodError) return fromZod('input', err);
+  if (err instanceof WorkflowUpdateFailedError) {
+    if (err.cause instanceof ApplicationFailure) return fromFailure(err.cause, err);
+    return new ApiError('internal', err.cause?.message ?? err.message, undefined, { cause: err });
+  }
+  if (err instanceof ApplicationFailure) return fromFailure(err, err);
+  if (err instanceof WorkflowExecutionAlreadyStartedError) return new ApiError('release_exists', 'the release already exists', undefined, { cause: err });
+  if (err instanceof WorkflowNotFoundError) return new ApiError('release_not_found', 'the release workflow is not running', undefined, { cause: err });
+  return new ApiError('internal', 'internal error', undefined, { cause: err });
+}

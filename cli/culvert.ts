@@ -1,0 +1,166 @@
+import { serve } from '@hono/node-server';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createApp } from '../api/app.ts';
+import { openDatabase } from '../db/client.ts';
+import type { Database } from '../db/client.ts';
+import { issueToken, newSecret } from '../db/repos/tokens.ts';
+import { ConfigError, parseConfig } from './config.ts';
+import type { Config } from './config.ts';
+import { loadDevServerConfig, REPO_ROOT } from './dev-server-config.ts';
+import { startDevServer } from './dev-server.ts';
+import { connectClient, connectWorker } from './temporal-connection.ts';
+import { createWorker } from './worker.ts';
+
+const usage = `usage: culvert <command> [options]
+
+commands:
+  start    the embedded stack: Temporal dev server (unless TEMPORAL_ADDRESS is set), database, one worker and the API
+  worker   a worker only (production: run any number, with DATABASE_URL and TEMPORAL_ADDRESS)
+  api      the HTTP API only (production: run any number, with DATABASE_URL and TEMPORAL_ADDRESS)
+
+options (each also an environment variable; flags win):
+  --data-dir DIR            CULVERT_DATA_DIR       state: mirrors, step logs, PGlite (default .culvert/)
+  --database-url URL        DATABASE_URL           Postgres; without it PGlite under the data dir
+  --temporal-address H:P    TEMPORAL_ADDRESS       a Temporal cluster or Cloud; without it the dev server of temporal-dev.yaml
+  --namespace NS            TEMPORAL_NAMESPACE     (default "default")
+                            TEMPORAL_API_KEY, TEMPORAL_TLS, TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH,
+                            TEMPORAL_TLS_SERVER_CA_CERT_PATH, TEMPORAL_TLS_SERVER_NAME
+  --temporal-ui-url URL     CULVERT_TEMPORAL_UI_URL  for links to runs
+  --task-queue Q            CULVERT_TASK_QUEUE     (default "culvert")
+  --host H --port P         CULVERT_HOST, CULVERT_PORT  where the API listens (default 127.0.0.1:8080)
+                            CULVERT_ADMIN_TOKEN    bootstrap admin secret (default: generated once, kept in the data dir)
+`;
+
+type Stop = () => Promise<void>;
+
+async function openDb(cfg: Config): Promise<Database> {
+  const database = await openDatabase(cfg.databaseUrl ? { url: cfg.databaseUrl } : { dataDir: join(cfg.dataDir, 'pglite') });
+  await database.migrate();
+  return database;
+}
+
+async function adminSecret(cfg: Config): Promise<string> {
+  if (cfg.adminToken) return cfg.adminToken;
+  const file = join(cfg.dataDir, 'admin-token');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    const secret = newSecret();
+    await mkdir(cfg.dataDir, { recursive: true });
+    await writeFile(file, `${secret}\n`, { mode: 0o600 });
+    await chmod(file, 0o600);
+    return secret;
+  }
+}
+
+function devAddress(): { address: string; uiUrl: string | null } {
+  const dev = loadDevServerConfig();
+  return { address: `${dev.ip}:${dev.port}`, uiUrl: dev.ui ? `http://${dev.ip}:${dev.uiPort}` : null };
+}
+
+async function runWorker(cfg: Config, database: Database, address: string, stops: Stop[]): Promise<{ running: Promise<void> }> {
+  const connection = await connectWorker(cfg, address);
+  const worker = await createWorker({
+    connection, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, deps: { db: database.db, dataDir: cfg.dataDir },
+  });
+  const running = worker.run();
+  stops.push(async () => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running.catch(() => undefined);
+    await connection.close();
+  });
+  return { running };
+}
+
+async function runApi(cfg: Config, database: Database, address: string, uiUrl: string | null, stops: Stop[]): Promise<string> {
+  const client = await connectClient(cfg, address);
+  const app = createApp({ db: database.db, temporal: { client, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, uiUrl } });
+  const server = serve({ fetch: app.fetch, hostname: cfg.host, port: cfg.port });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', () => resolve());
+    server.once('error', reject);
+  });
+  stops.push(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await client.connection.close();
+  });
+  const where = server.address();
+  const port = typeof where === 'object' && where ? where.port : cfg.port;
+  return `http://${cfg.host}:${port}`;
+}
+
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2);
+  if (!command || command === 'help' || command === '--help') {
+    process.stdout.write(usage);
+    return;
+  }
+  if (!['start', 'worker', 'api'].includes(command)) throw new ConfigError(`unknown command ${command}\n\n${usage}`);
+  const cfg = parseConfig(rest, process.env);
+  if (command !== 'start' && !cfg.databaseUrl) {
+    console.warn('culvert: no DATABASE_URL: using PGlite in the data dir, which only this one process can open. Set DATABASE_URL to run workers and APIs apart.');
+  }
+  const stops: Stop[] = [];
+  let stopping = false;
+  const stopAll = async (code: number): Promise<never> => {
+    if (!stopping) {
+      stopping = true;
+      for (const stop of stops.reverse()) await stop().catch((err: unknown) => console.error('culvert: while stopping:', err));
+    }
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  let address = cfg.temporalAddress;
+  let uiUrl = cfg.temporalUiUrl ?? null;
+  if (!address) {
+    if (command === 'start') {
+      const dev = await startDevServer({ root: REPO_ROOT, cfg: loadDevServerConfig() });
+      stops.push(() => dev.stop());
+      address = dev.address;
+      uiUrl = uiUrl ?? dev.uiUrl;
+    } else {
+      ({ address, uiUrl } = { address: devAddress().address, uiUrl: uiUrl ?? devAddress().uiUrl });
+    }
+  }
+  const database = await openDb(cfg);
+  stops.push(() => database.close());
+
+  if (command === 'worker') {
+    const { running } = await runWorker(cfg, database, address, stops);
+    console.log(`culvert worker on task queue ${cfg.taskQueue} at ${address} (${cfg.temporalNamespace})`);
+    await running;
+    return stopAll(0);
+  }
+  const secret = await adminSecret(cfg);
+  await issueToken(database.db, { name: 'admin', role: 'admin', products: null, secret });
+  let running: Promise<void> | null = null;
+  if (command === 'start') running = (await runWorker(cfg, database, address, stops)).running;
+  const apiUrl = await runApi(cfg, database, address, uiUrl, stops);
+  console.log([
+    `culvert ${command === 'start' ? 'is running' : 'api is listening'}`,
+    `  API:          ${apiUrl}   (docs: ${apiUrl}/docs)`,
+    `  Temporal UI:  ${uiUrl ?? '(none)'}`,
+    `  Temporal:     ${address}, namespace ${cfg.temporalNamespace}, task queue ${cfg.taskQueue}`,
+    `  Database:     ${cfg.databaseUrl ? 'Postgres (DATABASE_URL)' : join(cfg.dataDir, 'pglite')}`,
+    `  Admin token:  ${secret}`,
+    'Ctrl-C stops everything.',
+  ].join('\n'));
+  if (running) {
+    await running.catch((err: unknown) => {
+      console.error('culvert: worker stopped:', err);
+      return stopAll(1);
+    });
+  }
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(2);
+  }
+  console.error('culvert:', err);
+  process.exit(1);
+});

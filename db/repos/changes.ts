@@ -1,0 +1,97 @@
+import { and, asc, count, desc, eq, inArray, sql } from 'drizzle-orm';
+import type { Db } from '../client.ts';
+import { changeRequests } from '../schema.ts';
+import type { ChangeEvent, ChangeRequest } from '../schema.ts';
+
+export interface ChangeRecord {
+  id: string;
+  seq: number;
+  kind: ChangeRequest['kind'];
+  state: ChangeRequest['state'];
+  check: ChangeRequest['checkOutcome'];
+  branch?: string | null;
+  sourceSha?: string | null;
+  commits?: string[];
+  reason?: string | null;
+  severity?: string | null;
+  requester: string;
+  checkRunId?: string | null;
+  resultSha?: string | null;
+  conflictPaths?: string[] | null;
+  decidedBy?: string | null;
+  decisionComment?: string | null;
+  /** Appended to the history unless the history already ends in this state (a retried write). */
+  by?: string;
+  note?: string;
+}
+
+/** Upserts by id, in one transaction: a retried activity writes the same rows again, harmlessly. */
+export async function upsertChanges(db: Db, product: string, release: string, records: ChangeRecord[], at = new Date()): Promise<void> {
+  if (records.length === 0) return;
+  await db.transaction(async (tx) => {
+    for (let i = 0; i < records.length; i += 200) {
+      const rows = records.slice(i, i + 200).map((r) => {
+        const event: ChangeEvent = { at: at.toISOString(), state: r.state, ...(r.by ? { by: r.by } : {}), ...(r.note ? { note: r.note } : {}) };
+        return {
+          id: r.id, product, release, seq: r.seq, kind: r.kind, state: r.state, checkOutcome: r.check,
+          branch: r.branch ?? null, sourceSha: r.sourceSha ?? null, commits: r.commits ?? [], reason: r.reason ?? null,
+          severity: r.severity ?? null, requester: r.requester, checkRunId: r.checkRunId ?? null, resultSha: r.resultSha ?? null,
+          conflictPaths: r.conflictPaths ?? null, decidedBy: r.decidedBy ?? null, decisionComment: r.decisionComment ?? null,
+          history: [event], createdAt: at, updatedAt: at,
+        };
+      });
+      await tx.insert(changeRequests).values(rows).onConflictDoUpdate({
+        target: changeRequests.id,
+        set: {
+          state: sql`excluded.state`,
+          checkOutcome: sql`excluded.check_outcome`,
+          checkRunId: sql`coalesce(excluded.check_run_id, ${changeRequests.checkRunId})`,
+          resultSha: sql`coalesce(excluded.result_sha, ${changeRequests.resultSha})`,
+          conflictPaths: sql`coalesce(excluded.conflict_paths, ${changeRequests.conflictPaths})`,
+          decidedBy: sql`coalesce(excluded.decided_by, ${changeRequests.decidedBy})`,
+          decisionComment: sql`coalesce(excluded.decision_comment, ${changeRequests.decisionComment})`,
+          history: sql`case when ${changeRequests.history}->-1->>'state' = excluded.state::text then ${changeRequests.history}
+                           else ${changeRequests.history} || excluded.history end`,
+          updatedAt: sql`excluded.updated_at`,
+        },
+      });
+    }
+  });
+}
+
+export async function getChange(db: Db, product: string, release: string, id: string): Promise<ChangeRequest | undefined> {
+  const rows = await db.select().from(changeRequests)
+    .where(and(eq(changeRequests.product, product), eq(changeRequests.release, release), eq(changeRequests.id, id)));
+  return rows[0];
+}
+
+export interface ChangeFilter {
+  state?: ChangeRequest['state'][];
+  severity?: string;
+  requester?: string;
+  limit: number;
+  offset: number;
+  sort?: 'seq' | 'age';
+}
+
+export async function listChanges(db: Db, product: string, release: string, f: ChangeFilter): Promise<{ items: ChangeRequest[]; total: number }> {
+  const where = and(
+    eq(changeRequests.product, product),
+    eq(changeRequests.release, release),
+    f.state && f.state.length > 0 ? inArray(changeRequests.state, f.state) : undefined,
+    f.severity ? eq(changeRequests.severity, f.severity) : undefined,
+    f.requester ? eq(changeRequests.requester, f.requester) : undefined,
+  );
+  const order = f.sort === 'age' ? [asc(changeRequests.createdAt), asc(changeRequests.seq)] : [asc(changeRequests.seq)];
+  const [items, totals] = await Promise.all([
+    db.select().from(changeRequests).where(where).orderBy(...order).limit(f.limit).offset(f.offset),
+    db.select({ n: count() }).from(changeRequests).where(where),
+  ]);
+  return { items, total: totals[0]?.n ?? 0 };
+}
+
+export async function latestChanges(db: Db, product: string, release: string, limit: number): Promise<ChangeRequest[]> {
+  return db.select().from(changeRequests)
+    .where(and(eq(changeRequests.product, product), eq(changeRequests.release, release)))
+    .orderBy(desc(changeRequests.seq)).limit(limit);
+}

@@ -1,0 +1,48 @@
+import { asc, eq, sql } from 'drizzle-orm';
+import type { ProductConfig } from '../../workflows/domain.ts';
+import type { Db } from '../client.ts';
+import { environments, products } from '../schema.ts';
+
+export interface ProductRecord {
+  config: ProductConfig;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const toRecord = (row: typeof products.$inferSelect): ProductRecord => ({
+  config: row.config as ProductConfig, createdAt: row.createdAt, updatedAt: row.updatedAt,
+});
+
+/** Inserts the product and its environments; returns false when the name is taken. */
+export async function createProduct(db: Db, config: ProductConfig): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const inserted = await tx.insert(products).values({ name: config.name, flow: config.flow, config })
+      .onConflictDoNothing().returning({ name: products.name });
+    if (inserted.length === 0) return false;
+    await replaceEnvironments(tx as unknown as Db, config);
+    return true;
+  });
+}
+
+export async function updateProduct(db: Db, config: ProductConfig): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.update(products).set({ config, flow: config.flow, updatedAt: sql`now()` }).where(eq(products.name, config.name));
+    await replaceEnvironments(tx as unknown as Db, config);
+  });
+}
+
+async function replaceEnvironments(db: Db, config: ProductConfig): Promise<void> {
+  await db.delete(environments).where(eq(environments.product, config.name));
+  if (config.environments.length > 0) {
+    await db.insert(environments).values(config.environments.map((e) => ({ product: config.name, ...e })));
+  }
+}
+
+export async function getProduct(db: Db, name: string): Promise<ProductRecord | undefined> {
+  const rows = await db.select().from(products).where(eq(products.name, name));
+  return rows[0] ? toRecord(rows[0]) : undefined;
+}
+
+export async function listProducts(db: Db): Promise<ProductRecord[]> {
+  return (await db.select().from(products).orderBy(asc(products.name))).map(toRecord);
+}

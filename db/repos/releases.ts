@@ -1,0 +1,41 @@
+import { and, asc, eq, sql } from 'drizzle-orm';
+import type { Db } from '../client.ts';
+import { releaseCommits, releases } from '../schema.ts';
+import type { Release } from '../schema.ts';
+
+export type NewRelease = Omit<typeof releases.$inferInsert, 'createdAt' | 'updatedAt'>;
+
+/** Upsert by (product, name): a retried cut records the same row. */
+export async function upsertRelease(db: Db, r: NewRelease): Promise<void> {
+  await db.insert(releases).values(r).onConflictDoUpdate({
+    target: [releases.product, releases.name],
+    set: { headSha: r.headSha, branch: r.branch, cutFrom: r.cutFrom, workflowId: r.workflowId, updatedAt: sql`now()` },
+  });
+}
+
+export async function getRelease(db: Db, product: string, name: string): Promise<Release | undefined> {
+  const rows = await db.select().from(releases).where(and(eq(releases.product, product), eq(releases.name, name)));
+  return rows[0];
+}
+
+export async function listReleases(db: Db, product: string): Promise<Release[]> {
+  return db.select().from(releases).where(eq(releases.product, product)).orderBy(asc(releases.createdAt));
+}
+
+export async function setReleaseState(db: Db, product: string, name: string, state: Release['state']): Promise<void> {
+  await db.update(releases).set({ state, updatedAt: sql`now()` }).where(and(eq(releases.product, product), eq(releases.name, name)));
+}
+
+export interface CommitEntry { sha: string; originSha: string | null; changeId: string | null }
+
+/** Moves the head and records the commits the move brought in, in one transaction. */
+export async function moveReleaseHead(db: Db, product: string, name: string, headSha: string, commits: CommitEntry[]): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.update(releases).set({ headSha, updatedAt: sql`now()` })
+      .where(and(eq(releases.product, product), eq(releases.name, name)));
+    for (let i = 0; i < commits.length; i += 500) {
+      const rows = commits.slice(i, i + 500).map((c) => ({ product, release: name, ...c }));
+      await tx.insert(releaseCommits).values(rows).onConflictDoNothing();
+    }
+  });
+}

@@ -1,0 +1,32 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { and, eq, isNull } from 'drizzle-orm';
+import type { Role } from '../../workflows/domain.ts';
+import type { Db } from '../client.ts';
+import { apiTokens } from '../schema.ts';
+import type { ApiToken } from '../schema.ts';
+
+export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex');
+
+export function newSecret(): string {
+  return `cvt_${randomBytes(24).toString('base64url')}`;
+}
+
+/** Stores only the hash; the secret is returned once. A given secret (bootstrap admin) is kept idempotent. */
+export async function issueToken(db: Db, t: { name: string; role: Role; products: string[] | null; secret?: string }): Promise<{ token: ApiToken; secret: string }> {
+  const secret = t.secret ?? newSecret();
+  const secretHash = hashSecret(secret);
+  const existing = await db.select().from(apiTokens).where(eq(apiTokens.secretHash, secretHash));
+  if (existing[0]) return { token: existing[0], secret };
+  const rows = await db.insert(apiTokens)
+    .values({ id: randomUUID(), name: t.name, role: t.role, products: t.products, secretHash })
+    .returning();
+  const token = rows[0];
+  if (!token) throw new Error('token insert returned nothing');
+  return { token, secret };
+}
+
+export async function findToken(db: Db, secret: string): Promise<ApiToken | undefined> {
+  const rows = await db.select().from(apiTokens)
+    .where(and(eq(apiTokens.secretHash, hashSecret(secret)), isNull(apiTokens.revokedAt)));
+  return rows[0];
+}

@@ -1,0 +1,175 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigserial, boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+const timestamps = {
+  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+};
+
+export const flowEnum = pgEnum('flow', ['pull-request', 'cherry-pick', 'binary']);
+export const releaseStateEnum = pgEnum('release_state', ['open', 'frozen', 'closed']);
+export const changeKindEnum = pgEnum('change_kind', ['merge', 'pick', 'revert']);
+export const changeStateEnum = pgEnum('change_state', [
+  'requested', 'checking', 'awaiting-decision', 'approved', 'rejected', 'merged', 'conflict', 'failed', 'already-present',
+]);
+export const checkOutcomeEnum = pgEnum('check_outcome', ['none', 'running', 'passed', 'failed']);
+export const runStateEnum = pgEnum('run_state', ['running', 'succeeded', 'failed', 'timed_out', 'cancelled']);
+export const deploymentStateEnum = pgEnum('deployment_state', ['pending', 'running', 'succeeded', 'failed']);
+export const approvalStateEnum = pgEnum('approval_state', ['pending', 'approved', 'rejected', 'expired']);
+export const roleEnum = pgEnum('role', ['admin', 'owner', 'ci', 'viewer']);
+
+export const products = pgTable('products', {
+  name: text('name').primaryKey(),
+  flow: flowEnum('flow').notNull(),
+  config: jsonb('config').notNull(),
+  ...timestamps,
+});
+
+export const releases = pgTable('releases', {
+  product: text('product').notNull().references(() => products.name),
+  name: text('name').notNull(),
+  flow: flowEnum('flow').notNull(),
+  branch: text('branch').notNull(),
+  state: releaseStateEnum('state').notNull().default('open'),
+  production: boolean('production').notNull().default(true),
+  cutFrom: text('cut_from').notNull(),
+  headSha: text('head_sha').notNull(),
+  workflowId: text('workflow_id').notNull(),
+  createdBy: text('created_by').notNull(),
+  ...timestamps,
+}, (t) => [primaryKey({ columns: [t.product, t.name] })]);
+
+export const changeRequests = pgTable('change_requests', {
+  id: text('id').primaryKey(),
+  product: text('product').notNull(),
+  release: text('release').notNull(),
+  seq: integer('seq').notNull(),
+  kind: changeKindEnum('kind').notNull(),
+  state: changeStateEnum('state').notNull(),
+  branch: text('branch'),
+  sourceSha: text('source_sha'),
+  commits: jsonb('commits').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+  reason: text('reason'),
+  severity: text('severity'),
+  requester: text('requester').notNull(),
+  checkOutcome: checkOutcomeEnum('check_outcome').notNull().default('none'),
+  checkRunId: text('check_run_id'),
+  resultSha: text('result_sha'),
+  conflictPaths: jsonb('conflict_paths').$type<string[]>(),
+  decidedBy: text('decided_by'),
+  decisionComment: text('decision_comment'),
+  history: jsonb('history').$type<ChangeEvent[]>().notNull().default(sql`'[]'::jsonb`),
+  ...timestamps,
+}, (t) => [
+  uniqueIndex('change_requests_release_seq').on(t.product, t.release, t.seq),
+  index('change_requests_state').on(t.product, t.release, t.state),
+]);
+
+export interface ChangeEvent { at: string; state: string; by?: string; note?: string }
+
+export const stepRuns = pgTable('step_runs', {
+  id: text('id').primaryKey(),
+  product: text('product').notNull(),
+  release: text('release').notNull(),
+  changeId: text('change_id'),
+  deploymentId: text('deployment_id'),
+  step: text('step').notNull(),
+  argv: jsonb('argv').$type<string[]>().notNull(),
+  commitSha: text('commit_sha').notNull(),
+  state: runStateEnum('state').notNull(),
+  exitCode: integer('exit_code'),
+  durationMs: integer('duration_ms'),
+  logPath: text('log_path').notNull(),
+  startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
+}, (t) => [index('step_runs_release').on(t.product, t.release)]);
+
+export const artifacts = pgTable('artifacts', {
+  id: text('id').primaryKey(),
+  runId: text('run_id').notNull().references(() => stepRuns.id),
+  name: text('name').notNull(),
+  size: integer('size').notNull(),
+  sha256: text('sha256').notNull(),
+  location: text('location').notNull(),
+  ...timestamps,
+});
+
+export const environments = pgTable('environments', {
+  product: text('product').notNull().references(() => products.name),
+  name: text('name').notNull(),
+  order: integer('order').notNull(),
+  production: boolean('production').notNull(),
+  ...timestamps,
+}, (t) => [primaryKey({ columns: [t.product, t.name] })]);
+
+export const deployments = pgTable('deployments', {
+  id: text('id').primaryKey(),
+  product: text('product').notNull(),
+  release: text('release').notNull(),
+  environment: text('environment').notNull(),
+  commitSha: text('commit_sha').notNull(),
+  trigger: text('trigger').notNull(),
+  requestedBy: text('requested_by').notNull(),
+  state: deploymentStateEnum('state').notNull(),
+  runId: text('run_id'),
+  finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
+  ...timestamps,
+}, (t) => [index('deployments_env').on(t.product, t.environment)]);
+
+export const approvals = pgTable('approvals', {
+  id: text('id').primaryKey(),
+  product: text('product').notNull(),
+  release: text('release'),
+  subject: text('subject').notNull(),
+  group: jsonb('group').$type<string[]>().notNull(),
+  quorum: integer('quorum').notNull(),
+  state: approvalStateEnum('state').notNull(),
+  votes: jsonb('votes').$type<{ by: string; decision: 'approve' | 'reject'; at: string; comment?: string }[]>().notNull().default(sql`'[]'::jsonb`),
+  workflowId: text('workflow_id').notNull(),
+  ...timestamps,
+});
+
+export const apiTokens = pgTable('api_tokens', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  role: roleEnum('role').notNull(),
+  products: jsonb('products').$type<string[]>(),
+  secretHash: text('secret_hash').notNull().unique(),
+  revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  ...timestamps,
+});
+
+export const auditLog = pgTable('audit_log', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  actor: text('actor').notNull(),
+  tokenId: text('token_id'),
+  action: text('action').notNull(),
+  product: text('product'),
+  release: text('release'),
+  target: text('target'),
+  details: jsonb('details'),
+}, (t) => [index('audit_log_product').on(t.product, t.at)]);
+
+// Every commit a release's branch brought in, with the origin of picked commits (traceability).
+export const releaseCommits = pgTable('release_commits', {
+  product: text('product').notNull(),
+  release: text('release').notNull(),
+  sha: text('sha').notNull(),
+  originSha: text('origin_sha'),
+  changeId: text('change_id'),
+  addedAt: timestamp('added_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.product, t.release, t.sha] }), index('release_commits_origin').on(t.originSha)]);
+
+export type Product = typeof products.$inferSelect;
+export type Release = typeof releases.$inferSelect;
+export type ChangeRequest = typeof changeRequests.$inferSelect;
+export type StepRun = typeof stepRuns.$inferSelect;
+export type Artifact = typeof artifacts.$inferSelect;
+export type Environment = typeof environments.$inferSelect;
+export type Deployment = typeof deployments.$inferSelect;
+export type Approval = typeof approvals.$inferSelect;
+export type ApiToken = typeof apiTokens.$inferSelect;
+export type AuditEntry = typeof auditLog.$inferSelect;

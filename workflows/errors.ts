@@ -1,0 +1,42 @@
+import { ApplicationFailure } from '@temporalio/common';
+
+/**
+ * Every refusal Culvert can give, with its HTTP status. Workflows throw them (type = code) and the
+ * API maps them back, so a code and its meaning live in one place.
+ */
+export const errorStatus = {
+  bad_request: 400,
+  invalid_ref: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  product_not_found: 404,
+  release_not_found: 404,
+  change_not_found: 404,
+  run_not_found: 404,
+  unknown_branch: 422,
+  unknown_commit: 422,
+  unknown_environment: 422,
+  product_exists: 409,
+  release_exists: 409,
+  release_not_ready: 409,
+  release_frozen: 409,
+  release_closed: 409,
+  release_not_production: 409,
+  change_not_decidable: 409,
+  checks_failed: 422,
+  flow_mismatch: 422,
+  payload_too_large: 413,
+  internal: 500,
+  unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(errorStatus, value);
+}
+
+export function refuse(code: ErrorCode, message: string, details?: Record<string, unknown>): ApplicationFailure {
+  return ApplicationFailure.create({ type: code, message, nonRetryable: true, details: details ? [details] : [] });
+}

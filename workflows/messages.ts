@@ -1,0 +1,71 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Actor, ChangeKind, ChangeState, CheckOutcome, ProductConfig, ReleaseState } from './domain.ts';
+
+// The one place where message names are spelled; api/ imports these definitions.
+
+export interface ReleaseView {
+  product: string;
+  name: string;
+  flow: ProductConfig['flow'];
+  branch: string;
+  state: ReleaseState;
+  production: boolean;
+  headSha: string;
+  cutFrom: string;
+}
+
+export interface ChangeView {
+  id: string;
+  seq: number;
+  kind: ChangeKind;
+  state: ChangeState;
+  check: CheckOutcome;
+  branch: string | null;
+  sourceSha: string | null;
+  requester: string;
+}
+
+export interface RequestChangeInput {
+  id: string;
+  kind: 'merge';
+  branch: string;
+  actor: Actor;
+}
+
+export type Decision = 'approve' | 'reject';
+
+export interface DecideInput {
+  decisions: { id: string; decision: Decision; comment?: string }[];
+  actor: Actor;
+}
+
+export type DecisionResult =
+  | { id: string; ok: true; state: ChangeState }
+  | { id: string; ok: false; code: string; message: string };
+
+export interface DeployInput {
+  deploymentId: string;
+  environment: string;
+  actor: Actor;
+}
+
+export interface DeployAccepted {
+  deploymentId: string;
+  environment: string;
+  commitSha: string;
+  state: 'pending';
+}
+
+export interface ReleaseSummary extends ReleaseView {
+  pendingChanges: ChangeView[];
+  mergeQueue: string[];
+  runsSoFar: number;
+}
+
+export const cutUpdate = defineUpdate<ReleaseView, []>('culvert.cut');
+export const requestChangeUpdate = defineUpdate<ChangeView, [RequestChangeInput]>('culvert.requestChange');
+export const decideUpdate = defineUpdate<{ results: DecisionResult[] }, [DecideInput]>('culvert.decide');
+export const deployUpdate = defineUpdate<DeployAccepted, [DeployInput]>('culvert.deploy');
+export const closeUpdate = defineUpdate<ReleaseView, [{ actor: Actor }]>('culvert.close');
+export const productUpdatedSignal = defineSignal<[ProductConfig]>('culvert.productUpdated');
+export const summaryQuery = defineQuery<ReleaseSummary>('culvert.summary');
