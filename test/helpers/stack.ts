@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import type { Faults } from '../../activities/deps.ts';
+import { createApp } from '../../api/app.ts';
+import type { Database } from '../../db/client.ts';
+import { issueToken } from '../../db/repos/tokens.ts';
+import type { Role } from '../../workflows/domain.ts';
+import { createWorker } from '../../cli/worker.ts';
+import { openTestDatabase } from './db.ts';
+
+export interface Stack {
+  app: ReturnType<typeof createApp>;
+  database: Database;
+  client: Client;
+  taskQueue: string;
+  dataDir: string;
+  adminToken: string;
+  token(name: string, role: Role, products?: string[]): Promise<string>;
+  call(method: string, path: string, opts?: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; text: string }>;
+  startWorker(faults?: Faults): Promise<Worker>;
+  stopWorker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const uiUrl = 'http://127.0.0.1:8233';
+
+/** The whole of Culvert in this process, on the run's dev server, with its own task queue, database and data dir. */
+export async function startStack(opts: { worker?: boolean; faults?: Faults } = {}): Promise<Stack> {
+  const address = inject('temporalAddress');
+  const namespace = inject('temporalNamespace');
+  const taskQueue = `test-${randomUUID()}`;
+  const dataDir = await mkdtemp(join(tmpdir(), 'culvert-data-'));
+  const database = await openTestDatabase();
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace });
+  const app = createApp({ db: database.db, temporal: { client, namespace, taskQueue, uiUrl } });
+  const { secret: adminToken } = await issueToken(database.db, { name: 'admin', role: 'admin', products: null });
+
+  let worker: Worker | null = null;
+  let running: Promise<void> | null = null;
+  let nativeConnection: NativeConnection | null = null;
+
+  const stack: Stack = {
+    app, database, client, taskQueue, dataDir, adminToken,
+    async token(name, role, products) {
+      return (await issueToken(database.db, { name, role, products: products ?? null })).secret;
+    },
+    async call(method, path, o = {}) {
+      const headers: Record<string, string> = { ...(o.headers ?? {}) };
+      const token = o.token === undefined ? adminToken : o.token;
+      if (token) headers.authorization = `Bearer ${token}`;
+      let body: string | undefined = o.raw;
+      if (o.body !== undefined) body = JSON.stringify(o.body);
+      if (body !== undefined) headers['content-type'] ??= 'application/json';
+      const res = await app.request(path, { method, headers, body });
+      const text = await res.text();
+      let parsed: unknown = undefined;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      return { status: res.status, body: parsed, text };
+    },
+    async startWorker(faults) {
+      nativeConnection ??= await NativeConnection.connect({ address });
+      worker = await createWorker({
+        connection: nativeConnection, namespace, taskQueue, deps: { db: database.db, dataDir, faults },
+        workflowBundle: { codePath: inject('workflowBundlePath') },
+      });
+      running = worker.run();
+      return worker;
+    },
+    async stopWorker() {
+      if (worker && worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      worker = null;
+      running = null;
+    },
+    async stop() {
+      await stack.stopWorker();
+      await nativeConnection?.close();
+      await connection.close();
+      await database.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  if (opts.worker !== false) await stack.startWorker(opts.faults);
+  return stack;
+}
+
+/** Polls `probe` until it returns a value that is not undefined/false; fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 25;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 250);
+  }
+}
+
+export const unique = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
