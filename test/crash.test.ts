@@ -1,0 +1,136 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { git } from '../activities/git/run.ts';
+import { openDatabase } from '../db/client.ts';
+import { getChange } from '../db/repos/changes.ts';
+import { createProduct } from '../db/repos/products.ts';
+import type { Actor, ProductConfig } from '../workflows/domain.ts';
+import { cutUpdate, decideUpdate, requestChangeUpdate, summaryQuery } from '../workflows/messages.ts';
+import { releaseWorkflow } from '../workflows/release.ts';
+import { createRemote } from './helpers/git-fixture.ts';
+import type { GitFixture } from './helpers/git-fixture.ts';
+import { unique, waitFor } from './helpers/stack.ts';
+import type { ChildWorkerSpec } from './helpers/worker-main.ts';
+
+const admin: Actor = { name: 'admin', role: 'admin', products: null, tokenId: null };
+
+// A worker SIGKILLed inside the merge activity (before and after its push): a new worker finishes the
+// work and the remote ends with exactly one merge commit for the request.
+describe('a worker killed while merging', () => {
+  let repo: GitFixture;
+  let root: string;
+  let client: Client;
+  let connection: Connection;
+  const children: ChildProcess[] = [];
+  const taskQueue = `crash-${randomUUID()}`;
+
+  beforeAll(async () => {
+    repo = await createRemote();
+    root = await mkdtemp(join(tmpdir(), 'culvert-crash-'));
+    connection = await Connection.connect({ address: inject('temporalAddress') });
+    client = new Client({ connection, namespace: inject('temporalNamespace') });
+  });
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    await connection?.close();
+    await repo?.cleanup();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const database = (): ChildWorkerSpec['database'] =>
+    process.env.DATABASE_URL ? { url: process.env.DATABASE_URL } : { dataDir: join(root, 'pglite') };
+
+  async function startChild(hang?: ChildWorkerSpec['hang']): Promise<ChildProcess> {
+    const spec: ChildWorkerSpec = {
+      address: inject('temporalAddress'), namespace: inject('temporalNamespace'), taskQueue, dataDir: join(root, 'data'),
+      database: database(), bundlePath: inject('workflowBundlePath'), hang,
+    };
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'helpers', 'worker-main.ts')], {
+      env: { ...process.env, CULVERT_CHILD_WORKER: JSON.stringify(spec) }, stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(child);
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('worker running')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`child worker exited early with ${code}`)));
+    });
+    return child;
+  }
+
+  async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  }
+
+  async function mergeCommitsFor(id: string): Promise<string[]> {
+    const out = (await git(['log', '--format=%H', `--grep=Culvert-Change: ${id}`, 'main'], { cwd: repo.remote })).stdout;
+    return out.split('\n').filter(Boolean);
+  }
+
+  it.each(['beforePush', 'afterPush'] as const)('killed %s: merged exactly once by the next worker', async (at) => {
+    const product = unique('crash');
+    await repo.commit({ [`${at}/base.txt`]: 'base\n' }, `base for ${at}`);
+    await repo.push();
+    const branch = `feature-${at}`;
+    await repo.branch(branch);
+    await repo.commit({ [`${at}/feature.txt`]: 'feature\n' }, `feature ${at}`, branch);
+    await repo.push(branch);
+
+    const config: ProductConfig = {
+      name: product, repository: repo.remote, flow: 'pull-request', trunk: 'main', owners: [],
+      steps: {}, triggers: [], environments: [],
+    };
+    const seed = await openDatabase(database());
+    await seed.migrate();
+    await createProduct(seed.db, config);
+    await seed.close();
+
+    const marker = join(root, `${at}.marker`);
+    const first = await startChild({ at, marker });
+    const workflowId = `culvert/${product}/master`;
+    await client.workflow.executeUpdateWithStart(cutUpdate, {
+      startWorkflowOperation: new WithStartWorkflowOperation(releaseWorkflow, {
+        workflowId, taskQueue, workflowIdConflictPolicy: 'FAIL',
+        args: [{ product: config, name: 'master', from: null, production: true, createdBy: admin }],
+      }),
+    });
+    const handle = client.workflow.getHandle(workflowId);
+    const base = (await git(['rev-parse', 'main'], { cwd: repo.remote })).stdout.trim();
+    const id = randomUUID();
+    await handle.executeUpdate(requestChangeUpdate, { args: [{ id, kind: 'merge', branch, actor: admin }] });
+    await handle.executeUpdate(decideUpdate, { args: [{ decisions: [{ id, decision: 'approve' }], actor: admin }] });
+
+    await waitFor('the worker to reach the fault point', async () => existsSync(marker));
+    await stopChild(first, 'SIGKILL');
+    expect(await mergeCommitsFor(id)).toHaveLength(at === 'afterPush' ? 1 : 0);
+
+    const second = await startChild();
+    await waitFor('the merge to finish on the new worker', async () => {
+      const s = await handle.query(summaryQuery);
+      return s.mergeQueue.length === 0 && s.pendingChanges.length === 0 ? s : undefined;
+    }, 90_000);
+    await stopChild(second, 'SIGTERM');
+
+    const merges = await mergeCommitsFor(id);
+    expect(merges).toHaveLength(1);
+    const head = (await git(['rev-parse', 'main'], { cwd: repo.remote })).stdout.trim();
+    expect(merges[0]).toBe(head);
+    const parents = (await git(['rev-list', '--parents', '-n', '1', head], { cwd: repo.remote })).stdout.trim().split(' ').slice(1);
+    expect(parents[0]).toBe(base);
+
+    const check = await openDatabase(database());
+    const row = await getChange(check.db, product, 'master', id);
+    await check.close();
+    expect(row?.state).toBe('merged');
+    expect(row?.resultSha).toBe(head);
+  });
+});

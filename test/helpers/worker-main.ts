@@ -1,0 +1,44 @@
+// A Culvert worker in a child process, for tests that SIGKILL it mid-activity.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import type { Faults } from '../../activities/deps.ts';
+import { createWorker } from '../../cli/worker.ts';
+import { openDatabase } from '../../db/client.ts';
+
+export interface ChildWorkerSpec {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  dataDir: string;
+  database: { url: string } | { dataDir: string };
+  bundlePath: string;
+  /** Write this file and hang (heartbeating) at that fault point, so the test can kill the worker there. */
+  hang?: { at: 'beforePush' | 'afterPush'; marker: string };
+}
+
+const spec = JSON.parse(process.env.CULVERT_CHILD_WORKER ?? '{}') as ChildWorkerSpec;
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+const hangHere = async (changeId: string): Promise<void> => {
+  if (!spec.hang) return;
+  await mkdir(dirname(spec.hang.marker), { recursive: true });
+  await writeFile(spec.hang.marker, changeId);
+  await new Promise<never>(() => undefined);
+};
+const faults: Faults = spec.hang?.at === 'beforePush' ? { beforePush: hangHere } : spec.hang?.at === 'afterPush' ? { afterPush: hangHere } : {};
+
+const database = await openDatabase(spec.database);
+const connection = await NativeConnection.connect({ address: spec.address });
+const worker = await createWorker({
+  connection, namespace: spec.namespace, taskQueue: spec.taskQueue, deps: { db: database.db, dataDir: spec.dataDir, faults },
+  workflowBundle: { codePath: spec.bundlePath },
+  // A killed worker's sticky queue would hold workflow tasks (and queries) for the default 10 s.
+  options: { stickyQueueScheduleToStartTimeout: '1s' },
+});
+process.on('SIGTERM', () => worker.shutdown());
+const running = worker.run();
+process.stdout.write('worker running\n');
+await running;
+await connection.close();
+await database.close();
