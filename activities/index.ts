@@ -1,6 +1,8 @@
 import type { ActivityDeps } from './deps.ts';
+import { pickActivities } from './picks.ts';
 import { recordActivities } from './records.ts';
 import { releaseGitActivities } from './release-git.ts';
+import { scheduleActivities } from './schedule.ts';
 import { stepActivities } from './step-activities.ts';
 
 export type { ActivityDeps } from './deps.ts';
@@ -10,6 +12,8 @@ export function createActivities(deps: ActivityDeps) {
     ...recordActivities(deps),
     ...releaseGitActivities(deps),
     ...stepActivities(deps),
+    ...pickActivities(deps),
+    ...scheduleActivities(deps),
   };
 }
 

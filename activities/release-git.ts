@@ -1,21 +1,19 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { moveReleaseHead, upsertRelease } from '../db/repos/releases.ts';
-import type { CommitEntry } from '../db/repos/releases.ts';
+import { upsertRelease } from '../db/repos/releases.ts';
+import { releaseBranch } from '../workflows/domain.ts';
 import type { ProductConfig } from '../workflows/domain.ts';
 import { refuse } from '../workflows/errors.ts';
 import type { ActivityDeps } from './deps.ts';
 import { culvertIdentity, mirrorFor } from './deps.ts';
 import { InvalidRefError, assertSafeBranchName, isShaLike } from './git/index.ts';
-import type { Mirror } from './git/index.ts';
 import { withHeartbeat } from './heartbeat.ts';
+import { recordMove } from './moves.ts';
 
 export type MergeResult =
   | { kind: 'merged'; sha: string }
   | { kind: 'already-present' }
   | { kind: 'conflict'; paths: string[] }
   | { kind: 'stale'; actual: string };
-
-const pickedFrom = /\(cherry picked from commit ([0-9a-f]{7,40})\)/;
 
 export function safeBranch(branch: string): void {
   try {
@@ -29,23 +27,14 @@ export function safeBranch(branch: string): void {
 export function releaseGitActivities(deps: ActivityDeps) {
   const identity = deps.identity ?? culvertIdentity;
 
-  /** Records which commits a branch move brought in, with the origin of picked commits. */
-  async function recordMove(m: Mirror, product: string, release: string, from: string, to: string, changeId: string | null): Promise<void> {
-    const commits = await m.log(`${from}..${to}`);
-    const entries: CommitEntry[] = commits.map((c) => ({
-      sha: c.sha, originSha: pickedFrom.exec(c.message)?.[1] ?? null, changeId,
-    }));
-    await moveReleaseHead(deps.db, product, release, to, entries);
-  }
-
   return {
     async cutRelease(i: {
-      product: ProductConfig; name: string; from: string | null; production: boolean; createdBy: string; workflowId: string;
+      product: ProductConfig; name: string; from: string | null; production: boolean; createdBy: string; workflowId: string; at: string;
     }): Promise<{ branch: string; headSha: string; cutFrom: string }> {
       return withHeartbeat(async () => {
         const m = await mirrorFor(deps, i.product.repository);
         await m.fetch();
-        const branch = i.product.flow === 'pull-request' ? i.product.trunk : `releases/${i.name}`;
+        const branch = releaseBranch(i.product, i.name, new Date(i.at));
         safeBranch(branch);
         let headSha: string | null;
         const from = i.from ?? i.product.trunk;
@@ -101,11 +90,11 @@ export function releaseGitActivities(deps: ActivityDeps) {
         if (remote !== i.expectedHead) {
           const info = await m.commitInfo(remote);
           if (info.parents[0] === i.expectedHead && info.message.includes(trailer)) {
-            await recordMove(m, i.product.name, i.release, i.expectedHead, remote, i.change.id);
+            await recordMove(deps, m, i.product.name, i.release, i.expectedHead, remote);
             return { kind: 'merged', sha: remote };
           }
           if (await m.isAncestor(i.expectedHead, remote)) {
-            await recordMove(m, i.product.name, i.release, i.expectedHead, remote, null);
+            await recordMove(deps, m, i.product.name, i.release, i.expectedHead, remote);
           }
           return { kind: 'stale', actual: remote };
         }
@@ -127,7 +116,7 @@ export function releaseGitActivities(deps: ActivityDeps) {
           throw ApplicationFailure.nonRetryable(`release branch ${i.branch} vanished during the merge`);
         }
         await deps.faults?.afterPush?.(i.change.id);
-        await recordMove(m, i.product.name, i.release, i.expectedHead, sha, i.change.id);
+        await recordMove(deps, m, i.product.name, i.release, i.expectedHead, sha);
         return { kind: 'merged', sha };
       });
     },

@@ -32,6 +32,24 @@ export function stepsTriggeredBy(product: ProductConfig, event: TriggerEvent): s
 export function stepActivities(deps: ActivityDeps) {
   const identity = deps.identity ?? culvertIdentity;
 
+  /** The commit a check tests: the merge or the picks on top of the release head, made without a working tree. */
+  async function candidate(m: Mirror, base: string, source: { kind: 'merge'; sha: string } | { kind: 'pick'; commits: string[] }, changeId: string): Promise<string | { conflicts: string[] }> {
+    const author = { ...identity, date: '1700000000 +0000' };
+    const message = `Culvert check of change ${changeId}`;
+    if (source.kind === 'merge') {
+      const merged = await m.mergeTrees(base, source.sha);
+      if (!merged.clean) return { conflicts: merged.conflicts };
+      return m.commitTree({ tree: merged.tree, parents: [base, source.sha], message, author });
+    }
+    let tip = base;
+    for (const sha of source.commits) {
+      const picked = await m.pickTree(tip, sha);
+      if (picked.kind === 'conflict') return { conflicts: picked.conflicts };
+      if (picked.kind === 'clean') tip = await m.commitTree({ tree: picked.tree, parents: [tip], message, author });
+    }
+    return tip;
+  }
+
   /** Runs one step in a fresh checkout of exactly `commit`, keeping its log and its run record. */
   async function execute(job: StepJob): Promise<StepOutcome> {
     const step = job.product.steps[job.stepName];
@@ -67,19 +85,16 @@ export function stepActivities(deps: ActivityDeps) {
   return {
     /** Runs the change.requested steps on the merge result, computed without a working tree. */
     async runCheck(i: {
-      product: ProductConfig; release: string; changeId: string; runId: string; baseSha: string; sourceSha: string;
+      product: ProductConfig; release: string; changeId: string; runId: string; baseSha: string;
+      source: { kind: 'merge'; sha: string } | { kind: 'pick'; commits: string[] };
     }): Promise<{ outcome: 'passed' | 'failed' | 'conflict'; conflicts?: string[]; runId: string | null }> {
       const mirror = await withHeartbeat(async () => {
         const m = await mirrorFor(deps, i.product.repository);
         await m.fetch();
         return m;
       });
-      const merged = await mirror.mergeTrees(i.baseSha, i.sourceSha);
-      if (!merged.clean) return { outcome: 'conflict', conflicts: merged.conflicts, runId: null };
-      const commit = await mirror.commitTree({
-        tree: merged.tree, parents: [i.baseSha, i.sourceSha], message: `Culvert check of change ${i.changeId}`,
-        author: { ...identity, date: '1700000000 +0000' },
-      });
+      const commit = await candidate(mirror, i.baseSha, i.source, i.changeId);
+      if (typeof commit !== 'string') return { outcome: 'conflict', conflicts: commit.conflicts, runId: null };
       const names = stepsTriggeredBy(i.product, 'change.requested');
       for (const [n, stepName] of names.entries()) {
         const runId = n === 0 ? i.runId : `${i.runId}-${n}`;

@@ -12,6 +12,8 @@ import { productRoutes } from './products/routes.ts';
 import { releaseRoutes } from './releases/routes.ts';
 import { Routes } from './route.ts';
 import { runRoutes } from './runs/routes.ts';
+import { scheduleRoutes } from './schedules/routes.ts';
+import { templateRoutes } from './templates/routes.ts';
 import { tokenRoutes } from './tokens/routes.ts';
 
 export type { AppDeps } from './context.ts';
@@ -46,10 +48,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return c.json({ ok, database, temporal, namespace: deps.temporal.namespace, temporalUi: deps.temporal.uiUrl }, ok ? 200 : 503);
   });
   tokenRoutes(routes, deps);
+  templateRoutes(routes, deps);
   productRoutes(routes, deps);
   releaseRoutes(routes, deps);
   changeRoutes(routes, deps);
   deploymentRoutes(routes, deps);
+  scheduleRoutes(routes, deps);
   runRoutes(routes, deps);
 
   const document = openApiDocument(routes.documented);

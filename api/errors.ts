@@ -28,12 +28,22 @@ function fromFailure(failure: ApplicationFailure, cause: unknown): ApiError {
   return new ApiError(code, failure.message, details, { cause });
 }
 
+function refusalIn(err: unknown): ApplicationFailure | undefined {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (e instanceof ApplicationFailure && isErrorCode(e.type)) return e;
+  }
+  return undefined;
+}
+
 /** Maps whatever a handler threw onto an ApiError. */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof z.ZodError) return fromZod('input', err);
   if (err instanceof WorkflowUpdateFailedError) {
     if (err.cause instanceof ApplicationFailure) return fromFailure(err.cause, err);
+    // A refusal raised in an activity (unknown_branch, invalid_ref) arrives wrapped in an ActivityFailure.
+    const refusal = refusalIn(err.cause);
+    if (refusal) return fromFailure(refusal, err);
     return new ApiError('internal', err.cause?.message ?? err.message, undefined, { cause: err });
   }
   if (err instanceof ApplicationFailure) return fromFailure(err, err);

@@ -23,6 +23,17 @@ export const roleEnum = pgEnum('role', ['admin', 'owner', 'ci', 'viewer']);
 export const products = pgTable('products', {
   name: text('name').primaryKey(),
   flow: flowEnum('flow').notNull(),
+  /** The effective configuration: the template's merged with the product's own fields. */
+  config: jsonb('config').notNull(),
+  template: text('template'),
+  /** What the product sets itself, on top of its template. */
+  own: jsonb('own'),
+  ...timestamps,
+});
+
+// One configuration shared by several products (e.g. three repositories released the same way).
+export const productTemplates = pgTable('product_templates', {
+  name: text('name').primaryKey(),
   config: jsonb('config').notNull(),
   ...timestamps,
 });
@@ -60,14 +71,26 @@ export const changeRequests = pgTable('change_requests', {
   conflictPaths: jsonb('conflict_paths').$type<string[]>(),
   decidedBy: text('decided_by'),
   decisionComment: text('decision_comment'),
+  votes: jsonb('votes').$type<Vote[]>().notNull().default(sql`'[]'::jsonb`),
+  dependsOn: jsonb('depends_on').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+  revertOf: text('revert_of'),
+  /** Position of the first commit in trunk history (ancestors count): picks apply in this order. */
+  trunkOrder: integer('trunk_order'),
+  /** What a release owner needs to triage fast: subjects, authors, diff size, touched paths. */
+  commitDetails: jsonb('commit_details').$type<CommitDetail[]>().notNull().default(sql`'[]'::jsonb`),
   history: jsonb('history').$type<ChangeEvent[]>().notNull().default(sql`'[]'::jsonb`),
   ...timestamps,
 }, (t) => [
   uniqueIndex('change_requests_release_seq').on(t.product, t.release, t.seq),
   index('change_requests_state').on(t.product, t.release, t.state),
+  index('change_requests_trunk_order').on(t.product, t.release, t.trunkOrder),
 ]);
 
 export interface ChangeEvent { at: string; state: string; by?: string; note?: string }
+export interface Vote { by: string; decision: 'approve' | 'reject'; at: string; comment?: string }
+export interface CommitDetail {
+  sha: string; subject: string; author: string; authorDate: string; files: number; insertions: number; deletions: number; paths: string[];
+}
 
 export const stepRuns = pgTable('step_runs', {
   id: text('id').primaryKey(),
@@ -164,6 +187,7 @@ export const releaseCommits = pgTable('release_commits', {
 }, (t) => [primaryKey({ columns: [t.product, t.release, t.sha] }), index('release_commits_origin').on(t.originSha)]);
 
 export type Product = typeof products.$inferSelect;
+export type ProductTemplate = typeof productTemplates.$inferSelect;
 export type Release = typeof releases.$inferSelect;
 export type ChangeRequest = typeof changeRequests.$inferSelect;
 export type StepRun = typeof stepRuns.$inferSelect;

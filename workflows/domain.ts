@@ -27,6 +27,17 @@ export interface EnvironmentConfig {
   production: boolean;
 }
 
+/**
+ * How votes on a change request decide it. `any-owner` is Releeph's rule: approved once one owner wants
+ * it and none passes. `quorum`: approved once `quorum` owners want it and none passes.
+ */
+export interface ApprovalPolicy {
+  rule: 'any-owner' | 'quorum';
+  quorum?: number;
+  /** The requester's own vote does not count. */
+  excludeRequester?: boolean;
+}
+
 export interface ProductConfig {
   name: string;
   repository: string;
@@ -36,6 +47,43 @@ export interface ProductConfig {
   steps: Record<string, StepConfig>;
   triggers: TriggerConfig[];
   environments: EnvironmentConfig[];
+  approval?: ApprovalPolicy;
+  /** Severities a pick request may carry, most urgent first. */
+  severities?: string[];
+  /** Release branch name; placeholders {name} {yyyy} {mm} {dd} {ww}. Default releases/{name}. */
+  branchTemplate?: string;
+  /** Default release name when a cut gives none; same placeholders. */
+  nameTemplate?: string;
+  /** Shared configuration this product's settings are layered on. */
+  template?: string;
+}
+
+export const defaultSeverities = ['hotfix', 'release', 'normal'];
+
+/** ISO-8601 week-numbering year and week of a date (UTC). */
+export function isoWeek(d: Date): { year: number; week: number } {
+  const t = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
+  const day = t.getUTCDay() || 7;
+  t.setUTCDate(t.getUTCDate() + 4 - day);
+  const yearStart = Date.UTC(t.getUTCFullYear(), 0, 1);
+  return { year: t.getUTCFullYear(), week: Math.ceil(((t.getTime() - yearStart) / 86_400_000 + 1) / 7) };
+}
+
+export function fillTemplate(template: string, name: string, at: Date): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const { year, week } = isoWeek(at);
+  return template
+    .replaceAll('{name}', name)
+    .replaceAll('{yyyy}', String(at.getUTCFullYear()))
+    .replaceAll('{mm}', pad(at.getUTCMonth() + 1))
+    .replaceAll('{dd}', pad(at.getUTCDate()))
+    .replaceAll('{gggg}', String(year))
+    .replaceAll('{ww}', pad(week));
+}
+
+export function releaseBranch(product: ProductConfig, name: string, at: Date): string {
+  if (product.flow === 'pull-request') return product.trunk;
+  return fillTemplate(product.branchTemplate ?? 'releases/{name}', name, at);
 }
 
 /** Who acts, as the API authenticated them; the workflow checks it again in its validators. */

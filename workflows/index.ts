@@ -1,1 +1,2 @@
 export { releaseWorkflow } from './release.ts';
+export { scheduledCutWorkflow } from './scheduled-cut.ts';

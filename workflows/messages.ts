@@ -22,15 +22,14 @@ export interface ChangeView {
   check: CheckOutcome;
   branch: string | null;
   sourceSha: string | null;
+  commits: string[];
   requester: string;
 }
 
-export interface RequestChangeInput {
-  id: string;
-  kind: 'merge';
-  branch: string;
-  actor: Actor;
-}
+export type RequestChangeInput =
+  | { id: string; kind: 'merge'; branch: string; actor: Actor }
+  | { id: string; kind: 'pick'; commits: string[]; reason: string; severity: string; dependsOn?: string[]; actor: Actor }
+  | { id: string; kind: 'revert'; revertOf: string; reason: string; actor: Actor };
 
 export type Decision = 'approve' | 'reject';
 
@@ -67,5 +66,7 @@ export const requestChangeUpdate = defineUpdate<ChangeView, [RequestChangeInput]
 export const decideUpdate = defineUpdate<{ results: DecisionResult[] }, [DecideInput]>('culvert.decide');
 export const deployUpdate = defineUpdate<DeployAccepted, [DeployInput]>('culvert.deploy');
 export const closeUpdate = defineUpdate<ReleaseView, [{ actor: Actor }]>('culvert.close');
+/** Closing by automation (a schedule that cut the next release); people close through closeUpdate. */
+export const scheduledCloseSignal = defineSignal<[]>('culvert.scheduledClose');
 export const productUpdatedSignal = defineSignal<[ProductConfig]>('culvert.productUpdated');
 export const summaryQuery = defineQuery<ReleaseSummary>('culvert.summary');

@@ -7,11 +7,21 @@ export interface ChangeMem {
   id: string;
   seq: number;
   kind: ChangeKind;
-  branch: string;
-  sourceSha: string;
+  /** merge: the branch and its head when requested. */
+  branch: string | null;
+  sourceSha: string | null;
+  /** pick: full SHAs in trunk order. */
+  commits: string[];
+  /** pick/revert: position in trunk history; approved picks apply in this order. */
+  trunkOrder: number;
+  dependsOn: string[];
+  revertOf: string | null;
+  reason: string | null;
+  severity: string | null;
   requester: string;
   state: ChangeState;
   check: CheckOutcome;
+  votes: { by: string; decision: 'approve' | 'reject' }[];
   decidedBy: string | null;
 }
 

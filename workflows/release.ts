@@ -1,15 +1,17 @@
 import {
-  ApplicationFailure, allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler,
-  upsertSearchAttributes, uuid4, workflowInfo, log,
+  ActivityFailure, ApplicationFailure, allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler,
+  upsertSearchAttributes, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import type { CulvertActivities } from '../activities/index.ts';
-import { isTerminal, mayDecide, mayRequest } from './domain.ts';
+import type { ChangeRecord } from '../db/repos/changes.ts';
+import { defaultSeverities, mayDecide, mayRequest } from './domain.ts';
 import type { Actor, ChangeState, EnvironmentConfig, ProductConfig } from './domain.ts';
 import { refuse } from './errors.ts';
 import {
-  closeUpdate, cutUpdate, decideUpdate, deployUpdate, productUpdatedSignal, requestChangeUpdate, summaryQuery,
+  closeUpdate, cutUpdate, decideUpdate, deployUpdate, productUpdatedSignal, requestChangeUpdate, scheduledCloseSignal, summaryQuery,
 } from './messages.ts';
-import type { ChangeView, DecideInput, DecisionResult, ReleaseView } from './messages.ts';
+import type { ChangeView, DecideInput, DecisionResult, ReleaseView, RequestChangeInput } from './messages.ts';
+import { applyVote, judge, nextBatch } from './release-changes.ts';
 import { deploymentsSeenLimit, doneState, rememberDone } from './release-state.ts';
 import type { CarriedState, ChangeMem, DeployJob } from './release-state.ts';
 import { flowKey, productKey, releaseKey, releaseStateKey } from './search-attributes.ts';
@@ -29,8 +31,8 @@ const quick = proxyActivities<CulvertActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
-// Steps carry their own timeout; the activity only has to notice a dead worker fast.
-const steps = proxyActivities<CulvertActivities>({
+// Batches of picks and steps can take long; the heartbeat notices a dead worker fast all the same.
+const long = proxyActivities<CulvertActivities>({
   startToCloseTimeout: '6 hours',
   heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5 },
@@ -38,11 +40,18 @@ const steps = proxyActivities<CulvertActivities>({
 
 const maxConcurrentChecks = 4;
 
+const record = (c: ChangeMem, extra: Partial<ChangeRecord> = {}): ChangeRecord => ({
+  id: c.id, seq: c.seq, kind: c.kind, state: c.state, check: c.check, branch: c.branch, sourceSha: c.sourceSha,
+  commits: c.commits, reason: c.reason, severity: c.severity, requester: c.requester, decidedBy: c.decidedBy,
+  votes: c.votes, dependsOn: c.dependsOn, revertOf: c.revertOf, trunkOrder: c.trunkOrder, ...extra,
+});
+
 export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
   let st: CarriedState | undefined = input.carried;
   let cutFailure: ApplicationFailure | undefined;
   let runningChecks = 0;
 
+  const where = (s: CarriedState): string => `${s.product.name}/${s.name}`;
   const view = (s: CarriedState): ReleaseView => ({
     product: s.product.name, name: s.name, flow: s.product.flow, branch: s.branch, state: s.state,
     production: s.production, headSha: s.headSha, cutFrom: s.cutFrom,
@@ -53,18 +62,24 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
   };
   const changeView = (c: ChangeMem): ChangeView => ({
     id: c.id, seq: c.seq, kind: c.kind, state: c.state, check: c.check, branch: c.branch,
-    sourceSha: c.sourceSha, requester: c.requester,
+    sourceSha: c.sourceSha, commits: c.commits, requester: c.requester,
   });
   const mustBeOpen = (s: CarriedState): void => {
-    const where = `${s.product.name}/${s.name}`;
     switch (s.state) {
       case 'open':
         return;
       case 'frozen':
-        throw refuse('release_frozen', `release ${where} is frozen; request the change on the next release`, { release: where });
+        throw refuse('release_frozen', `release ${where(s)} is frozen; request the change on the next release`, { release: where(s) });
       case 'closed':
-        throw refuse('release_closed', `release ${where} is closed and accepts nothing`, { release: where });
+        throw refuse('release_closed', `release ${where(s)} is closed and accepts nothing`, { release: where(s) });
     }
+  };
+  const save = async (s: CarriedState, changes: ChangeRecord[]): Promise<void> => {
+    if (changes.length > 0) await quick.recordChanges({ product: s.product.name, release: s.name, changes });
+  };
+  const finish = (s: CarriedState, change: ChangeMem): void => {
+    delete s.open[change.id];
+    rememberDone(s, change.id, change.state);
   };
 
   setHandler(cutUpdate, async () => {
@@ -75,102 +90,117 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
 
   setHandler(summaryQuery, () => {
     const s = ready();
-    return {
-      ...view(s),
-      pendingChanges: Object.values(s.open).map(changeView),
-      mergeQueue: [...s.mergeQueue],
-      runsSoFar: s.runs,
-    };
+    return { ...view(s), pendingChanges: Object.values(s.open).map(changeView), mergeQueue: [...s.mergeQueue], runsSoFar: s.runs };
   });
 
   setHandler(productUpdatedSignal, (product) => {
     if (st && product.name === st.product.name) st.product = product;
   });
 
+  const validateRequest = (req: RequestChangeInput): void => {
+    const s = ready();
+    if (!mayRequest(req.actor, s.product.name)) throw refuse('forbidden', `${req.actor.name} may not request changes on ${s.product.name}`);
+    const finished = doneState(s, req.id);
+    if (finished || s.open[req.id]) return;
+    mustBeOpen(s);
+    switch (req.kind) {
+      case 'merge':
+        if (s.product.flow !== 'pull-request') {
+          throw refuse('flow_mismatch', `product ${s.product.name} uses the ${s.product.flow} flow: request picks, not merges`);
+        }
+        return;
+      case 'pick': {
+        if (s.product.flow === 'pull-request') {
+          throw refuse('flow_mismatch', `product ${s.product.name} uses the pull-request flow: request merges, not picks`);
+        }
+        const severities = s.product.severities ?? defaultSeverities;
+        if (!severities.includes(req.severity)) {
+          throw refuse('unknown_severity', `severity ${req.severity} is not one of ${severities.join(', ')}`);
+        }
+        for (const dep of req.dependsOn ?? []) {
+          if (!s.open[dep] && !doneState(s, dep)) throw refuse('dependency_unknown', `change ${dep} is not a request on ${where(s)}`, { dependsOn: dep });
+        }
+        return;
+      }
+      case 'revert':
+        if (doneState(s, req.revertOf) !== 'merged') {
+          throw refuse('change_not_decidable', `change ${req.revertOf} is not a merged pick of ${where(s)}; only those can be reverted`);
+        }
+        return;
+      default: {
+        const never: never = req;
+        throw refuse('bad_request', `unknown change kind ${JSON.stringify(never)}`);
+      }
+    }
+  };
+
   setHandler(requestChangeUpdate, async (req) => {
     const s = ready();
-    const known = s.open[req.id];
-    if (known) return changeView(known);
-    const { sha } = await quick.resolveMergeSource({ product: s.product, branch: req.branch });
-    const again = s.open[req.id];
-    if (again) return changeView(again);
-    const seq = ++s.seq;
-    const hasCheck = s.product.triggers.some((t) => t.on === 'change.requested');
-    const change: ChangeMem = {
-      id: req.id, seq, kind: 'merge', branch: req.branch, sourceSha: sha, requester: req.actor.name,
-      state: hasCheck ? 'checking' : 'awaiting-decision', check: hasCheck ? 'running' : 'none', decidedBy: null,
+    const seen = s.open[req.id];
+    if (seen) return changeView(seen);
+    const finished = doneState(s, req.id);
+    if (finished) return { id: req.id, seq: 0, kind: req.kind, state: finished, check: 'none', branch: null, sourceSha: null, commits: [], requester: req.actor.name };
+    const hasCheck = req.kind !== 'revert' && s.product.triggers.some((t) => t.on === 'change.requested');
+    const base: Omit<ChangeMem, 'seq'> = {
+      id: req.id, kind: req.kind, branch: null, sourceSha: null, commits: [], trunkOrder: 0, dependsOn: [], revertOf: null,
+      reason: null, severity: null, requester: req.actor.name, state: hasCheck ? 'checking' : 'awaiting-decision',
+      check: hasCheck ? 'running' : 'none', votes: [], decidedBy: null,
     };
-    s.open[req.id] = change;
-    await quick.recordChanges({
-      product: s.product.name, release: s.name,
-      changes: [{ ...change, note: `requested by ${req.actor.name}`, by: req.actor.name }],
-    });
-    if (hasCheck) s.checkQueue.push(req.id);
+    let details: ChangeRecord['commitDetails'] = [];
+    switch (req.kind) {
+      case 'merge': {
+        const { sha } = await quick.resolveMergeSource({ product: s.product, branch: req.branch });
+        Object.assign(base, { branch: req.branch, sourceSha: sha });
+        break;
+      }
+      case 'pick': {
+        const inspected = await quick.inspectPicks({ product: s.product, head: s.headSha, cutFrom: s.cutFrom, commits: req.commits });
+        details = inspected.commits;
+        Object.assign(base, {
+          commits: inspected.commits.map((c) => c.sha), trunkOrder: inspected.trunkOrder, reason: req.reason,
+          severity: req.severity, dependsOn: req.dependsOn ?? [],
+        });
+        if (inspected.alreadyPresent) Object.assign(base, { state: 'already-present', check: 'none' });
+        break;
+      }
+      case 'revert':
+        Object.assign(base, { revertOf: req.revertOf, reason: req.reason, trunkOrder: Number.MAX_SAFE_INTEGER });
+        break;
+    }
+    // Another handler may have taken the same id while this one waited on an activity.
+    const again = s.open[req.id] ?? (doneState(s, req.id) ? undefined : null);
+    if (again) return changeView(again);
+    const change: ChangeMem = { ...base, seq: ++s.seq };
+    s.open[change.id] = change;
+    await save(s, [record(change, { commitDetails: details, by: req.actor.name, note: `requested by ${req.actor.name}` })]);
+    if (change.state === 'already-present') finish(s, change);
+    else if (hasCheck) s.checkQueue.push(change.id);
     return changeView(change);
-  }, {
-    validator: (req) => {
-      const s = ready();
-      if (!mayRequest(req.actor, s.product.name)) {
-        throw refuse('forbidden', `${req.actor.name} may not request changes on ${s.product.name}`);
-      }
-      const finished = doneState(s, req.id);
-      if (finished) throw refuse('change_not_decidable', `change ${req.id} was already ${finished}`);
-      if (s.open[req.id]) return;
-      mustBeOpen(s);
-      if (s.product.flow !== 'pull-request') {
-        throw refuse('flow_mismatch', `product ${s.product.name} uses the ${s.product.flow} flow; merge requests need pull-request`);
-      }
-    },
-  });
-
-  const judge = (s: CarriedState, actor: Actor, d: DecideInput['decisions'][number]): DecisionResult => {
-    const change = s.open[d.id];
-    if (!change) {
-      const finished = doneState(s, d.id);
-      return finished
-        ? { id: d.id, ok: false, code: 'change_not_decidable', message: `change ${d.id} is already ${finished}` }
-        : { id: d.id, ok: false, code: 'change_not_found', message: `no change ${d.id} on ${s.product.name}/${s.name}` };
-    }
-    if (change.state !== 'awaiting-decision') {
-      return { id: d.id, ok: false, code: 'change_not_decidable', message: `change #${change.seq} is ${change.state}, not awaiting a decision` };
-    }
-    if (d.decision === 'approve' && change.check === 'failed') {
-      return { id: d.id, ok: false, code: 'checks_failed', message: `change #${change.seq} failed its checks and cannot be approved` };
-    }
-    if (!mayDecide(actor, s.product.name)) {
-      return { id: d.id, ok: false, code: 'forbidden', message: `${actor.name} may not decide on ${s.product.name}` };
-    }
-    return { id: d.id, ok: true, state: d.decision === 'approve' ? 'approved' : 'rejected' };
-  };
+  }, { validator: validateRequest });
 
   setHandler(decideUpdate, async ({ decisions, actor }) => {
     const s = ready();
     const results = decisions.map((d) => judge(s, actor, d));
-    const records = [];
-    for (let i = 0; i < decisions.length; i++) {
-      const d = decisions[i];
-      const r = results[i];
-      if (!d || !r || !r.ok) continue;
+    const changed: ChangeRecord[] = [];
+    decisions.forEach((d, i) => {
       const change = s.open[d.id];
-      if (!change) continue;
-      change.state = r.state;
-      change.decidedBy = actor.name;
-      if (r.state === 'approved') s.mergeQueue.push(change.id);
-      records.push({ ...change, decisionComment: d.comment ?? null, by: actor.name, note: d.comment });
-      if (isTerminal(change.state)) {
-        delete s.open[change.id];
-        rememberDone(s, change.id, change.state);
-      }
-    }
-    if (records.length > 0) await quick.recordChanges({ product: s.product.name, release: s.name, changes: records });
+      const result = results[i];
+      if (!change || !result?.ok) return;
+      const before = change.state;
+      const after = applyVote(s, change, actor, d.decision);
+      if (after === 'approved' && before !== 'approved') s.mergeQueue.push(change.id);
+      changed.push(record(change, {
+        decisionComment: d.comment ?? null, by: actor.name, note: `${actor.name} ${d.decision === 'approve' ? 'wants' : 'passes'} it${d.comment ? `: ${d.comment}` : ''}`,
+      }));
+      if (after === 'rejected') finish(s, change);
+    });
+    await save(s, changed);
     return { results };
   }, {
     validator: ({ decisions, actor }: DecideInput) => {
       const s = ready();
       mustBeOpen(s);
-      if (!mayDecide(actor, s.product.name)) {
-        throw refuse('forbidden', `${actor.name} (${actor.role}) may not approve or reject on ${s.product.name}`);
-      }
+      if (!mayDecide(actor, s.product.name)) throw refuse('forbidden', `${actor.name} (${actor.role}) may not approve or reject on ${s.product.name}`);
       const ids = new Set<string>();
       for (const d of decisions) {
         if (ids.has(d.id)) throw refuse('bad_request', `change ${d.id} appears twice in one call`);
@@ -180,23 +210,18 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
       const results: DecisionResult[] = decisions.map((d) => judge(s, actor, d));
       if (!results.some((r) => r.ok)) {
         const first = results[0];
-        if (first && !first.ok) {
-          throw refuse(first.code as Parameters<typeof refuse>[0], first.message, { results });
-        }
+        if (first && !first.ok) throw refuse(first.code as Parameters<typeof refuse>[0], first.message, { results });
         throw refuse('bad_request', 'no decisions given');
       }
     },
   });
 
-  const environment = (s: CarriedState, name: string): EnvironmentConfig | undefined =>
-    s.product.environments.find((e) => e.name === name);
+  const environment = (s: CarriedState, name: string): EnvironmentConfig | undefined => s.product.environments.find((e) => e.name === name);
 
   setHandler(deployUpdate, async ({ deploymentId, environment: envName, actor }) => {
     const s = ready();
     if (!s.deploymentsSeen.includes(deploymentId)) {
-      const job: DeployJob = {
-        deploymentId, environment: envName, commitSha: s.headSha, trigger: 'deploy.clicked', requestedBy: actor.name,
-      };
+      const job: DeployJob = { deploymentId, environment: envName, commitSha: s.headSha, trigger: 'deploy.clicked', requestedBy: actor.name };
       s.deploymentsSeen.push(deploymentId);
       if (s.deploymentsSeen.length > deploymentsSeenLimit) s.deploymentsSeen.shift();
       await quick.recordDeployment({ product: s.product.name, release: s.name, job, state: 'pending' });
@@ -208,29 +233,35 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
     validator: ({ environment: envName, actor }) => {
       const s = ready();
       if (!mayDecide(actor, s.product.name)) throw refuse('forbidden', `${actor.name} may not deploy ${s.product.name}`);
-      if (s.state === 'closed') throw refuse('release_closed', `release ${s.product.name}/${s.name} is closed`);
+      if (s.state === 'closed') throw refuse('release_closed', `release ${where(s)} is closed`);
       const env = environment(s, envName);
       if (!env) throw refuse('unknown_environment', `product ${s.product.name} has no environment ${envName}`);
       if (env.production && !s.production) {
-        throw refuse('release_not_production', `release ${s.product.name}/${s.name} is not a production release and can never reach ${envName}`);
-      }
-      if (!s.product.triggers.some((t) => t.on === 'deploy.clicked') && !s.product.steps.deploy) {
-        throw refuse('bad_request', `product ${s.product.name} has no deploy step`);
+        throw refuse('release_not_production', `release ${where(s)} is not a production release and can never reach ${envName}`);
       }
     },
   });
 
-  setHandler(closeUpdate, async () => {
-    const s = ready();
+  const close = async (s: CarriedState): Promise<void> => {
+    if (s.state === 'closed') return;
     s.state = 'closed';
     await quick.recordReleaseState({ product: s.product.name, release: s.name, state: 'closed' });
     setSearchAttributes(s);
+  };
+
+  setHandler(scheduledCloseSignal, async () => {
+    if (st) await close(st);
+  });
+
+  setHandler(closeUpdate, async () => {
+    const s = ready();
+    await close(s);
     return view(s);
   }, {
     validator: ({ actor }) => {
       const s = ready();
-      if (!mayDecide(actor, s.product.name)) throw refuse('forbidden', `${actor.name} may not close ${s.product.name}/${s.name}`);
-      if (s.state === 'closed') throw refuse('release_closed', `release ${s.product.name}/${s.name} is already closed`);
+      if (!mayDecide(actor, s.product.name)) throw refuse('forbidden', `${actor.name} may not close ${where(s)}`);
+      if (s.state === 'closed') throw refuse('release_closed', `release ${where(s)} is already closed`);
     },
   });
 
@@ -238,7 +269,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
     try {
       const cut = await quick.cutRelease({
         product: input.product, name: input.name, from: input.from, production: input.production,
-        createdBy: input.createdBy.name, workflowId: workflowInfo().workflowId,
+        createdBy: input.createdBy.name, workflowId: workflowInfo().workflowId, at: new Date(workflowInfo().startTime).toISOString(),
       });
       st = {
         product: input.product, name: input.name, branch: cut.branch, production: input.production,
@@ -246,7 +277,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
         open: {}, done: [], checkQueue: [], mergeQueue: [], deployQueue: [], deploymentsSeen: [], updateDeploysOwed: [],
       };
     } catch (err) {
-      cutFailure = err instanceof ApplicationFailure ? err : refuse('internal', `cutting failed: ${String(err)}`);
+      const cause = err instanceof ActivityFailure ? err.cause : err;
+      cutFailure = cause instanceof ApplicationFailure ? cause : refuse('internal', `cutting failed: ${String(err)}`);
       await condition(allHandlersFinished);
       return;
     }
@@ -258,46 +290,51 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
     const change = s.open[id];
     if (!change) return;
     runningChecks++;
-    const runId = uuid4();
-    steps.runCheck({
-      product: s.product, release: s.name, changeId: id, runId, baseSha: s.headSha, sourceSha: change.sourceSha,
+    long.runCheck({
+      product: s.product, release: s.name, changeId: id, runId: uuid4(), baseSha: s.headSha,
+      source: change.kind === 'merge' ? { kind: 'merge', sha: change.sourceSha ?? '' } : { kind: 'pick', commits: change.commits },
     }).then(async (res) => {
       change.check = res.outcome === 'passed' ? 'passed' : 'failed';
-      change.state = 'awaiting-decision';
-      await quick.recordChanges({
-        product: s.product.name, release: s.name,
-        changes: [{ ...change, checkRunId: res.runId, conflictPaths: res.conflicts ?? null, note: `checks ${res.outcome}` }],
-      });
+      if (change.state === 'checking') change.state = 'awaiting-decision';
+      await save(s, [record(change, { checkRunId: res.runId, conflictPaths: res.conflicts ?? null, note: `checks ${res.outcome}` })]);
     }).catch((err: unknown) => {
       log.warn('check failed to run', { id, err: String(err) });
       change.check = 'failed';
-      change.state = 'awaiting-decision';
+      if (change.state === 'checking') change.state = 'awaiting-decision';
     }).finally(() => {
       runningChecks--;
     });
   };
 
-  const settle = async (change: ChangeMem, state: ChangeState, extra: { resultSha?: string; conflictPaths?: string[]; note: string }): Promise<void> => {
-    change.state = state;
-    await quick.recordChanges({
-      product: s.product.name, release: s.name,
-      changes: [{ ...change, resultSha: extra.resultSha ?? null, conflictPaths: extra.conflictPaths ?? null, note: extra.note }],
-    });
-    delete s.open[change.id];
-    rememberDone(s, change.id, state);
+  const owePublish = (): void => {
+    for (const t of s.product.triggers) {
+      if (t.on === 'release.updated' && t.environment && !s.updateDeploysOwed.includes(t.environment)) s.updateDeploysOwed.push(t.environment);
+    }
   };
 
+  const settle = (change: ChangeMem, state: ChangeState, extra: Partial<ChangeRecord>): ChangeRecord => {
+    change.state = state;
+    finish(s, change);
+    return record(change, extra);
+  };
+
+  const dequeue = (ids: Set<string>): void => {
+    s.mergeQueue = s.mergeQueue.filter((id) => !ids.has(id));
+  };
+
+  // Pull-request flow: one merge at a time, in approval order.
   const mergeNext = async (): Promise<void> => {
     const id = s.mergeQueue[0];
     const change = id ? s.open[id] : undefined;
-    if (!change) {
+    if (!change || change.state !== 'approved') {
       s.mergeQueue.shift();
       return;
     }
     const res = await quick.mergeChange({
       product: s.product, release: s.name, branch: s.branch, expectedHead: s.headSha,
-      change: { id: change.id, seq: change.seq, branch: change.branch, sourceSha: change.sourceSha, decidedBy: change.decidedBy ?? '' },
+      change: { id: change.id, seq: change.seq, branch: change.branch ?? '', sourceSha: change.sourceSha ?? '', decidedBy: change.decidedBy ?? '' },
     });
+    let saved: ChangeRecord;
     switch (res.kind) {
       case 'stale':
         // Someone else moved the branch: adopt their head and merge onto it (the change stays queued).
@@ -305,18 +342,14 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
         return;
       case 'merged':
         s.headSha = res.sha;
-        await settle(change, 'merged', { resultSha: res.sha, note: `merged as ${res.sha.slice(0, 12)}` });
-        for (const t of s.product.triggers) {
-          if (t.on === 'release.updated' && t.environment && !s.updateDeploysOwed.includes(t.environment)) {
-            s.updateDeploysOwed.push(t.environment);
-          }
-        }
+        saved = settle(change, 'merged', { resultSha: res.sha, note: `merged as ${res.sha.slice(0, 12)}` });
+        owePublish();
         break;
       case 'already-present':
-        await settle(change, 'already-present', { note: 'the branch is already in the release' });
+        saved = settle(change, 'already-present', { note: 'the branch is already in the release' });
         break;
       case 'conflict':
-        await settle(change, 'conflict', { conflictPaths: res.paths, note: `conflicts in ${res.paths.join(', ')}` });
+        saved = settle(change, 'conflict', { conflictPaths: res.paths, note: `conflicts in ${res.paths.join(', ')}` });
         break;
       default: {
         const never: never = res;
@@ -324,9 +357,49 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
       }
     }
     s.mergeQueue.shift();
+    await save(s, [saved]);
   };
 
-  // One release.updated deploy per batch of merges, never per merge, and never to production from a non-production release.
+  // Cherry-pick and binary flows: every ready pick in one batch, in trunk order, one push.
+  const applyBatch = async (): Promise<void> => {
+    const { ready: batch, blocked } = nextBatch(s);
+    const saved: ChangeRecord[] = blocked.map(({ change, dependency, state }) =>
+      settle(change, 'failed', { note: `depends on ${dependency}, which ended ${state}` }));
+    dequeue(new Set(blocked.map((b) => b.change.id)));
+    if (batch.length > 0) {
+      const res = await long.applyPicks({
+        product: s.product, release: s.name, branch: s.branch, expectedHead: s.headSha, cutFrom: s.cutFrom,
+        committedAt: new Date().toISOString(),
+        items: batch.map((c) => ({ changeId: c.id, seq: c.seq, kind: c.kind === 'revert' ? 'revert' as const : 'pick' as const, commits: c.commits, revertOf: c.revertOf })),
+      });
+      if (res.kind === 'stale') {
+        s.headSha = res.actual;
+        await save(s, saved);
+        return;
+      }
+      s.headSha = res.head;
+      for (const item of res.results) {
+        const change = s.open[item.changeId];
+        if (!change) continue;
+        switch (item.outcome) {
+          case 'merged':
+            saved.push(settle(change, 'merged', { resultSha: item.resultSha, note: `applied as ${item.resultSha.slice(0, 12)}` }));
+            break;
+          case 'already-present':
+            saved.push(settle(change, 'already-present', { note: 'its commits are already in the release' }));
+            break;
+          case 'conflict':
+            saved.push(settle(change, 'conflict', { conflictPaths: item.paths, note: `conflicts in ${item.paths.join(', ')}` }));
+            break;
+        }
+      }
+      dequeue(new Set(batch.map((c) => c.id)));
+      if (res.results.some((r) => r.outcome === 'merged')) owePublish();
+    }
+    await save(s, saved);
+  };
+
+  // One release.updated deploy per batch, never per change, and never to production from a non-production release.
   const owedDeploys = async (): Promise<void> => {
     const owed = s.updateDeploysOwed.splice(0);
     for (const envName of owed) {
@@ -335,9 +408,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
         log.warn('release.updated deploy skipped', { envName, production: s.production });
         continue;
       }
-      const job: DeployJob = {
-        deploymentId: uuid4(), environment: envName, commitSha: s.headSha, trigger: 'release.updated', requestedBy: 'culvert',
-      };
+      const job: DeployJob = { deploymentId: uuid4(), environment: envName, commitSha: s.headSha, trigger: 'release.updated', requestedBy: 'culvert' };
       await quick.recordDeployment({ product: s.product.name, release: s.name, job, state: 'pending' });
       s.deployQueue.push(job);
     }
@@ -347,25 +418,32 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
     const job = s.deployQueue[0];
     if (!job) return;
     const env = environment(s, job.environment);
-    if (env && env.production && !s.production) {
+    if (!env || (env.production && !s.production)) {
       await quick.recordDeployment({ product: s.product.name, release: s.name, job, state: 'failed' });
     } else {
-      await steps.runDeploy({ product: s.product, release: s.name, job, runId: uuid4() });
+      await long.runDeploy({ product: s.product, release: s.name, job, runId: uuid4() });
     }
     s.deployQueue.shift();
   };
 
+  const picksFlow = s.product.flow !== 'pull-request';
+  const hasMergeWork = (): boolean => {
+    if (s.mergeQueue.length === 0) return false;
+    if (!picksFlow) return true;
+    const b = nextBatch(s);
+    return b.ready.length > 0 || b.blocked.length > 0;
+  };
+
   for (;;) {
     await condition(() =>
-      (s.checkQueue.length > 0 && runningChecks < maxConcurrentChecks) ||
-      s.mergeQueue.length > 0 || s.updateDeploysOwed.length > 0 || s.deployQueue.length > 0 ||
-      workflowInfo().continueAsNewSuggested);
+      (s.checkQueue.length > 0 && runningChecks < maxConcurrentChecks) || hasMergeWork() ||
+      s.updateDeploysOwed.length > 0 || s.deployQueue.length > 0 || workflowInfo().continueAsNewSuggested);
     while (s.checkQueue.length > 0 && runningChecks < maxConcurrentChecks) {
       const id = s.checkQueue.shift();
       if (id) startCheck(id);
     }
-    if (s.mergeQueue.length > 0) {
-      await mergeNext();
+    if (hasMergeWork()) {
+      await (picksFlow ? applyBatch() : mergeNext());
       continue;
     }
     if (s.updateDeploysOwed.length > 0) {
@@ -379,8 +457,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
     if (workflowInfo().continueAsNewSuggested) {
       // Handlers in flight and running checks must settle into the carried state first.
       await condition(() => allHandlersFinished() && runningChecks === 0);
-      const carried: CarriedState = { ...s, runs: s.runs + 1 };
-      await continueAsNew<typeof releaseWorkflow>({ ...input, carried });
+      await continueAsNew<typeof releaseWorkflow>({ ...input, carried: { ...s, runs: s.runs + 1 } });
     }
   }
 

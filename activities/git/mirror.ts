@@ -272,6 +272,46 @@ export class Mirror {
     return Number.parseInt(stdout.trim(), 10);
   }
 
+  /** Full SHAs that an abbreviated one could mean (more than one: ambiguous; none: unknown). */
+  async candidates(prefix: string): Promise<string[]> {
+    assertNotOption('revision', prefix);
+    const { stdout } = await this.run(['rev-parse', `--disambiguate=${prefix}`], { okExitCodes: [1, 128] });
+    const shas = stdout.split('\n').filter(Boolean);
+    const commits: string[] = [];
+    for (const sha of shas) {
+      const { stdout: type } = await this.run(['cat-file', '-t', sha], { okExitCodes: [128] });
+      if (type.trim() === 'commit') commits.push(sha);
+    }
+    return commits;
+  }
+
+  /** Files, added and removed lines, and touched paths of one commit against its first parent. */
+  async diffStat(sha: string): Promise<{ files: number; insertions: number; deletions: number; paths: string[] }> {
+    assertNotOption('revision', sha);
+    const { stdout } = await this.run(['show', '--no-show-signature', '--numstat', '--format=', '-z', '--no-renames', '--end-of-options', sha, '--']);
+    let insertions = 0;
+    let deletions = 0;
+    const paths: string[] = [];
+    for (const entry of stdout.split('\0')) {
+      const m = /^\s*(\d+|-)\t(\d+|-)\t(.*)$/s.exec(entry);
+      if (!m) continue;
+      insertions += m[1] === '-' ? 0 : Number(m[1]);
+      deletions += m[2] === '-' ? 0 : Number(m[2]);
+      paths.push(m[3] ?? '');
+    }
+    return { files: paths.length, insertions, deletions, paths };
+  }
+
+  /** Raw messages of the commits in `range`, newest first. */
+  async messages(range: string): Promise<{ sha: string; message: string }[]> {
+    assertNotOption('range', range);
+    const { stdout } = await this.run(['log', '--no-show-signature', '--format=%H%n%B%x00', '--end-of-options', range, '--']);
+    return stdout.split('\0').map((chunk) => chunk.replace(/^\n/, '')).filter((chunk) => chunk.trim() !== '').map((chunk) => {
+      const nl = chunk.indexOf('\n');
+      return { sha: chunk.slice(0, nl), message: chunk.slice(nl + 1) };
+    });
+  }
+
   private async logCommits(args: string[]): Promise<CommitInfo[]> {
     // --no-show-signature: log.showSignature in someone's config would mix gpg output into stdout.
     const { stdout } = await this.run(['log', '--no-show-signature', `--format=format:${COMMIT_FORMAT}`, ...args]);

@@ -14,14 +14,28 @@ import { loadRelease } from '../releases/routes.ts';
 import type { Routes } from '../route.ts';
 import { param, slugParam } from '../route.ts';
 import { isErrorCode } from '../../workflows/errors.ts';
+import { assertSafeBranchName } from '../../activities/git/refs.ts';
 
-const branchName = z.string().min(1).max(255)
-  .refine((b) => !b.startsWith('-'), 'branch must not start with "-"')
-  .refine((b) => !b.split('/').some((part) => part === '..' || part === '.' || part === ''), 'branch must not contain empty, "." or ".." components')
-  .refine((b) => /^[A-Za-z0-9._/-]+$/.test(b), 'branch may contain only letters, digits, ".", "_", "-" and "/"');
+const branchName = z.string().min(1).max(255).superRefine((b, ctx) => {
+  try {
+    assertSafeBranchName(b);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+
+const sha = z.string().regex(/^[0-9a-fA-F]{4,40}$/, 'commits are full or abbreviated SHAs: 4 to 40 hex digits');
 
 const changeSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('merge'), branch: branchName }),
+  z.strictObject({
+    kind: z.literal('pick'),
+    commits: z.array(sha).min(1, 'name at least one commit').max(100),
+    reason: z.string().trim().min(1, 'say why the pick is needed').max(4000),
+    severity: z.string().min(1).max(50).default('normal'),
+    dependsOn: z.array(z.string().min(1).max(100)).max(50).optional(),
+  }),
+  z.strictObject({ kind: z.literal('revert'), revertOf: z.string().min(1).max(100), reason: z.string().trim().min(1).max(4000) }),
 ]);
 
 const states = ['requested', 'checking', 'awaiting-decision', 'approved', 'rejected', 'merged', 'conflict', 'failed', 'already-present'] as const;
@@ -40,7 +54,8 @@ const listQuery = z.strictObject({
   }),
   severity: z.string().max(50).optional(),
   requester: z.string().max(200).optional(),
-  sort: z.enum(['seq', 'age']).optional(),
+  q: z.string().max(200).optional(),
+  sort: z.enum(['seq', 'trunk', 'age']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   offset: z.coerce.number().int().min(0).default(0),
 });
@@ -55,7 +70,16 @@ export function presentChange(x: ChangeRequest) {
     id: x.id, seq: x.seq, product: x.product, release: x.release, kind: x.kind, state: x.state, check: x.checkOutcome,
     checkRunId: x.checkRunId, branch: x.branch, sourceSha: x.sourceSha, commits: x.commits, reason: x.reason, severity: x.severity,
     requester: x.requester, resultSha: x.resultSha, conflictPaths: x.conflictPaths, decidedBy: x.decidedBy,
-    decisionComment: x.decisionComment, createdAt: x.createdAt, updatedAt: x.updatedAt,
+    decisionComment: x.decisionComment, votes: x.votes, wantedBy: x.votes.filter((v) => v.decision === 'approve').map((v) => v.by),
+    passedBy: x.votes.filter((v) => v.decision === 'reject').map((v) => v.by), dependsOn: x.dependsOn, revertOf: x.revertOf,
+    trunkOrder: x.trunkOrder, commitDetails: x.commitDetails,
+    diff: {
+      files: x.commitDetails.reduce((n, c) => n + c.files, 0),
+      insertions: x.commitDetails.reduce((n, c) => n + c.insertions, 0),
+      deletions: x.commitDetails.reduce((n, c) => n + c.deletions, 0),
+    },
+    ageSeconds: Math.max(0, Math.round((Date.now() - x.createdAt.getTime()) / 1000)),
+    createdAt: x.createdAt, updatedAt: x.updatedAt,
   };
 }
 
@@ -77,7 +101,7 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
   const base = '/v1/products/:product/releases/:release/changes';
 
   r.add({
-    method: 'post', path: base, tag: 'changes', summary: 'Request a change (a merge of a branch)', body: changeSchema,
+    method: 'post', path: base, tag: 'changes', summary: 'Request a change: a merge of a branch, a pick of trunk commits, or a revert of a pick', body: changeSchema,
     responses: { 201: 'the change request', 409: 'release frozen or closed', 422: 'unknown branch' },
   }, async ({ body, actor, c }) => {
     const product = slugParam(c, 'product');
@@ -85,11 +109,17 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     requireRequest(actor, product);
     const rel = await loadRelease(deps.db, product, release);
     const id = changeId(product, release, c.req.header('idempotency-key'));
-    await client.workflow.getHandle(rel.workflowId).executeUpdate(requestChangeUpdate, {
-      args: [{ id, kind: body.kind, branch: body.branch, actor }], updateId: `change-${id}`,
+    if (rel.state !== 'open') {
+      throw new ApiError(rel.state === 'closed' ? 'release_closed' : 'release_frozen',
+        `release ${product}/${release} is ${rel.state}${rel.state === 'frozen' ? '; request the change on the next release' : ' and accepts nothing'}`,
+        { release: `${product}/${release}` });
+    }
+    const view = await client.workflow.getHandle(rel.workflowId).executeUpdate(requestChangeUpdate, {
+      args: [{ id, ...body, actor }], updateId: `change-${id}`,
     });
     await audit(deps.db, actor, 'change.request', { product, release, target: id, details: body });
-    return c.json(presentChange(await loadChange(deps.db, product, release, id)), 201);
+    const saved = await loadChange(deps.db, product, release, view.id);
+    return c.json(presentChange(saved), saved.state === 'already-present' ? 200 : 201);
   });
 
   r.add({

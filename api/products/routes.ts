@@ -1,15 +1,18 @@
-import { productUpdatedSignal } from '../../workflows/messages.ts';
+import type { Db } from '../../db/client.ts';
 import { createProduct, getProduct, listProducts, updateProduct } from '../../db/repos/products.ts';
 import type { ProductRecord } from '../../db/repos/products.ts';
 import { listReleases } from '../../db/repos/releases.ts';
-import type { Db } from '../../db/client.ts';
+import { getTemplate } from '../../db/repos/templates.ts';
+import type { ProductConfig } from '../../workflows/domain.ts';
+import { productUpdatedSignal } from '../../workflows/messages.ts';
 import { audit } from '../audit.ts';
 import { requireAdmin, requireOwner, requireView } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
-import { ApiError, fromZod } from '../errors.ts';
+import { ApiError } from '../errors.ts';
 import type { Routes } from '../route.ts';
 import { slugParam } from '../route.ts';
-import { checkConsistent, createProductSchema, mergePatch, patchProductSchema } from './schema.ts';
+import { createProductSchema, effectiveConfig, patchProductSchema } from './schema.ts';
+import type { ProductInput } from './schema.ts';
 
 const present = (p: ProductRecord) => ({ ...p.config, createdAt: p.createdAt, updatedAt: p.updatedAt });
 
@@ -19,13 +22,30 @@ export async function loadProduct(db: Db, name: string): Promise<ProductRecord> 
   return product;
 }
 
+export async function templateConfig(db: Db, name: string | undefined): Promise<Record<string, unknown> | null> {
+  if (!name) return null;
+  const template = await getTemplate(db, name);
+  if (!template) throw new ApiError('template_not_found', `no template ${name}`, { template: name });
+  return template.config as Record<string, unknown>;
+}
+
+/** Stores a product's new effective configuration and tells its open releases. */
+export async function applyProductConfig(deps: AppDeps, config: ProductConfig, own: Record<string, unknown>): Promise<void> {
+  await updateProduct(deps.db, config, own);
+  for (const release of await listReleases(deps.db, config.name)) {
+    if (release.state === 'closed') continue;
+    await deps.temporal.client.workflow.getHandle(release.workflowId).signal(productUpdatedSignal, config).catch(() => undefined);
+  }
+}
+
 export function productRoutes(r: Routes, deps: AppDeps): void {
   r.add({
-    method: 'post', path: '/v1/products', tag: 'products', summary: 'Create a product (admin)',
-    body: createProductSchema, responses: { 201: 'the product', 409: 'name taken' },
+    method: 'post', path: '/v1/products', tag: 'products', summary: 'Create a product (admin), optionally on a shared template',
+    body: createProductSchema, responses: { 201: 'the product', 404: 'unknown template', 409: 'name taken' },
   }, async ({ body, actor, c }) => {
     requireAdmin(actor);
-    if (!(await createProduct(deps.db, body))) throw new ApiError('product_exists', `product ${body.name} already exists`);
+    const config = effectiveConfig(body, await templateConfig(deps.db, body.template));
+    if (!(await createProduct(deps.db, config, body))) throw new ApiError('product_exists', `product ${body.name} already exists`);
     await audit(deps.db, actor, 'product.create', { product: body.name });
     return c.json(present(await loadProduct(deps.db, body.name)), 201);
   });
@@ -36,7 +56,7 @@ export function productRoutes(r: Routes, deps: AppDeps): void {
     return c.json({ items: visible.map(present) });
   });
 
-  r.add({ method: 'get', path: '/v1/products/:product', tag: 'products', summary: 'One product and its configuration', responses: { 200: 'the product', 404: 'unknown' } }, async ({ actor, c }) => {
+  r.add({ method: 'get', path: '/v1/products/:product', tag: 'products', summary: 'One product and its effective configuration', responses: { 200: 'the product', 404: 'unknown' } }, async ({ actor, c }) => {
     const name = slugParam(c, 'product');
     requireView(actor, name);
     return c.json(present(await loadProduct(deps.db, name)));
@@ -49,14 +69,9 @@ export function productRoutes(r: Routes, deps: AppDeps): void {
     const name = slugParam(c, 'product');
     requireOwner(actor, name);
     const current = await loadProduct(deps.db, name);
-    const next = mergePatch(current.config, body);
-    const invalid = checkConsistent(next);
-    if (invalid) throw fromZod('product', invalid);
-    await updateProduct(deps.db, next);
-    for (const release of await listReleases(deps.db, name)) {
-      if (release.state === 'closed') continue;
-      await deps.temporal.client.workflow.getHandle(release.workflowId).signal(productUpdatedSignal, next).catch(() => undefined);
-    }
+    const own = { ...current.own, ...body } as ProductInput;
+    const config = effectiveConfig(own, await templateConfig(deps.db, current.config.template));
+    await applyProductConfig(deps, config, own);
     await audit(deps.db, actor, 'product.update', { product: name, details: body });
     return c.json(present(await loadProduct(deps.db, name)));
   });

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import type { ProductConfig } from '../../workflows/domain.ts';
+import { fromZod } from '../errors.ts';
 import { slug } from '../route.ts';
 
 const stepName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'step names are lowercase identifiers');
+const branchLike = z.string().min(1).max(255).regex(/^[A-Za-z0-9{][A-Za-z0-9._/{}-]*$/, 'must be a branch name').refine((b) => !b.includes('..'), 'must not contain ".."');
 
 export const stepSchema = z.strictObject({
   argv: z.array(z.string().min(1).max(4096)).min(1, 'argv needs at least the program').max(256),
@@ -23,50 +25,77 @@ export const environmentSchema = z.strictObject({
   production: z.boolean(),
 });
 
-const productFields = {
+export const approvalSchema = z.strictObject({
+  rule: z.enum(['any-owner', 'quorum']),
+  quorum: z.number().int().min(1).max(50).optional(),
+  excludeRequester: z.boolean().optional(),
+});
+
+/** Everything a product can set; a template sets the same things for several products at once. */
+const settings = {
   repository: z.string().min(1).max(2048).refine((r) => !r.startsWith('-'), 'repository must not start with "-"'),
   flow: z.enum(['pull-request', 'cherry-pick', 'binary']),
-  trunk: z.string().min(1).max(255).regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'trunk must be a branch name').default('main'),
-  owners: z.array(z.string().min(1).max(200)).default([]),
-  steps: z.record(stepName, stepSchema).default({}),
-  triggers: z.array(triggerSchema).default([]),
-  environments: z.array(environmentSchema).default([]),
+  trunk: branchLike,
+  owners: z.array(z.string().min(1).max(200)),
+  steps: z.record(stepName, stepSchema),
+  triggers: z.array(triggerSchema),
+  environments: z.array(environmentSchema),
+  approval: approvalSchema,
+  severities: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/)).min(1).max(20),
+  branchTemplate: branchLike,
+  nameTemplate: z.string().min(1).max(100).regex(/^[a-z0-9{][a-z0-9._{}-]*$/, 'nameTemplate must produce a slug'),
 };
 
-function consistent(p: { steps: Record<string, unknown>; triggers: { run: string; environment?: string }[]; environments: { name: string }[] }, ctx: z.RefinementCtx): void {
-  p.triggers.forEach((t, i) => {
-    if (!p.steps[t.run]) ctx.addIssue({ code: 'custom', path: ['triggers', i, 'run'], message: `no step named ${t.run}` });
-    if (t.environment && !p.environments.some((e) => e.name === t.environment)) {
+function consistent(p: Partial<ProductConfig>, ctx: z.RefinementCtx): void {
+  const steps = p.steps ?? {};
+  const environments = p.environments ?? [];
+  (p.triggers ?? []).forEach((t, i) => {
+    if (!steps[t.run]) ctx.addIssue({ code: 'custom', path: ['triggers', i, 'run'], message: `no step named ${t.run}` });
+    if (t.environment && !environments.some((e) => e.name === t.environment)) {
       ctx.addIssue({ code: 'custom', path: ['triggers', i, 'environment'], message: `no environment named ${t.environment}` });
     }
   });
   const names = new Set<string>();
-  p.environments.forEach((e, i) => {
+  environments.forEach((e, i) => {
     if (names.has(e.name)) ctx.addIssue({ code: 'custom', path: ['environments', i, 'name'], message: `environment ${e.name} appears twice` });
     names.add(e.name);
   });
 }
 
-export const createProductSchema = z.strictObject({ name: slug, ...productFields }).superRefine(consistent);
+/** The effective configuration of a product, checked whole. */
+export const productConfigSchema = z.strictObject({
+  name: slug,
+  template: slug.optional(),
+  ...settings,
+  trunk: settings.trunk.default('main'),
+  owners: settings.owners.default([]),
+  steps: settings.steps.default({}),
+  triggers: settings.triggers.default([]),
+  environments: settings.environments.default([]),
+  approval: settings.approval.optional(),
+  severities: settings.severities.optional(),
+  branchTemplate: settings.branchTemplate.optional(),
+  nameTemplate: settings.nameTemplate.optional(),
+}).superRefine(consistent);
 
-export const patchProductSchema = z.strictObject({
-  repository: productFields.repository.optional(),
-  trunk: z.string().min(1).max(255).regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/).optional(),
-  owners: z.array(z.string().min(1).max(200)).optional(),
-  steps: z.record(stepName, stepSchema).optional(),
-  triggers: z.array(triggerSchema).optional(),
-  environments: z.array(environmentSchema).optional(),
-});
+const partialSettings = z.strictObject(settings).partial();
 
-export function mergePatch(current: ProductConfig, patch: z.infer<typeof patchProductSchema>): ProductConfig {
-  const next: ProductConfig = { ...current };
-  for (const [key, value] of Object.entries(patch)) {
-    if (value !== undefined) (next as unknown as Record<string, unknown>)[key] = value;
-  }
-  return next;
-}
+/** What a product sets itself: with a template, anything the template sets may be left out. */
+export const createProductSchema = partialSettings.extend({ name: slug, template: slug.optional(), repository: settings.repository })
+  .superRefine((p, ctx) => {
+    if (!p.template && p.flow === undefined) ctx.addIssue({ code: 'custom', path: ['flow'], message: 'flow is required (or a template that sets it)' });
+  });
+export const patchProductSchema = partialSettings.omit({ flow: true });
+export const templateSchema = partialSettings.omit({ repository: true }).extend({ name: slug });
+export const patchTemplateSchema = partialSettings.omit({ repository: true, flow: true });
 
-export function checkConsistent(p: ProductConfig): z.ZodError | null {
-  const result = z.any().superRefine((v, ctx) => consistent(v as ProductConfig, ctx)).safeParse(p);
-  return result.success ? null : result.error;
+export type ProductInput = z.infer<typeof createProductSchema>;
+
+/** Layers a product's own settings on its template's and checks the result as one configuration. */
+export function effectiveConfig(own: ProductInput, template: Record<string, unknown> | null): ProductConfig {
+  const merged = { ...(template ?? {}), ...own };
+  delete (merged as Record<string, unknown>).createdAt;
+  const parsed = productConfigSchema.safeParse(merged);
+  if (!parsed.success) throw fromZod('product', parsed.error);
+  return parsed.data as ProductConfig;
 }

@@ -6,7 +6,8 @@ import { deploymentsOfRelease } from '../../db/repos/deployments.ts';
 import { getRelease, listReleases } from '../../db/repos/releases.ts';
 import { runsOfRelease } from '../../db/repos/runs.ts';
 import type { Release } from '../../db/schema.ts';
-import { releaseWorkflowId } from '../../workflows/domain.ts';
+import { fillTemplate, releaseWorkflowId } from '../../workflows/domain.ts';
+import type { ProductConfig } from '../../workflows/domain.ts';
 import { closeUpdate, cutUpdate } from '../../workflows/messages.ts';
 import { releaseWorkflow } from '../../workflows/release.ts';
 import { flowKey, productKey, releaseKey, releaseStateKey } from '../../workflows/search-attributes.ts';
@@ -39,9 +40,9 @@ export function presentRelease(deps: AppDeps, r: Release) {
   };
 }
 
-function defaultName(flow: string, trunk: string, now: Date): string {
-  if (flow === 'pull-request') return trunk.toLowerCase().replace(/[^a-z0-9._-]/g, '-');
-  return `r${now.toISOString().slice(0, 16).replace(/[-:T]/g, '')}`;
+export function defaultReleaseName(product: ProductConfig, now: Date): string {
+  if (product.flow === 'pull-request') return product.trunk.toLowerCase().replace(/[^a-z0-9._-]/g, '-');
+  return fillTemplate(product.nameTemplate ?? '{gggg}-w{ww}', '', now);
 }
 
 export function releaseRoutes(r: Routes, deps: AppDeps): void {
@@ -54,7 +55,7 @@ export function releaseRoutes(r: Routes, deps: AppDeps): void {
     const productName = slugParam(c, 'product');
     requireRequest(actor, productName);
     const product = (await loadProduct(deps.db, productName)).config;
-    const name = body.name ?? defaultName(product.flow, product.trunk, new Date());
+    const name = body.name ?? defaultReleaseName(product, new Date());
     if (product.flow === 'pull-request') {
       const existing = await listReleases(deps.db, productName);
       if (existing.length > 0) throw new ApiError('release_exists', `product ${productName} uses the pull-request flow and already has its release ${existing[0]?.name}`);

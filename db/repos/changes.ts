@@ -1,7 +1,7 @@
-import { and, asc, count, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, ilike, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { changeRequests } from '../schema.ts';
-import type { ChangeEvent, ChangeRequest } from '../schema.ts';
+import type { ChangeEvent, ChangeRequest, CommitDetail } from '../schema.ts';
 
 export interface ChangeRecord {
   id: string;
@@ -20,6 +20,12 @@ export interface ChangeRecord {
   conflictPaths?: string[] | null;
   decidedBy?: string | null;
   decisionComment?: string | null;
+  votes?: { by: string; decision: 'approve' | 'reject' }[];
+  dependsOn?: string[];
+  revertOf?: string | null;
+  trunkOrder?: number | null;
+  /** Written when the request is filed; later writes leave it as it is. */
+  commitDetails?: CommitDetail[];
   /** Appended to the history unless the history already ends in this state (a retried write). */
   by?: string;
   note?: string;
@@ -37,6 +43,8 @@ export async function upsertChanges(db: Db, product: string, release: string, re
           branch: r.branch ?? null, sourceSha: r.sourceSha ?? null, commits: r.commits ?? [], reason: r.reason ?? null,
           severity: r.severity ?? null, requester: r.requester, checkRunId: r.checkRunId ?? null, resultSha: r.resultSha ?? null,
           conflictPaths: r.conflictPaths ?? null, decidedBy: r.decidedBy ?? null, decisionComment: r.decisionComment ?? null,
+          votes: (r.votes ?? []).map((v) => ({ ...v, at: at.toISOString() })), dependsOn: r.dependsOn ?? [], revertOf: r.revertOf ?? null,
+          trunkOrder: r.trunkOrder ?? null, commitDetails: r.commitDetails ?? [],
           history: [event], createdAt: at, updatedAt: at,
         };
       });
@@ -50,6 +58,7 @@ export async function upsertChanges(db: Db, product: string, release: string, re
           conflictPaths: sql`coalesce(excluded.conflict_paths, ${changeRequests.conflictPaths})`,
           decidedBy: sql`coalesce(excluded.decided_by, ${changeRequests.decidedBy})`,
           decisionComment: sql`coalesce(excluded.decision_comment, ${changeRequests.decisionComment})`,
+          votes: sql`excluded.votes`,
           history: sql`case when ${changeRequests.history}->-1->>'state' = excluded.state::text then ${changeRequests.history}
                            else ${changeRequests.history} || excluded.history end`,
           updatedAt: sql`excluded.updated_at`,
@@ -69,9 +78,11 @@ export interface ChangeFilter {
   state?: ChangeRequest['state'][];
   severity?: string;
   requester?: string;
+  /** Text to find in the reason. */
+  q?: string;
   limit: number;
   offset: number;
-  sort?: 'seq' | 'age';
+  sort?: 'seq' | 'trunk' | 'age';
 }
 
 export async function listChanges(db: Db, product: string, release: string, f: ChangeFilter): Promise<{ items: ChangeRequest[]; total: number }> {
@@ -81,8 +92,11 @@ export async function listChanges(db: Db, product: string, release: string, f: C
     f.state && f.state.length > 0 ? inArray(changeRequests.state, f.state) : undefined,
     f.severity ? eq(changeRequests.severity, f.severity) : undefined,
     f.requester ? eq(changeRequests.requester, f.requester) : undefined,
+    f.q ? ilike(changeRequests.reason, `%${f.q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`) : undefined,
   );
-  const order = f.sort === 'age' ? [asc(changeRequests.createdAt), asc(changeRequests.seq)] : [asc(changeRequests.seq)];
+  const order = f.sort === 'age' ? [asc(changeRequests.createdAt), asc(changeRequests.seq)]
+    : f.sort === 'trunk' ? [asc(changeRequests.trunkOrder), asc(changeRequests.seq)]
+      : [asc(changeRequests.seq)];
   const [items, totals] = await Promise.all([
     db.select().from(changeRequests).where(where).orderBy(...order).limit(f.limit).offset(f.offset),
     db.select({ n: count() }).from(changeRequests).where(where),

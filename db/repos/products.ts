@@ -5,18 +5,21 @@ import { environments, products } from '../schema.ts';
 
 export interface ProductRecord {
   config: ProductConfig;
+  /** The settings the product gave itself, on top of its template (the whole config when it has none). */
+  own: Record<string, unknown>;
   createdAt: Date;
   updatedAt: Date;
 }
 
 const toRecord = (row: typeof products.$inferSelect): ProductRecord => ({
-  config: row.config as ProductConfig, createdAt: row.createdAt, updatedAt: row.updatedAt,
+  config: row.config as ProductConfig, own: (row.own ?? row.config) as Record<string, unknown>, createdAt: row.createdAt, updatedAt: row.updatedAt,
 });
 
 /** Inserts the product and its environments; returns false when the name is taken. */
-export async function createProduct(db: Db, config: ProductConfig): Promise<boolean> {
+export async function createProduct(db: Db, config: ProductConfig, own?: Record<string, unknown>): Promise<boolean> {
   return db.transaction(async (tx) => {
-    const inserted = await tx.insert(products).values({ name: config.name, flow: config.flow, config })
+    const inserted = await tx.insert(products)
+      .values({ name: config.name, flow: config.flow, config, template: config.template ?? null, own: own ?? config })
       .onConflictDoNothing().returning({ name: products.name });
     if (inserted.length === 0) return false;
     await replaceEnvironments(tx as unknown as Db, config);
@@ -24,9 +27,9 @@ export async function createProduct(db: Db, config: ProductConfig): Promise<bool
   });
 }
 
-export async function updateProduct(db: Db, config: ProductConfig): Promise<void> {
+export async function updateProduct(db: Db, config: ProductConfig, own?: Record<string, unknown>): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.update(products).set({ config, flow: config.flow, updatedAt: sql`now()` }).where(eq(products.name, config.name));
+    await tx.update(products).set({ config, flow: config.flow, ...(own ? { own } : {}), updatedAt: sql`now()` }).where(eq(products.name, config.name));
     await replaceEnvironments(tx as unknown as Db, config);
   });
 }

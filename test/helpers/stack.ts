@@ -22,6 +22,8 @@ export interface Stack {
   dataDir: string;
   adminToken: string;
   token(name: string, role: Role, products?: string[]): Promise<string>;
+  // Tests read response bodies loosely and let their assertions check the shape.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   call(method: string, path: string, opts?: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; text: string }>;
   startWorker(faults?: Faults): Promise<Worker>;
   stopWorker(): Promise<void>;

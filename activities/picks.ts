@@ -1,0 +1,152 @@
+import { refuse } from '../workflows/errors.ts';
+import type { CommitDetail } from '../db/schema.ts';
+import type { ProductConfig } from '../workflows/domain.ts';
+import type { ActivityDeps } from './deps.ts';
+import { culvertIdentity, mirrorFor } from './deps.ts';
+import { isShaLike } from './git/index.ts';
+import type { Mirror } from './git/index.ts';
+import { withHeartbeat } from './heartbeat.ts';
+import { recordMove } from './moves.ts';
+
+export interface PickItem {
+  changeId: string;
+  seq: number;
+  kind: 'pick' | 'revert';
+  commits: string[];
+  revertOf: string | null;
+}
+
+export type PickOutcome =
+  | { changeId: string; outcome: 'merged'; resultSha: string }
+  | { changeId: string; outcome: 'already-present' }
+  | { changeId: string; outcome: 'conflict'; paths: string[] };
+
+export type ApplyResult = { kind: 'applied'; head: string; results: PickOutcome[] } | { kind: 'stale'; actual: string };
+
+const pickedFrom = /\(cherry picked from commit ([0-9a-f]{40})\)/g;
+const changeTrailer = (id: string): string => `Culvert-Change: ${id}`;
+
+/** Origins of every pick already in `range`, from the standard trailer. */
+async function pickedOrigins(m: Mirror, range: string): Promise<Set<string>> {
+  const origins = new Set<string>();
+  for (const { message } of await m.messages(range)) {
+    for (const match of message.matchAll(pickedFrom)) if (match[1]) origins.add(match[1]);
+  }
+  return origins;
+}
+
+export function pickActivities(deps: ActivityDeps) {
+  const identity = deps.identity ?? culvertIdentity;
+
+  async function resolvePick(m: Mirror, product: ProductConfig, trunkHead: string, given: string): Promise<string> {
+    if (!isShaLike(given)) throw refuse('bad_request', `"${given}" is not a commit SHA (4 to 40 hex digits)`, { commit: given });
+    const found = await m.candidates(given.toLowerCase());
+    if (found.length > 1) throw refuse('ambiguous_commit', `commit ${given} is ambiguous: it could be ${found.slice(0, 5).join(', ')}`, { commit: given, candidates: found });
+    const sha = found[0];
+    if (!sha) throw refuse('unknown_commit', `commit ${given} does not exist in ${product.repository}`, { commit: given });
+    if (!(await m.isAncestor(sha, trunkHead))) {
+      throw refuse('commit_not_on_trunk', `commit ${given} is not on trunk ${product.trunk}: only trunk commits can be picked`, { commit: given });
+    }
+    return sha;
+  }
+
+  return {
+    /** Validates a pick request and gathers what a release owner needs to triage it. */
+    async inspectPicks(i: { product: ProductConfig; head: string; cutFrom: string; commits: string[] }): Promise<{
+      commits: CommitDetail[]; trunkOrder: number; alreadyPresent: boolean;
+    }> {
+      return withHeartbeat(async () => {
+        const m = await mirrorFor(deps, i.product.repository);
+        await m.fetch();
+        const trunkHead = await m.resolveBranch(i.product.trunk);
+        if (!trunkHead) throw refuse('unknown_branch', `trunk ${i.product.trunk} does not exist in ${i.product.repository}`);
+        const shas: string[] = [];
+        for (const given of i.commits) {
+          const sha = await resolvePick(m, i.product, trunkHead, given);
+          if (!shas.includes(sha)) shas.push(sha);
+        }
+        const ordered = await Promise.all(shas.map(async (sha) => ({ sha, order: await m.countCommits(sha) })));
+        ordered.sort((a, b) => a.order - b.order);
+        const origins = await pickedOrigins(m, `${i.cutFrom}..${i.head}`);
+        let alreadyPresent = true;
+        const commits: CommitDetail[] = [];
+        for (const { sha } of ordered) {
+          const [info, stat] = await Promise.all([m.commitInfo(sha), m.diffStat(sha)]);
+          commits.push({
+            sha, subject: info.subject, author: `${info.authorName} <${info.authorEmail}>`, authorDate: info.authorDate,
+            files: stat.files, insertions: stat.insertions, deletions: stat.deletions, paths: stat.paths.slice(0, 50),
+          });
+          if (!origins.has(sha) && !(await m.isAncestor(sha, i.head))) alreadyPresent = false;
+        }
+        return { commits, trunkOrder: ordered[0]?.order ?? 0, alreadyPresent };
+      });
+    },
+
+    /**
+     * Applies a batch of approved picks (and reverts) in the given order without a working tree, then
+     * pushes once with the expected old head. Commits are deterministic (author from the original,
+     * committer date from the workflow), so a retry after a crash recomputes the very same SHAs and
+     * recognises its own push instead of applying anything twice.
+     */
+    async applyPicks(i: {
+      product: ProductConfig; release: string; branch: string; expectedHead: string; cutFrom: string; committedAt: string; items: PickItem[];
+    }): Promise<ApplyResult> {
+      return withHeartbeat(async () => {
+        const m = await mirrorFor(deps, i.product.repository);
+        await m.fetch();
+        const remote = await m.resolveBranch(i.branch);
+        if (!remote) throw refuse('internal', `release branch ${i.branch} is gone from ${i.product.repository}`);
+        const committer = { ...identity, date: i.committedAt };
+        const origins = await pickedOrigins(m, `${i.cutFrom}..${i.expectedHead}`);
+        let tip = i.expectedHead;
+        const results: PickOutcome[] = [];
+        for (const item of i.items) {
+          const start = tip;
+          let conflict: string[] | null = null;
+          const targets = item.kind === 'pick' ? item.commits : await revertTargets(m, i.cutFrom, tip, item.revertOf ?? '');
+          for (const sha of targets) {
+            if (item.kind === 'pick' && (origins.has(sha) || (await m.isAncestor(sha, tip)))) continue;
+            const applied = item.kind === 'pick' ? await m.pickTree(tip, sha) : await m.revertTree(tip, sha);
+            if (applied.kind === 'conflict') {
+              conflict = applied.conflicts;
+              break;
+            }
+            if (applied.kind === 'empty') continue;
+            const info = await m.commitInfo(sha);
+            const message = item.kind === 'pick'
+              ? `${info.message.trimEnd()}\n\n(cherry picked from commit ${sha})\n${changeTrailer(item.changeId)}\n`
+              : `Revert "${info.subject}"\n\nThis reverts commit ${sha}.\n\nCulvert-Reverts: ${item.revertOf}\n${changeTrailer(item.changeId)}\n`;
+            const author = item.kind === 'pick' ? { name: info.authorName, email: info.authorEmail, date: info.authorDate } : committer;
+            tip = await m.commitTree({ tree: applied.tree, parents: [tip], message, author, committer });
+            if (item.kind === 'pick') origins.add(sha);
+          }
+          if (conflict) {
+            tip = start;
+            results.push({ changeId: item.changeId, outcome: 'conflict', paths: conflict });
+          } else if (tip === start) {
+            results.push({ changeId: item.changeId, outcome: 'already-present' });
+          } else {
+            results.push({ changeId: item.changeId, outcome: 'merged', resultSha: tip });
+          }
+        }
+        if (tip !== i.expectedHead && remote !== tip) {
+          if (remote !== i.expectedHead) return { kind: 'stale', actual: remote };
+          await deps.faults?.beforePush?.(i.items[0]?.changeId ?? '');
+          const pushed = await m.push({ sha: tip, branch: i.branch, expectedOld: i.expectedHead });
+          if (!pushed.ok) return { kind: 'stale', actual: pushed.actual ?? i.expectedHead };
+          await deps.faults?.afterPush?.(i.items[0]?.changeId ?? '');
+        }
+        if (tip !== i.expectedHead) await recordMove(deps, m, i.product.name, i.release, i.expectedHead, tip); else if (tip === i.expectedHead && remote !== i.expectedHead) {
+          return { kind: 'stale', actual: remote };
+        }
+        return { kind: 'applied', head: tip, results };
+      });
+    },
+  };
+}
+
+/** The commits a merged pick request brought in, newest first, found by their trailer. */
+async function revertTargets(m: Mirror, cutFrom: string, tip: string, changeId: string): Promise<string[]> {
+  const trailer = changeTrailer(changeId);
+  return (await m.messages(`${cutFrom}..${tip}`)).filter((c) => c.message.includes(trailer)).map((c) => c.sha);
+}

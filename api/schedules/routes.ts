@@ -1,0 +1,102 @@
+import { ScheduleAlreadyRunning, ScheduleNotFoundError } from '@temporalio/client';
+import type { ScheduleDescription } from '@temporalio/client';
+import { z } from 'zod';
+import { scheduledCutWorkflow } from '../../workflows/scheduled-cut.ts';
+import { audit } from '../audit.ts';
+import { requireOwner, requireView } from '../auth.ts';
+import type { AppDeps } from '../context.ts';
+import { ApiError } from '../errors.ts';
+import { loadProduct } from '../products/routes.ts';
+import type { Routes } from '../route.ts';
+import { param, slugParam } from '../route.ts';
+
+const every = z.string().regex(/^\d+(m|h|d)$/, 'every is a duration like 30m, 12h or 7d');
+
+const scheduleSchema = z.strictObject({
+  every: every.optional(),
+  cron: z.string().min(9).max(100).regex(/^[0-9*,/ -]+$/, 'cron is five fields of digits, *, ",", "/" and "-"').optional(),
+  closePrevious: z.boolean().default(false),
+  production: z.boolean().default(true),
+  paused: z.boolean().default(false),
+  note: z.string().max(500).optional(),
+}).refine((s) => (s.every === undefined) !== (s.cron === undefined), 'give exactly one of every or cron');
+
+const scheduleId = (product: string): string => `culvert-cut/${product}`;
+
+function present(product: string, d: ScheduleDescription) {
+  const spec = d.spec;
+  return {
+    id: d.scheduleId, product, paused: d.state.paused, note: d.state.note ?? null,
+    intervals: (spec.intervals ?? []).map((i) => i.every), calendars: (spec.calendars ?? []).length,
+    nextActionTimes: d.info.nextActionTimes.slice(0, 3), recentActions: d.info.recentActions.length,
+  };
+}
+
+// Weekly (or any) cuts: a Temporal Schedule per product starts scheduledCutWorkflow.
+export function scheduleRoutes(r: Routes, deps: AppDeps): void {
+  const { client } = deps.temporal;
+  const handleOf = async (product: string) => {
+    const handle = client.schedule.getHandle(scheduleId(product));
+    try {
+      return { handle, description: await handle.describe() };
+    } catch (err) {
+      if (err instanceof ScheduleNotFoundError) throw new ApiError('schedule_not_found', `product ${product} has no schedule`, undefined, { cause: err });
+      throw err;
+    }
+  };
+
+  r.add({
+    method: 'post', path: '/v1/products/:product/schedules', tag: 'schedules',
+    summary: 'Cut releases on a schedule (owner): every N or cron, optionally closing the previous release', body: scheduleSchema,
+    responses: { 201: 'the schedule', 409: 'the product has one already' },
+  }, async ({ body, actor, c }) => {
+    const product = slugParam(c, 'product');
+    requireOwner(actor, product);
+    await loadProduct(deps.db, product);
+    try {
+      await client.schedule.create({
+        scheduleId: scheduleId(product),
+        spec: body.every ? { intervals: [{ every: body.every as `${number}d` }] } : { cronExpressions: [body.cron ?? ''] },
+        action: {
+          type: 'startWorkflow', workflowType: scheduledCutWorkflow, taskQueue: deps.temporal.taskQueue,
+          args: [{ product, closePrevious: body.closePrevious, production: body.production }],
+        },
+        state: { paused: body.paused, note: body.note },
+      });
+    } catch (err) {
+      if (err instanceof ScheduleAlreadyRunning) throw new ApiError('release_exists', `product ${product} already has a schedule`, undefined, { cause: err });
+      throw err;
+    }
+    await audit(deps.db, actor, 'schedule.create', { product, details: body });
+    return c.json(present(product, (await handleOf(product)).description), 201);
+  });
+
+  r.add({ method: 'get', path: '/v1/products/:product/schedules', tag: 'schedules', summary: "A product's schedules", responses: { 200: 'schedules' } }, async ({ actor, c }) => {
+    const product = slugParam(c, 'product');
+    requireView(actor, product);
+    await loadProduct(deps.db, product);
+    try {
+      return c.json({ items: [present(product, (await handleOf(product)).description)] });
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'schedule_not_found') return c.json({ items: [] });
+      throw err;
+    }
+  });
+
+  const actions = { pause: 'pause', unpause: 'unpause', trigger: 'trigger' } as const;
+  r.add({
+    method: 'post', path: '/v1/products/:product/schedules/:action', tag: 'schedules',
+    summary: 'pause, unpause, or trigger now (owner)', responses: { 200: 'the schedule', 404: 'no schedule' },
+  }, async ({ actor, c }) => {
+    const product = slugParam(c, 'product');
+    const action = param(c, 'action');
+    if (!(action in actions)) throw new ApiError('not_found', `no schedule action ${action}; one of pause, unpause, trigger`);
+    requireOwner(actor, product);
+    const { handle } = await handleOf(product);
+    if (action === 'pause') await handle.pause(`paused by ${actor.name}`);
+    else if (action === 'unpause') await handle.unpause(`unpaused by ${actor.name}`);
+    else await handle.trigger();
+    await audit(deps.db, actor, `schedule.${action}`, { product });
+    return c.json(present(product, await handle.describe()));
+  });
+}
