@@ -1,5 +1,6 @@
 // Approval round trip: HTTP approve → merged on the remote, p50/p95, against the same merge done with
 // raw git plumbing in the same run.
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,13 +13,33 @@ const DEFAULT_N = 30;
 const WARMUP = 2;
 
 const BASELINE = 'raw plumbing merge (fetch, merge-tree, commit-tree, push)';
+const SCRIPTED = '  same plumbing as one sh script (1 spawn from here)';
 const CULVERT = 'HTTP approve -> merge commit on the remote';
+
+// The same five git commands as plumbingMirror's merge, run by one shell: this process forks once per
+// merge instead of once per command, which shows what forking a large process costs each git call.
+const MERGE_SCRIPT = `set -e
+git fetch --prune --no-tags --quiet origin '+refs/heads/*:refs/remotes/origin/*'
+head=$(git rev-parse --verify refs/remotes/origin/main)
+tree=$(git merge-tree --write-tree "$head" "$1")
+sha=$(printf "Merge branch '%s' into main\\n" "$2" | git commit-tree --no-gpg-sign -p "$head" -p "$1" "$tree")
+git push --porcelain --quiet --force-with-lease="refs/heads/main:$head" origin "$sha:refs/heads/main" >/dev/null
+echo "$sha"
+`;
+
+interface PlumbingMirror {
+  /** Merges `source` into the remote's main, each git command spawned from this process. */
+  merge(source: string, label: string): Promise<string>;
+  /** The same merge as one `sh` process. */
+  mergeScripted(source: string, label: string): Promise<string>;
+  dispose(): Promise<void>;
+}
 
 /**
  * The merge Culvert does, as a script would do it: a bare mirror of its own, and per merge fetch,
  * rev-parse, merge-tree --write-tree, commit-tree and push --force-with-lease.
  */
-async function plumbingMirror(remote: string): Promise<{ merge(source: string, label: string): Promise<string>; dispose(): Promise<void> }> {
+async function plumbingMirror(remote: string): Promise<PlumbingMirror> {
   const root = await mkdtemp(join(tmpdir(), 'culvert-bench-plumbing-'));
   const dir = join(root, 'mirror.git');
   await git(['init', '--quiet', '--bare', dir]);
@@ -39,6 +60,13 @@ async function plumbingMirror(remote: string): Promise<{ merge(source: string, l
       await run(['push', '--porcelain', '--quiet', `--force-with-lease=refs/heads/main:${head}`, 'origin', `${sha}:refs/heads/main`]);
       return sha;
     },
+    mergeScripted(source, label) {
+      return new Promise((resolve, reject) => {
+        execFile('sh', ['-c', MERGE_SCRIPT, 'merge', source, label], {
+          cwd: dir, env: { ...process.env, GIT_DIR: dir, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...identity }, encoding: 'utf8',
+        }, (err, stdout, stderr) => (err ? reject(new Error(`bench: scripted merge failed: ${stderr || err.message}`)) : resolve(stdout.trim())));
+      });
+    },
     dispose: () => rm(root, { recursive: true, force: true }),
   };
 }
@@ -49,16 +77,20 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   let stack: BenchStack | undefined;
   let culvertRemote: BenchRemote | undefined;
   let baselineRemote: BenchRemote | undefined;
-  let plumbing: Awaited<ReturnType<typeof plumbingMirror>> | undefined;
+  let scriptedRemote: BenchRemote | undefined;
+  let plumbing: PlumbingMirror | undefined;
+  let scripted: PlumbingMirror | undefined;
   try {
-    ctx.progress(`approval-roundtrip: generating two identical remotes with ${total} feature branches`);
-    [culvertRemote, baselineRemote] = await Promise.all([
+    ctx.progress(`approval-roundtrip: generating three identical remotes with ${total} feature branches`);
+    [culvertRemote, baselineRemote, scriptedRemote] = await Promise.all([
       createBenchRemote({ branches: total, label: 'culvert' }),
       createBenchRemote({ branches: total, label: 'baseline' }),
+      createBenchRemote({ branches: total, label: 'scripted' }),
     ]);
-    if (culvertRemote.base !== baselineRemote.base) throw new Error('bench: the two remotes differ');
+    if (culvertRemote.base !== baselineRemote.base || culvertRemote.base !== scriptedRemote.base) throw new Error('bench: the remotes differ');
     const culvertRepo = culvertRemote.remote;
     plumbing = await plumbingMirror(baselineRemote.remote);
+    scripted = await plumbingMirror(scriptedRemote.remote);
 
     ctx.progress('approval-roundtrip: starting Culvert (PGlite in memory, worker on its own task queue)');
     stack = await startBenchStack(ctx);
@@ -85,6 +117,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
 
     ctx.progress(`approval-roundtrip: ${n} approvals (+${WARMUP} warm-up), each next to one plumbing merge`);
     const baseline: number[] = [];
+    const viaScript: number[] = [];
     const toRemote: number[] = [];
     const toResponse: number[] = [];
     const toApiMerged: number[] = [];
@@ -97,6 +130,9 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       const b0 = performance.now();
       await plumbing.merge(branch.sha, branch.name);
       if (measured) baseline.push(since(b0));
+      const s0 = performance.now();
+      await scripted.mergeScripted(branch.sha, branch.name);
+      if (measured) viaScript.push(since(s0));
 
       const before = await remoteHead(culvertRepo, 'main');
       const t0 = performance.now();
@@ -130,20 +166,22 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     }
 
     const treeOf = async (repo: string) => (await git(['rev-parse', 'main^{tree}'], { cwd: repo, env: { GIT_DIR: repo } })).stdout.trim();
-    const same = (await treeOf(culvertRepo)) === (await treeOf(baselineRemote.remote));
-    if (!same) throw new Error('bench: Culvert and the plumbing baseline ended with different trees');
+    const trees = new Set(await Promise.all([culvertRepo, baselineRemote.remote, scriptedRemote.remote].map(treeOf)));
+    if (trees.size !== 1) throw new Error('bench: Culvert and the plumbing baselines ended with different trees');
 
     return {
       title: 'approval round trip',
       rows: [
         { label: BASELINE, samples: baseline },
+        { label: SCRIPTED, samples: viaScript, versus: BASELINE },
         { label: CULVERT, samples: toRemote, versus: BASELINE },
-        { label: '  of which: approve HTTP response', samples: toResponse },
+        { label: '  approve HTTP response returned', samples: toResponse },
         { label: '  approve -> API shows merged', samples: toApiMerged },
         { label: 'file merge request (HTTP, git fetch inside)', samples: filing },
       ],
       notes: [
-        `${n} merges each (after ${WARMUP} warm-up), one at a time, interleaved: plumbing merge i, then Culvert merge i; both remotes end with the same tree`,
+        `${n} merges each (after ${WARMUP} warm-up), one at a time, interleaved: plumbing merge i, scripted merge i, Culvert merge i; all three remotes end with the same tree`,
+        'the baseline spawns its git commands from this process, as Culvert does (same PGlite-sized heap to fork); the sh row forks this process once per merge',
         'remote polled every 5 ms by reading the bare repo\'s loose ref (no git process per probe); the approve response and the push race, so either may come first',
         'Culvert\'s merge activity also checks ancestry and records the move in the database; the baseline only does the plumbing',
       ],
@@ -151,6 +189,8 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   } finally {
     await stack?.stop();
     await plumbing?.dispose();
+    await scripted?.dispose();
+    await scriptedRemote?.cleanup();
     await culvertRemote?.cleanup();
     await baselineRemote?.cleanup();
   }

@@ -54,7 +54,13 @@ const quietLogger = { trace: noop, debug: noop, info: noop, warn: console.warn, 
 
 async function main(): Promise<void> {
   const { only, n } = parseCli(process.argv.slice(2));
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // Workers log warnings and errors only; the no-op worker's "no activities registered" is expected.
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (entry) => {
+      if (entry.message.startsWith('No activities registered')) return;
+      process.stderr.write(`[${entry.level}] ${entry.message}${entry.meta ? ` ${JSON.stringify(entry.meta)}` : ''}\n`);
+    }),
+  });
   const progress = (message: string) => process.stderr.write(`[bench ${(performance.now() / 1000).toFixed(1)}s] ${message}\n`);
 
   const cfg = loadDevServerConfig();

@@ -17,7 +17,7 @@ declare module 'vitest' {
 }
 
 /** History length at which the test server suggests continue-as-new: low, so every suite crosses runs. */
-export const testContinueAsNewThreshold = 150;
+export const testContinueAsNewThreshold = 400;
 
 // One real dev server and one workflow bundle for the whole run; tests isolate by task queue and ids.
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
