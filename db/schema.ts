@@ -112,6 +112,7 @@ export const stepRuns = pgTable('step_runs', {
 export const artifacts = pgTable('artifacts', {
   id: text('id').primaryKey(),
   runId: text('run_id').notNull().references(() => stepRuns.id),
+  candidateId: text('candidate_id'),
   name: text('name').notNull(),
   size: integer('size').notNull(),
   sha256: text('sha256').notNull(),
@@ -151,8 +152,33 @@ export const approvals = pgTable('approvals', {
   state: approvalStateEnum('state').notNull(),
   votes: jsonb('votes').$type<{ by: string; decision: 'approve' | 'reject'; at: string; comment?: string }[]>().notNull().default(sql`'[]'::jsonb`),
   workflowId: text('workflow_id').notNull(),
+  requestedBy: text('requested_by'),
+  /** Whose vote does not count (whoever started the action), if the policy says so. */
+  excluded: text('excluded'),
+  rejectStops: boolean('reject_stops').notNull().default(true),
+  deadline: timestamp('deadline', { withTimezone: true, mode: 'date' }),
+  reminders: integer('reminders').notNull().default(0),
+  escalatedTo: jsonb('escalated_to').$type<string[]>(),
   ...timestamps,
-});
+}, (t) => [index('approvals_state').on(t.state)]);
+
+export const candidateStateEnum = pgEnum('candidate_state', ['building', 'built', 'failed']);
+
+// A binary release's builds: RC1, RC2, ... and the final (number 0).
+export const candidates = pgTable('candidates', {
+  id: text('id').primaryKey(),
+  product: text('product').notNull(),
+  release: text('release').notNull(),
+  number: integer('number').notNull(),
+  final: boolean('final').notNull().default(false),
+  label: text('label').notNull(),
+  commitSha: text('commit_sha').notNull(),
+  buildRunId: text('build_run_id'),
+  state: candidateStateEnum('state').notNull(),
+  failure: text('failure'),
+  deployedTo: text('deployed_to'),
+  ...timestamps,
+}, (t) => [uniqueIndex('candidates_release_number').on(t.product, t.release, t.number, t.final)]);
 
 export const apiTokens = pgTable('api_tokens', {
   id: text('id').primaryKey(),
@@ -195,5 +221,6 @@ export type Artifact = typeof artifacts.$inferSelect;
 export type Environment = typeof environments.$inferSelect;
 export type Deployment = typeof deployments.$inferSelect;
 export type Approval = typeof approvals.$inferSelect;
+export type Candidate = typeof candidates.$inferSelect;
 export type ApiToken = typeof apiTokens.$inferSelect;
 export type AuditEntry = typeof auditLog.$inferSelect;
