@@ -1,4 +1,5 @@
 import type { ActivityDeps } from './deps.ts';
+import { buildActivities } from './builds.ts';
 import { pickActivities } from './picks.ts';
 import { recordActivities } from './records.ts';
 import { releaseGitActivities } from './release-git.ts';
@@ -14,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
     ...stepActivities(deps),
     ...pickActivities(deps),
     ...scheduleActivities(deps),
+    ...buildActivities(deps),
   };
 }
 

@@ -1,29 +1,14 @@
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { upsertDeployment } from '../db/repos/deployments.ts';
-import { finishRun, startRun } from '../db/repos/runs.ts';
+import { markCandidateDeployed } from '../db/repos/candidates.ts';
 import type { ProductConfig, TriggerEvent } from '../workflows/domain.ts';
 import type { DeployJob } from '../workflows/release-state.ts';
 import type { ActivityDeps } from './deps.ts';
-import { culvertIdentity, mirrorFor, runLogPath } from './deps.ts';
+import { culvertIdentity, mirrorFor } from './deps.ts';
+import { executeStep } from './step-exec.ts';
+import type { StepJob } from './step-exec.ts';
 import type { Mirror } from './git/index.ts';
-import { runStep } from './steps/index.ts';
-import type { StepOutcome } from './steps/index.ts';
 import { withHeartbeat } from './heartbeat.ts';
-
-interface StepJob {
-  mirror: Mirror;
-  product: ProductConfig;
-  release: string;
-  runId: string;
-  stepName: string;
-  commit: string;
-  changeId?: string;
-  deploymentId?: string;
-  env: Record<string, string>;
-}
 
 export function stepsTriggeredBy(product: ProductConfig, event: TriggerEvent): string[] {
   return product.triggers.filter((t) => t.on === event).map((t) => t.run);
@@ -50,37 +35,7 @@ export function stepActivities(deps: ActivityDeps) {
     return tip;
   }
 
-  /** Runs one step in a fresh checkout of exactly `commit`, keeping its log and its run record. */
-  async function execute(job: StepJob): Promise<StepOutcome> {
-    const step = job.product.steps[job.stepName];
-    if (!step) throw ApplicationFailure.nonRetryable(`product ${job.product.name} has no step ${job.stepName}`);
-    const logPath = runLogPath(deps.dataDir, job.runId);
-    await mkdir(join(deps.dataDir, 'runs'), { recursive: true });
-    await rm(logPath, { force: true });
-    await startRun(deps.db, {
-      id: job.runId, product: job.product.name, release: job.release, changeId: job.changeId ?? null,
-      deploymentId: job.deploymentId ?? null, step: job.stepName, argv: step.argv, commitSha: job.commit, state: 'running', logPath,
-    });
-    const dir = join(deps.dataDir, 'work', `${job.runId}-${activityInfo().attempt}`);
-    await mkdir(join(deps.dataDir, 'work'), { recursive: true });
-    const checkout = await job.mirror.checkout(job.commit, dir);
-    let outcome: StepOutcome;
-    try {
-      outcome = await runStep(step, {
-        dir, logPath, signal: cancellationSignal(),
-        extraEnv: {
-          CULVERT_PRODUCT: job.product.name, CULVERT_RELEASE: job.release, CULVERT_COMMIT: job.commit,
-          CULVERT_RUN_ID: job.runId, ...job.env,
-        },
-        onHeartbeat: (p) => heartbeat(p),
-      });
-    } finally {
-      await checkout.dispose();
-    }
-    await finishRun(deps.db, job.runId, { state: outcome.state, exitCode: outcome.exitCode, durationMs: Math.round(outcome.durationMs) });
-    if (outcome.state === 'cancelled') throw ApplicationFailure.nonRetryable(`step ${job.stepName} was cancelled`);
-    return outcome;
-  }
+  const execute = (job: StepJob) => executeStep(deps, job);
 
   return {
     /** Runs the change.requested steps on the merge result, computed without a working tree. */
@@ -134,6 +89,7 @@ export function stepActivities(deps: ActivityDeps) {
         else throw err;
       }
       await record(state);
+      if (state === 'succeeded' && job.candidateId) await markCandidateDeployed(deps.db, job.candidateId, job.environment);
       return { state, runId: i.runId };
     },
   };

@@ -2,6 +2,8 @@ import type { Connection } from '@temporalio/client';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { bearerAuth } from './auth.ts';
+import { approvalRoutes } from './approvals/routes.ts';
+import { artifactRoutes } from './artifacts/routes.ts';
 import { changeRoutes } from './changes/routes.ts';
 import type { AppDeps, AppEnv } from './context.ts';
 import { deploymentRoutes } from './deployments/routes.ts';
@@ -55,6 +57,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   deploymentRoutes(routes, deps);
   scheduleRoutes(routes, deps);
   runRoutes(routes, deps);
+  approvalRoutes(routes, deps);
+  artifactRoutes(routes, deps);
 
   const document = openApiDocument(routes.documented);
   routes.add({ method: 'get', path: '/openapi.json', tag: 'meta', auth: false, summary: 'This document', responses: { 200: 'OpenAPI 3.1' } }, ({ c }) => c.json(document));

@@ -115,6 +115,10 @@ describe('api routes', () => {
         '/v1/templates/{template}': ['patch'],
         '/v1/products/{product}/schedules': ['get', 'post'],
         '/v1/products/{product}/schedules/{action}': ['post'],
+        [`${rel}/freeze`]: ['post'],
+        '/v1/approvals': ['get'],
+        '/v1/approvals/{id}': ['post'],
+        '/v1/artifacts/{id}': ['get'],
       };
       for (const [path, methods] of Object.entries(expected)) {
         expect(Object.keys(doc.paths[path] ?? {}).sort(), path).toEqual(methods);
@@ -133,7 +137,7 @@ describe('api routes', () => {
           } else {
             expect(op.security, where).toEqual([]);
           }
-          if (method === 'post' && !path.endsWith('/close') && !path.endsWith('/{action}')) expect(op.requestBody, where).toBeDefined();
+          if (method === 'post' && !/\/(close|freeze|\{action\})$/.test(path)) expect(op.requestBody, where).toBeDefined();
         }
       }
       expect(doc.paths['/v1/products/{product}/releases/{release}/changes']?.get?.parameters.map((x) => x.name)).toEqual(
@@ -186,6 +190,10 @@ describe('api routes', () => {
       ['GET', '/v1/products/:product/schedules'],
       ['POST', '/v1/products/:product/schedules'],
       ['POST', '/v1/products/:product/schedules/:action'],
+      ['POST', '/v1/products/:product/releases/:release/freeze'],
+      ['GET', '/v1/approvals'],
+      ['POST', '/v1/approvals/:id'],
+      ['GET', '/v1/artifacts/:id'],
     ];
     const resolve = (template: string): string => template.replace(':product', p.a).replace(':release', 'master').replace(':id', 'some-id')
       .replace(':template', 'some-template').replace(':action', 'pause');

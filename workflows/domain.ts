@@ -56,6 +56,36 @@ export interface ProductConfig {
   nameTemplate?: string;
   /** Shared configuration this product's settings are layered on. */
   template?: string;
+  /** binary flow: how versions are numbered when a cut names none. */
+  versioning?: { scheme: 'major.minor'; initial?: string };
+  /** binary flow: files a build must produce, collected into artifact storage. */
+  artifacts?: { name: string; path: string }[];
+  /** binary flow: where every release candidate is deployed once built. */
+  testEnvironment?: string;
+  /** binary flow: the QA sign-off gate between the final build and publishing. */
+  signoff?: GatePolicyConfig;
+}
+
+export interface GatePolicyConfig {
+  group: string[];
+  quorum: number;
+  excludeRequester?: boolean;
+  rejectStops?: boolean;
+  timeoutSeconds?: number;
+  remindEverySeconds?: number;
+  onTimeout?: 'fail' | { escalateTo: string[] };
+}
+
+/** The next version after the highest existing one: 3.11 → 3.12. */
+export function nextVersion(existing: string[], initial = '1.0'): string {
+  let best: [number, number] | null = null;
+  for (const name of existing) {
+    const m = /^(\d+)\.(\d+)$/.exec(name);
+    if (!m) continue;
+    const v: [number, number] = [Number(m[1]), Number(m[2])];
+    if (!best || v[0] > best[0] || (v[0] === best[0] && v[1] > best[1])) best = v;
+  }
+  return best ? `${best[0]}.${best[1] + 1}` : initial;
 }
 
 export const defaultSeverities = ['hotfix', 'release', 'normal'];

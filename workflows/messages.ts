@@ -65,6 +65,10 @@ export const cutUpdate = defineUpdate<ReleaseView, []>('culvert.cut');
 export const requestChangeUpdate = defineUpdate<ChangeView, [RequestChangeInput]>('culvert.requestChange');
 export const decideUpdate = defineUpdate<{ results: DecisionResult[] }, [DecideInput]>('culvert.decide');
 export const deployUpdate = defineUpdate<DeployAccepted, [DeployInput]>('culvert.deploy');
+export interface VoteInput { gateId: string; decision: 'approve' | 'reject'; comment?: string; actor: Actor }
+
+export const freezeUpdate = defineUpdate<ReleaseView, [{ actor: Actor }]>('culvert.freeze');
+export const voteUpdate = defineUpdate<{ gateId: string; state: string; votes: number }, [VoteInput]>('culvert.vote');
 export const closeUpdate = defineUpdate<ReleaseView, [{ actor: Actor }]>('culvert.close');
 /** Closing by automation (a schedule that cut the next release); people close through closeUpdate. */
 export const scheduledCloseSignal = defineSignal<[]>('culvert.scheduledClose');

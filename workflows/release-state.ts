@@ -1,4 +1,5 @@
 import type { ChangeKind, ChangeState, CheckOutcome, ProductConfig, ReleaseState } from './domain.ts';
+import type { Gate } from './gate.ts';
 
 // What a release workflow carries across continue-as-new. Everything needed to go on without
 // losing or repeating a message: open work, and the ids already seen (dedupe).
@@ -29,8 +30,10 @@ export interface DeployJob {
   deploymentId: string;
   environment: string;
   commitSha: string;
-  trigger: 'deploy.clicked' | 'release.updated';
+  trigger: 'deploy.clicked' | 'release.updated' | 'release.final';
   requestedBy: string;
+  /** binary flow: the candidate this deployment ships. */
+  candidateId?: string;
 }
 
 export interface CarriedState {
@@ -53,6 +56,13 @@ export interface CarriedState {
   deploymentsSeen: string[];
   /** Environments whose release.updated deploy is owed after the current batch of merges. */
   updateDeploysOwed: string[];
+  /** binary flow: release candidates built so far, and whether the head needs a new one. */
+  candidates: number;
+  candidateOwed: boolean;
+  /** binary flow: where a frozen release is on its way to publishing. */
+  stage: 'changes' | 'final' | 'signoff' | 'publish' | 'done' | 'stopped';
+  frozenBy: string | null;
+  gate: Gate | null;
 }
 
 export const doneLimit = 5000;

@@ -4,11 +4,14 @@ import {
 } from '@temporalio/workflow';
 import type { CulvertActivities } from '../activities/index.ts';
 import type { ChangeRecord } from '../db/repos/changes.ts';
-import { defaultSeverities, mayDecide, mayRequest } from './domain.ts';
+import { binaryHasWork, binaryStep, watchGate } from './binary.ts';
+import { defaultSeverities, mayDecide, mayRequest, nextVersion } from './domain.ts';
+import { tally, voteRefusal } from './gate.ts';
 import type { Actor, ChangeState, EnvironmentConfig, ProductConfig } from './domain.ts';
 import { refuse } from './errors.ts';
 import {
-  closeUpdate, cutUpdate, decideUpdate, deployUpdate, productUpdatedSignal, requestChangeUpdate, scheduledCloseSignal, summaryQuery,
+  closeUpdate, cutUpdate, decideUpdate, deployUpdate, freezeUpdate, productUpdatedSignal, requestChangeUpdate, scheduledCloseSignal,
+  summaryQuery, voteUpdate,
 } from './messages.ts';
 import type { ChangeView, DecideInput, DecisionResult, ReleaseView, RequestChangeInput } from './messages.ts';
 import { applyVote, judge, nextBatch } from './release-changes.ts';
@@ -68,8 +71,10 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
     switch (s.state) {
       case 'open':
         return;
-      case 'frozen':
-        throw refuse('release_frozen', `release ${where(s)} is frozen; request the change on the next release`, { release: where(s) });
+      case 'frozen': {
+        const next = s.product.flow === 'binary' ? nextVersion([s.name]) : 'the next release';
+        throw refuse('release_frozen', `release ${where(s)} is frozen; request the change on ${next}`, { release: where(s), next });
+      }
       case 'closed':
         throw refuse('release_closed', `release ${where(s)} is closed and accepts nothing`, { release: where(s) });
     }
@@ -170,6 +175,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
     // Another handler may have taken the same id while this one waited on an activity.
     const again = s.open[req.id] ?? (doneState(s, req.id) ? undefined : null);
     if (again) return changeView(again);
+    // A freeze or close that came in meanwhile wins: nothing of this request is recorded.
+    mustBeOpen(s);
     const change: ChangeMem = { ...base, seq: ++s.seq };
     s.open[change.id] = change;
     await save(s, [record(change, { commitDetails: details, by: req.actor.name, note: `requested by ${req.actor.name}` })]);
@@ -265,6 +272,49 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
     },
   });
 
+  setHandler(freezeUpdate, async ({ actor }) => {
+    const s = ready();
+    s.state = 'frozen';
+    s.frozenBy = actor.name;
+    if (s.product.flow === 'binary') s.stage = 'final';
+    // Requests still waiting for a decision can no longer get one: nothing is left half-way.
+    const undecided = Object.values(s.open).filter((c) => c.state === 'awaiting-decision' || c.state === 'checking');
+    const changed = undecided.map((c) => {
+      c.state = 'rejected';
+      finish(s, c);
+      s.checkQueue = s.checkQueue.filter((id) => id !== c.id);
+      return record(c, { note: `release frozen by ${actor.name} before a decision` });
+    });
+    await save(s, changed);
+    await quick.recordReleaseState({ product: s.product.name, release: s.name, state: 'frozen' });
+    setSearchAttributes(s);
+    return view(s);
+  }, {
+    validator: ({ actor }) => {
+      const s = ready();
+      if (!mayDecide(actor, s.product.name)) throw refuse('forbidden', `${actor.name} (${actor.role}) may not freeze ${where(s)}: owners only`);
+      if (s.product.flow === 'pull-request') throw refuse('flow_mismatch', `${where(s)} uses the pull-request flow and never freezes`);
+      mustBeOpen(s);
+    },
+  });
+
+  setHandler(voteUpdate, async ({ gateId, decision, comment, actor }) => {
+    const s = ready();
+    const gate = s.gate;
+    if (!gate || gate.id !== gateId) throw refuse('approval_not_found', `no approval ${gateId} on ${where(s)}`);
+    gate.votes.push({ by: actor.name, decision, at: new Date().toISOString(), ...(comment ? { comment } : {}) });
+    gate.state = tally(gate);
+    await quick.recordGate({ product: s.product.name, release: s.name, workflowId: workflowInfo().workflowId, gate });
+    return { gateId, state: gate.state, votes: gate.votes.length };
+  }, {
+    validator: ({ gateId, actor }) => {
+      const s = ready();
+      if (!s.gate || s.gate.id !== gateId) throw refuse('approval_not_found', `no approval ${gateId} on ${where(s)}`);
+      const refusal = voteRefusal(s.gate, actor);
+      if (refusal) throw refuse(refusal.code, refusal.message);
+    },
+  });
+
   if (!st) {
     try {
       const cut = await quick.cutRelease({
@@ -275,6 +325,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
         product: input.product, name: input.name, branch: cut.branch, production: input.production,
         cutFrom: cut.cutFrom, createdBy: input.createdBy.name, state: 'open', headSha: cut.headSha, seq: 0, runs: 1,
         open: {}, done: [], checkQueue: [], mergeQueue: [], deployQueue: [], deploymentsSeen: [], updateDeploysOwed: [],
+        candidates: 0, candidateOwed: input.product.flow === 'binary', stage: 'changes', frozenBy: null, gate: null,
       };
     } catch (err) {
       const cause = err instanceof ActivityFailure ? err.cause : err;
@@ -394,7 +445,10 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
         }
       }
       dequeue(new Set(batch.map((c) => c.id)));
-      if (res.results.some((r) => r.outcome === 'merged')) owePublish();
+      if (res.results.some((r) => r.outcome === 'merged')) {
+        owePublish();
+        if (s.product.flow === 'binary') s.candidateOwed = true;
+      }
     }
     await save(s, saved);
   };
@@ -434,16 +488,44 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
     return b.ready.length > 0 || b.blocked.length > 0;
   };
 
+  const binaryWork = (): boolean => binaryHasWork(s, s.mergeQueue.length === 0);
+  const hooks = {
+    close: () => close(s),
+    record: async () => {
+      if (s.gate) await quick.recordGate({ product: s.product.name, release: s.name, workflowId: workflowInfo().workflowId, gate: s.gate });
+    },
+  };
+  let watching = false;
+  const watch = (): void => {
+    if (watching || !s.gate || s.gate.state !== 'pending') return;
+    watching = true;
+    watchGate(s).catch((err: unknown) => log.error('gate watcher failed', { err: String(err) })).finally(() => {
+      watching = false;
+    });
+  };
+  const finished = (): boolean => s.state === 'closed' && s.mergeQueue.length === 0 && s.deployQueue.length === 0 &&
+    s.updateDeploysOwed.length === 0 && runningChecks === 0 && !binaryWork();
+
   for (;;) {
+    watch();
     await condition(() =>
-      (s.checkQueue.length > 0 && runningChecks < maxConcurrentChecks) || hasMergeWork() ||
-      s.updateDeploysOwed.length > 0 || s.deployQueue.length > 0 || workflowInfo().continueAsNewSuggested);
+      (s.checkQueue.length > 0 && runningChecks < maxConcurrentChecks) || hasMergeWork() || binaryWork() ||
+      s.updateDeploysOwed.length > 0 || s.deployQueue.length > 0 || workflowInfo().continueAsNewSuggested || finished());
+    if (finished()) {
+      await condition(allHandlersFinished);
+      if (finished()) return;
+    }
     while (s.checkQueue.length > 0 && runningChecks < maxConcurrentChecks) {
       const id = s.checkQueue.shift();
       if (id) startCheck(id);
     }
     if (hasMergeWork()) {
       await (picksFlow ? applyBatch() : mergeNext());
+      continue;
+    }
+    if (binaryWork()) {
+      await binaryStep(s, hooks);
+      watch();
       continue;
     }
     if (s.updateDeploysOwed.length > 0) {

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.ts';
 import { getChange, listChanges } from '../../db/repos/changes.ts';
 import { runsByIds } from '../../db/repos/runs.ts';
-import type { ChangeRequest } from '../../db/schema.ts';
+import type { ChangeRequest, Release } from '../../db/schema.ts';
+import { nextVersion } from '../../workflows/domain.ts';
 import { decideUpdate, requestChangeUpdate } from '../../workflows/messages.ts';
 import type { DecisionResult } from '../../workflows/messages.ts';
 import { audit } from '../audit.ts';
@@ -90,6 +91,16 @@ function changeId(product: string, release: string, key: string | undefined): st
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
+/** A fast, clear refusal from the database; the workflow's validator refuses on its own as well. */
+function mustBeOpen(rel: Release): void {
+  const where = `${rel.product}/${rel.name}`;
+  if (rel.state === 'closed') throw new ApiError('release_closed', `release ${where} is closed and accepts nothing`, { release: where });
+  if (rel.state === 'frozen') {
+    const next = rel.flow === 'binary' ? nextVersion([rel.name]) : 'the next release';
+    throw new ApiError('release_frozen', `release ${where} is frozen; request the change on ${next}`, { release: where, next });
+  }
+}
+
 async function loadChange(db: Db, product: string, release: string, id: string): Promise<ChangeRequest> {
   const change = await getChange(db, product, release, id);
   if (!change) throw new ApiError('change_not_found', `no change ${id} on ${product}/${release}`);
@@ -109,11 +120,7 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     requireRequest(actor, product);
     const rel = await loadRelease(deps.db, product, release);
     const id = changeId(product, release, c.req.header('idempotency-key'));
-    if (rel.state !== 'open') {
-      throw new ApiError(rel.state === 'closed' ? 'release_closed' : 'release_frozen',
-        `release ${product}/${release} is ${rel.state}${rel.state === 'frozen' ? '; request the change on the next release' : ' and accepts nothing'}`,
-        { release: `${product}/${release}` });
-    }
+    mustBeOpen(rel);
     const view = await client.workflow.getHandle(rel.workflowId).executeUpdate(requestChangeUpdate, {
       args: [{ id, ...body, actor }], updateId: `change-${id}`,
     });
@@ -142,6 +149,7 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     const release = slugParam(c, 'release');
     requireOwner(actor, product);
     const rel = await loadRelease(deps.db, product, release);
+    mustBeOpen(rel);
     const { results } = await client.workflow.getHandle(rel.workflowId).executeUpdate(decideUpdate, { args: [{ decisions: body.decisions, actor }] });
     await audit(deps.db, actor, 'change.decide', { product, release, details: { decisions: body.decisions, results } });
     return c.json({ results });
@@ -156,6 +164,7 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     const id = param(c, 'id');
     requireOwner(actor, product);
     const rel = await loadRelease(deps.db, product, release);
+    mustBeOpen(rel);
     const { results } = await client.workflow.getHandle(rel.workflowId).executeUpdate(decideUpdate, { args: [{ decisions: [{ id, ...body }], actor }] });
     const result: DecisionResult | undefined = results[0];
     if (result && !result.ok) throw new ApiError(isErrorCode(result.code) ? result.code : 'internal', result.message);

@@ -25,6 +25,7 @@ export function deploymentRoutes(r: Routes, deps: AppDeps): void {
     requireOwner(actor, product);
     const config = (await loadProduct(deps.db, product)).config;
     const rel = await loadRelease(deps.db, product, release);
+    if (rel.state === 'closed') throw new ApiError('release_closed', `release ${product}/${release} is closed`);
     const env = config.environments.find((e) => e.name === body.environment);
     if (!env) throw new ApiError('unknown_environment', `product ${product} has no environment ${body.environment}`);
     if (env.production && !rel.production) {

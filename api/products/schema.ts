@@ -31,6 +31,16 @@ export const approvalSchema = z.strictObject({
   excludeRequester: z.boolean().optional(),
 });
 
+const gateSchema = z.strictObject({
+  group: z.array(z.string().min(1).max(200)).min(1, 'a gate needs a group of at least one person').max(100),
+  quorum: z.number().int().min(1).max(100),
+  excludeRequester: z.boolean().optional(),
+  rejectStops: z.boolean().optional(),
+  timeoutSeconds: z.number().int().min(1).max(90 * 86_400).optional(),
+  remindEverySeconds: z.number().int().min(1).max(30 * 86_400).optional(),
+  onTimeout: z.union([z.literal('fail'), z.strictObject({ escalateTo: z.array(z.string().min(1).max(200)).min(1).max(100) })]).optional(),
+}).refine((g) => g.quorum <= g.group.length, { message: 'quorum is larger than the group', path: ['quorum'] });
+
 /** Everything a product can set; a template sets the same things for several products at once. */
 const settings = {
   repository: z.string().min(1).max(2048).refine((r) => !r.startsWith('-'), 'repository must not start with "-"'),
@@ -44,6 +54,13 @@ const settings = {
   severities: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/)).min(1).max(20),
   branchTemplate: branchLike,
   nameTemplate: z.string().min(1).max(100).regex(/^[a-z0-9{][a-z0-9._{}-]*$/, 'nameTemplate must produce a slug'),
+  versioning: z.strictObject({ scheme: z.literal('major.minor'), initial: z.string().regex(/^\d+\.\d+$/, 'initial is like 1.0').optional() }),
+  artifacts: z.array(z.strictObject({
+    name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'artifact slot names are lowercase identifiers'),
+    path: z.string().min(1).max(1024).refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'artifact paths are relative, inside the checkout'),
+  })).max(50),
+  testEnvironment: slug,
+  signoff: gateSchema,
 };
 
 function consistent(p: Partial<ProductConfig>, ctx: z.RefinementCtx): void {
@@ -55,6 +72,9 @@ function consistent(p: Partial<ProductConfig>, ctx: z.RefinementCtx): void {
       ctx.addIssue({ code: 'custom', path: ['triggers', i, 'environment'], message: `no environment named ${t.environment}` });
     }
   });
+  if (p.testEnvironment && !environments.some((e) => e.name === p.testEnvironment)) {
+    ctx.addIssue({ code: 'custom', path: ['testEnvironment'], message: `no environment named ${p.testEnvironment}` });
+  }
   const names = new Set<string>();
   environments.forEach((e, i) => {
     if (names.has(e.name)) ctx.addIssue({ code: 'custom', path: ['environments', i, 'name'], message: `environment ${e.name} appears twice` });
@@ -76,6 +96,10 @@ export const productConfigSchema = z.strictObject({
   severities: settings.severities.optional(),
   branchTemplate: settings.branchTemplate.optional(),
   nameTemplate: settings.nameTemplate.optional(),
+  versioning: settings.versioning.optional(),
+  artifacts: settings.artifacts.optional(),
+  testEnvironment: settings.testEnvironment.optional(),
+  signoff: settings.signoff.optional(),
 }).superRefine(consistent);
 
 const partialSettings = z.strictObject(settings).partial();

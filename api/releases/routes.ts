@@ -6,9 +6,11 @@ import { deploymentsOfRelease } from '../../db/repos/deployments.ts';
 import { getRelease, listReleases } from '../../db/repos/releases.ts';
 import { runsOfRelease } from '../../db/repos/runs.ts';
 import type { Release } from '../../db/schema.ts';
-import { fillTemplate, releaseWorkflowId } from '../../workflows/domain.ts';
+import { fillTemplate, nextVersion, releaseWorkflowId } from '../../workflows/domain.ts';
 import type { ProductConfig } from '../../workflows/domain.ts';
-import { closeUpdate, cutUpdate } from '../../workflows/messages.ts';
+import { closeUpdate, cutUpdate, freezeUpdate } from '../../workflows/messages.ts';
+import { artifactsOfCandidates, candidatesOfRelease } from '../../db/repos/candidates.ts';
+import { listApprovals } from '../../db/repos/approvals.ts';
 import { releaseWorkflow } from '../../workflows/release.ts';
 import { flowKey, productKey, releaseKey, releaseStateKey } from '../../workflows/search-attributes.ts';
 import { audit } from '../audit.ts';
@@ -40,9 +42,15 @@ export function presentRelease(deps: AppDeps, r: Release) {
   };
 }
 
-export function defaultReleaseName(product: ProductConfig, now: Date): string {
-  if (product.flow === 'pull-request') return product.trunk.toLowerCase().replace(/[^a-z0-9._-]/g, '-');
-  return fillTemplate(product.nameTemplate ?? '{gggg}-w{ww}', '', now);
+export function defaultReleaseName(product: ProductConfig, existing: string[], now: Date): string {
+  switch (product.flow) {
+    case 'pull-request':
+      return product.trunk.toLowerCase().replace(/[^a-z0-9._-]/g, '-');
+    case 'binary':
+      return nextVersion(existing, product.versioning?.initial ?? '1.0');
+    case 'cherry-pick':
+      return fillTemplate(product.nameTemplate ?? '{gggg}-w{ww}', '', now);
+  }
 }
 
 export function releaseRoutes(r: Routes, deps: AppDeps): void {
@@ -55,7 +63,8 @@ export function releaseRoutes(r: Routes, deps: AppDeps): void {
     const productName = slugParam(c, 'product');
     requireRequest(actor, productName);
     const product = (await loadProduct(deps.db, productName)).config;
-    const name = body.name ?? defaultReleaseName(product, new Date());
+    const existingNames = (await listReleases(deps.db, productName)).map((x) => x.name);
+    const name = body.name ?? defaultReleaseName(product, existingNames, new Date());
     if (product.flow === 'pull-request') {
       const existing = await listReleases(deps.db, productName);
       if (existing.length > 0) throw new ApiError('release_exists', `product ${productName} uses the pull-request flow and already has its release ${existing[0]?.name}`);
@@ -91,17 +100,41 @@ export function releaseRoutes(r: Routes, deps: AppDeps): void {
     const name = slugParam(c, 'release');
     requireView(actor, productName);
     const release = await loadRelease(deps.db, productName, name);
-    const [changes, runs, deployments] = await Promise.all([
+    const [changes, runs, deployments, candidates, approvals] = await Promise.all([
       latestChanges(deps.db, productName, name, 50),
       runsOfRelease(deps.db, productName, name, 50),
       deploymentsOfRelease(deps.db, productName, name),
+      candidatesOfRelease(deps.db, productName, name),
+      listApprovals(deps.db, { product: productName, release: name }),
     ]);
+    const artifacts = await artifactsOfCandidates(deps.db, candidates.map((x) => x.id));
     return c.json({
       ...presentRelease(deps, release),
       changes: changes.map((x) => ({ id: x.id, seq: x.seq, kind: x.kind, state: x.state, check: x.checkOutcome, branch: x.branch, resultSha: x.resultSha })),
       runs: runs.map((x) => ({ id: x.id, step: x.step, state: x.state, commitSha: x.commitSha, exitCode: x.exitCode, durationMs: x.durationMs, startedAt: x.startedAt })),
       deployments,
+      candidates: candidates.map((x) => ({
+        id: x.id, label: x.label, number: x.number, final: x.final, commitSha: x.commitSha, state: x.state, failure: x.failure,
+        buildRunId: x.buildRunId, deployedTo: x.deployedTo, createdAt: x.createdAt,
+        artifacts: artifacts.filter((a) => a.candidateId === x.id).map((a) => ({ id: a.id, name: a.name, size: a.size, sha256: a.sha256, url: `/v1/artifacts/${encodeURIComponent(a.id)}` })),
+      })),
+      approvals: approvals.map((a) => ({ id: a.id, subject: a.subject, state: a.state, quorum: a.quorum, group: a.group, votes: a.votes, escalatedTo: a.escalatedTo, reminders: a.reminders })),
     });
+  });
+
+  r.add({
+    method: 'post', path: '/v1/products/:product/releases/:release/freeze', tag: 'releases',
+    summary: 'Freeze a release (owner): no more changes; a binary release goes on to its final build, sign-off and publish',
+    responses: { 200: 'the release', 403: 'not an owner', 409: 'not open' },
+  }, async ({ actor, c }) => {
+    const productName = slugParam(c, 'product');
+    const name = slugParam(c, 'release');
+    requireOwner(actor, productName);
+    const release = await loadRelease(deps.db, productName, name);
+    if (release.state !== 'open') throw new ApiError(release.state === 'closed' ? 'release_closed' : 'release_frozen', `release ${productName}/${name} is already ${release.state}`);
+    await client.workflow.getHandle(release.workflowId).executeUpdate(freezeUpdate, { args: [{ actor }] });
+    await audit(deps.db, actor, 'release.freeze', { product: productName, release: name });
+    return c.json(presentRelease(deps, await loadRelease(deps.db, productName, name)));
   });
 
   r.add({
@@ -112,6 +145,7 @@ export function releaseRoutes(r: Routes, deps: AppDeps): void {
     const name = slugParam(c, 'release');
     requireOwner(actor, productName);
     const release = await loadRelease(deps.db, productName, name);
+    if (release.state === 'closed') throw new ApiError('release_closed', `release ${productName}/${name} is already closed`);
     await client.workflow.getHandle(release.workflowId).executeUpdate(closeUpdate, { args: [{ actor }] });
     await audit(deps.db, actor, 'release.close', { product: productName, release: name });
     return c.json(presentRelease(deps, await loadRelease(deps.db, productName, name)));
