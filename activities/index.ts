@@ -5,6 +5,7 @@ import { recordActivities } from './records.ts';
 import { releaseGitActivities } from './release-git.ts';
 import { scheduleActivities } from './schedule.ts';
 import { stepActivities } from './step-activities.ts';
+import { traceActivities } from './trace/index.ts';
 
 export type { ActivityDeps } from './deps.ts';
 
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     ...stepActivities(deps),
     ...pickActivities(deps),
     ...scheduleActivities(deps),
+    ...traceActivities(deps),
     ...buildActivities(deps),
   };
 }

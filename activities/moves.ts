@@ -1,19 +1,13 @@
-import { moveReleaseHead } from '../db/repos/releases.ts';
-import type { CommitEntry } from '../db/repos/releases.ts';
 import type { ActivityDeps } from './deps.ts';
 import type { Mirror } from './git/index.ts';
-
-const pickedFrom = /\(cherry picked from commit ([0-9a-f]{7,40})\)/;
-const culvertChange = /^Culvert-Change: (\S+)$/m;
+import { traceMove } from './trace/index.ts';
 
 /**
  * Records a move of a release's branch: the new head and every commit the move brought in, with the
- * origin of picked commits and the change request that brought them (from Culvert's trailers).
+ * origin of picked commits (Culvert's and git's `(cherry picked from commit X)` trailer, else the patch
+ * id of a trunk commit) and the change request that brought them (`Culvert-Change:`). Brings the trunk
+ * index up to date first, and numbers the move, so deployments of any head can be traced.
  */
 export async function recordMove(deps: ActivityDeps, m: Mirror, product: string, release: string, from: string, to: string): Promise<void> {
-  const commits = await m.messages(`${from}..${to}`);
-  const entries: CommitEntry[] = commits.map((c) => ({
-    sha: c.sha, originSha: pickedFrom.exec(c.message)?.[1] ?? null, changeId: culvertChange.exec(c.message)?.[1] ?? null,
-  }));
-  await moveReleaseHead(deps.db, product, release, to, entries);
+  await traceMove(deps, m, product, release, from, to);
 }

@@ -8,6 +8,7 @@ import { culvertIdentity, mirrorFor } from './deps.ts';
 import { InvalidRefError, assertSafeBranchName, isShaLike } from './git/index.ts';
 import { withHeartbeat } from './heartbeat.ts';
 import { recordMove } from './moves.ts';
+import { recordCut } from './trace/index.ts';
 
 export type MergeResult =
   | { kind: 'merged'; sha: string }
@@ -58,6 +59,7 @@ export function releaseGitActivities(deps: ActivityDeps) {
           product: i.product.name, name: i.name, flow: i.product.flow, branch, production: i.production,
           cutFrom: headSha, headSha, workflowId: i.workflowId, createdBy: i.createdBy, state: 'open',
         });
+        await recordCut(deps, m, i.product, i.name, headSha, new Date(i.at));
         return { branch, headSha, cutFrom: headSha };
       });
     },

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
-  bigserial, boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex,
+  bigserial, boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, serial, text, timestamp, uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
 const timestamps = {
@@ -210,7 +210,69 @@ export const releaseCommits = pgTable('release_commits', {
   originSha: text('origin_sha'),
   changeId: text('change_id'),
   addedAt: timestamp('added_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
-}, (t) => [primaryKey({ columns: [t.product, t.release, t.sha] }), index('release_commits_origin').on(t.originSha)]);
+  /** Which move of the branch brought the commit in (0: the cut itself; see release_moves). */
+  move: integer('move').notNull().default(0),
+  /** Order within the move, parents before children. */
+  ord: integer('ord').notNull().default(0),
+  subject: text('subject'),
+  author: text('author'),
+  /** `git patch-id --stable` of a non-merge commit. */
+  patchId: text('patch_id'),
+  /** How originSha was found: 'trailer' or 'patch-id'. */
+  originVia: text('origin_via'),
+}, (t) => [
+  primaryKey({ columns: [t.product, t.release, t.sha] }), index('release_commits_origin').on(t.originSha), index('release_commits_sha').on(t.sha),
+]);
+
+// Commit tracing. A line is one append-only first-parent history of a repository's trunk (a new
+// generation starts when the trunk is rewritten). Every commit of the line has the position of the first
+// anchor (first-parent commit) whose history contains it: a release cut from anchor P contains exactly
+// the commits with pos <= P, plus its release_commits.
+export const traceLines = pgTable('trace_lines', {
+  id: serial('id').primaryKey(),
+  repository: text('repository').notNull(),
+  trunk: text('trunk').notNull(),
+  generation: integer('generation').notNull(),
+  headSha: text('head_sha'),
+  /** Positions handed out so far (the last anchor's pos). */
+  anchors: integer('anchors').notNull().default(0),
+  /** Commits indexed so far (the last seq). */
+  commits: integer('commits').notNull().default(0),
+  ...timestamps,
+}, (t) => [uniqueIndex('trace_lines_repository').on(t.repository, t.trunk, t.generation)]);
+
+export const traceCommits = pgTable('trace_commits', {
+  sha: text('sha').notNull(),
+  line: integer('line').notNull(),
+  pos: integer('pos').notNull(),
+  /** Topological order in the line, parents first. */
+  seq: integer('seq').notNull(),
+  anchor: boolean('anchor').notNull(),
+  subject: text('subject').notNull(),
+  author: text('author').notNull(),
+  changeId: text('change_id'),
+  patchId: text('patch_id'),
+}, (t) => [primaryKey({ columns: [t.sha, t.line] }), index('trace_commits_pos').on(t.line, t.pos)]);
+
+/** Where each release was cut: its line and anchor position (0: none; its history is all in release_commits). */
+export const releaseCuts = pgTable('release_cuts', {
+  product: text('product').notNull(),
+  release: text('release').notNull(),
+  line: integer('line'),
+  cutSha: text('cut_sha').notNull(),
+  cutPos: integer('cut_pos').notNull(),
+  at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull(),
+}, (t) => [primaryKey({ columns: [t.product, t.release] }), index('release_cuts_line').on(t.line, t.cutPos)]);
+
+/** Every head a release's branch has had: move 0 is the cut, then one row per (fast-forward) move. */
+export const releaseMoves = pgTable('release_moves', {
+  product: text('product').notNull(),
+  release: text('release').notNull(),
+  move: integer('move').notNull(),
+  fromSha: text('from_sha'),
+  toSha: text('to_sha').notNull(),
+  at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.product, t.release, t.move] }), uniqueIndex('release_moves_head').on(t.product, t.release, t.toSha)]);
 
 export type Product = typeof products.$inferSelect;
 export type ProductTemplate = typeof productTemplates.$inferSelect;
@@ -224,3 +286,6 @@ export type Approval = typeof approvals.$inferSelect;
 export type Candidate = typeof candidates.$inferSelect;
 export type ApiToken = typeof apiTokens.$inferSelect;
 export type AuditEntry = typeof auditLog.$inferSelect;
+export type TraceLine = typeof traceLines.$inferSelect;
+export type ReleaseCut = typeof releaseCuts.$inferSelect;
+export type ReleaseMove = typeof releaseMoves.$inferSelect;

@@ -163,5 +163,5 @@ describe('cherry-pick flow', () => {
     expect(late.body.code).toBe('release_closed');
     expect(late.body.message).toContain(`${product}/stable-1`);
     await stack.call('POST', `/v1/products/${product}/schedules/pause`, { token: owner });
-  });
+    }, 300_000);
 });

@@ -74,5 +74,5 @@ describe('a long-lived release across continue-as-new', () => {
     let runs = 0;
     for await (const _ of stack.client.workflow.list({ query: `WorkflowId = "culvert/${product}/master"` })) runs++;
     expect(runs).toBeGreaterThan(2);
-  });
+    }, 300_000);
 });

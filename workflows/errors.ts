@@ -40,6 +40,9 @@ export const errorStatus = {
   checks_failed: 422,
   flow_mismatch: 422,
   payload_too_large: 413,
+  commit_not_found: 404,
+  product_mismatch: 400,
+  release_untraced: 409,
   internal: 500,
   unavailable: 503,
 } as const;

@@ -1,4 +1,8 @@
 import { execFile } from 'node:child_process';
+import { resolve as resolvePath } from 'node:path';
+import { GitHelper, helperConcurrency, type GitHelperStatus, type GitOutcome, type GitRequest } from './helper.ts';
+
+export type { GitHelperStatus } from './helper.ts';
 
 export interface GitOptions {
   cwd?: string;
@@ -63,39 +67,65 @@ function subcommandOf(args: string[]): string {
   return args[0] ?? '';
 }
 
-export function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
-  const okExitCodes = opts.okExitCodes ?? [];
-  return new Promise((resolve, reject) => {
+/** Spawns git from this process: the CULVERT_GIT_DIRECT=1 path, and the helper's fallback. */
+function runDirect(request: GitRequest): Promise<GitOutcome> {
+  return new Promise((resolve) => {
     const child = execFile(
       'git',
-      args,
-      {
-        cwd: opts.cwd,
-        env: childEnv(opts.env),
-        maxBuffer: MAX_BUFFER,
-        signal: opts.signal,
-        encoding: 'utf8',
-      },
-      (error, stdout, stderr) => {
-        if (!error) {
-          resolve({ stdout, stderr, exitCode: 0 });
-          return;
-        }
-        // execFile reports the exit status as a number in `code`; a string code means
-        // git never ran (ENOENT, maxBuffer, abort) and there is no exit status.
-        const exitCode = typeof error.code === 'number' ? error.code : null;
-        if (exitCode !== null && okExitCodes.includes(exitCode)) {
-          resolve({ stdout, stderr, exitCode });
-          return;
-        }
-        const detail = stderr.trim() || (exitCode === null ? error.message : `exit code ${exitCode}`);
-        reject(new GitError(`git ${subcommandOf(args)} failed: ${detail}`, args, exitCode, stderr, { cause: error }));
-      },
+      request.args,
+      { cwd: request.cwd, env: request.env, maxBuffer: request.maxBuffer, signal: request.signal, encoding: 'utf8' },
+      (error, stdout, stderr) => resolve({ stdout, stderr, error }),
     );
     // Always close stdin: commands like commit-tree read their message from it and
     // would otherwise wait forever. Early exits can make the write fail with EPIPE,
-    // which the exit-status path above already reports.
+    // which the exit-status path in git() already reports.
     child.stdin?.on('error', () => {});
-    child.stdin?.end(opts.input ?? '');
+    child.stdin?.end(request.input ?? '');
   });
+}
+
+let helper: GitHelper | undefined;
+
+/** The process-wide git helper (started on first use), unless CULVERT_GIT_DIRECT=1 asks for direct spawns. */
+function helperFor(): GitHelper | null {
+  if (process.env.CULVERT_GIT_DIRECT === '1') return null;
+  helper ??= new GitHelper(helperConcurrency(), runDirect);
+  return helper;
+}
+
+/** For tests and benchmarks: the helper's pid and load, or null when git is spawned directly. */
+export function gitHelperStatus(): GitHelperStatus | null {
+  return helperFor()?.status() ?? null;
+}
+
+export function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
+  const okExitCodes = opts.okExitCodes ?? [];
+  const runner = helperFor();
+  let cwd = opts.cwd;
+  if (runner) {
+    try {
+      // The helper has a working directory of its own: send it ours, as execFile would use it now.
+      cwd = resolvePath(opts.cwd ?? '.');
+    } catch {
+      // Our working directory is gone; only a directly spawned git inherits such a thing.
+      return settle(runDirect(request(args, opts, cwd)), args, okExitCodes);
+    }
+  }
+  const req = request(args, opts, cwd);
+  return settle(runner ? runner.run(req) : runDirect(req), args, okExitCodes);
+}
+
+function request(args: string[], opts: GitOptions, cwd: string | undefined): GitRequest {
+  return { args, cwd, env: childEnv(opts.env), input: opts.input, maxBuffer: MAX_BUFFER, signal: opts.signal };
+}
+
+async function settle(ran: Promise<GitOutcome>, args: string[], okExitCodes: number[]): Promise<GitResult> {
+  const { stdout, stderr, error } = await ran;
+  if (!error) return { stdout, stderr, exitCode: 0 };
+  // execFile reports the exit status as a number in `code`; a string code means
+  // git never ran (ENOENT, maxBuffer, abort, the helper died) and there is no exit status.
+  const exitCode = typeof error.code === 'number' ? error.code : null;
+  if (exitCode !== null && okExitCodes.includes(exitCode)) return { stdout, stderr, exitCode };
+  const detail = stderr.trim() || (exitCode === null ? error.message : `exit code ${exitCode}`);
+  throw new GitError(`git ${subcommandOf(args)} failed: ${detail}`, args, exitCode, stderr, { cause: error });
 }

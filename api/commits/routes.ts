@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { matchCommits } from '../../db/repos/trace.ts';
+import { requireView } from '../auth.ts';
+import type { AppDeps } from '../context.ts';
+import { ApiError } from '../errors.ts';
+import { loadProduct } from '../products/routes.ts';
+import type { Routes } from '../route.ts';
+import { param, slug } from '../route.ts';
+import { traceCommit } from './trace.ts';
+
+const shaPattern = /^[0-9a-fA-F]{4,40}$/;
+const querySchema = z.strictObject({ product: slug.optional() });
+
+export function commitRoutes(r: Routes, deps: AppDeps): void {
+  r.add({
+    method: 'get', path: '/v1/commits/:sha', tag: 'tracing', query: querySchema,
+    summary: 'Where a commit is: releases holding it (directly or as a pick), what each environment runs, inProduction',
+    responses: { 200: 'the answer', 400: 'not a SHA, or an abbreviation several commits share', 404: 'no traced commit has that SHA' },
+  }, async ({ query, actor, c }) => {
+    const given = param(c, 'sha');
+    if (!shaPattern.test(given)) {
+      throw new ApiError('bad_request', `"${given.slice(0, 80)}" is not a commit SHA: give 4 to 40 hexadecimal digits`, { sha: given.slice(0, 80) });
+    }
+    const prefix = given.toLowerCase();
+    const product = query.product ?? null;
+    if (product) {
+      requireView(actor, product);
+      await loadProduct(deps.db, product);
+    }
+    const scoped = actor.role !== 'admin' && actor.products !== null;
+    const canSee = (p: string): boolean => !scoped || (actor.products ?? []).includes(p);
+    // A token limited to some products never learns of commits elsewhere, not even by an ambiguity.
+    const searchIn: (string | null)[] = product ? [product] : scoped ? (actor.products ?? []) : [null];
+    const found = new Set<string>();
+    for (const p of searchIn) for (const sha of await matchCommits(deps.db, prefix, p, 10)) found.add(sha);
+    const candidates = [...found].sort();
+    if (candidates.length === 0) {
+      throw new ApiError('commit_not_found', `no traced commit ${given}${product ? ` in ${product}` : ''}: it is on no indexed trunk and in no release`, { sha: given });
+    }
+    if (candidates.length > 1) {
+      throw new ApiError('ambiguous_commit', `commit ${given} is ambiguous: it could be ${candidates.slice(0, 5).join(', ')}${candidates.length > 5 ? ', ...' : ''}; give more digits`, { sha: given, candidates });
+    }
+    return c.json(await traceCommit(deps.db, candidates[0] as string, product, canSee));
+  });
+}

@@ -1,0 +1,158 @@
+// "Where is commit X?" from the database: releases (directly or as a pick), environments (now and since
+// when), production. Exact with respect to git because every release is its cut's trunk position plus
+// the commits each recorded move of its branch brought in.
+import type { Db } from '../../db/client.ts';
+import { commitFacts, currentOf, finishedTime, movesOf, productConfigs, tracedDeployments } from '../../db/repos/trace.ts';
+import type { ReleaseCommitRow, TracedDeployment } from '../../db/repos/trace.ts';
+import type { ProductConfig } from '../../workflows/domain.ts';
+
+/** How a release holds the commit: the earliest move at which it holds it directly and as a pick. */
+interface Membership {
+  product: string;
+  release: string;
+  direct: number | null;
+  via: 'cut' | 'move' | null;
+  pick: { move: number; sha: string; via: string | null } | null;
+}
+
+export interface ReleaseAnswer {
+  product: string;
+  release: string;
+  how: 'direct' | 'pick';
+  /** The pick's SHA in the release, when it holds the commit as a pick. */
+  pickSha?: string;
+  /** How the pick's origin was known: Culvert's or git's trailer, or the patch id. */
+  pickedBy?: string | null;
+  /** `cut`: the release was cut from a commit containing it; `move`: a later move of its branch brought it in. */
+  via?: 'cut' | 'move';
+  since: string | null;
+}
+
+export interface EnvironmentAnswer {
+  product: string;
+  environment: string;
+  order: number;
+  production: boolean;
+  /** Whether the deployment the environment runs now contains the commit (null: that head was never recorded). */
+  runsNow: boolean | null;
+  how?: 'direct' | 'pick';
+  pickSha?: string;
+  current: { release: string; commitSha: string; deploymentId: string; since: string | null } | null;
+  firstReached: { at: string | null; release: string; commitSha: string; deploymentId: string; how: 'direct' | 'pick'; pickSha?: string } | null;
+}
+
+export interface CommitAnswer {
+  sha: string;
+  subject: string | null;
+  author: string | null;
+  /** When this commit is itself a pick: what it was picked from. */
+  origin: { sha: string; pickedBy: string | null } | null;
+  picks: { product: string; release: string; sha: string; pickedBy: string | null }[];
+  releases: ReleaseAnswer[];
+  environments: EnvironmentAnswer[];
+  inProduction: boolean;
+}
+
+const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
+
+export async function traceCommit(db: Db, sha: string, product: string | null, canSee: (product: string) => boolean): Promise<CommitAnswer> {
+  const facts = await commitFacts(db, sha, product);
+  const key = (p: string, r: string): string => `${p}\0${r}`;
+  const members = new Map<string, Membership>();
+  const member = (p: string, r: string): Membership => {
+    let m = members.get(key(p, r));
+    if (!m) {
+      m = { product: p, release: r, direct: null, via: null, pick: null };
+      members.set(key(p, r), m);
+    }
+    return m;
+  };
+  for (const cut of facts.cuts) {
+    if (!canSee(cut.product)) continue;
+    const m = member(cut.product, cut.release);
+    m.direct = 0;
+    m.via = 'cut';
+  }
+  for (const row of facts.own) {
+    if (!canSee(row.product)) continue;
+    const m = member(row.product, row.release);
+    if (m.direct === null || row.move < m.direct) {
+      m.direct = row.move;
+      m.via = row.move === 0 ? 'cut' : 'move';
+    }
+  }
+  for (const row of facts.picks) {
+    if (!canSee(row.product)) continue;
+    const m = member(row.product, row.release);
+    if (!m.pick || row.move < m.pick.move) m.pick = { move: row.move, sha: row.sha, via: row.originVia };
+  }
+
+  const moveKeys = [...members.values()].map((m) => ({ product: m.product, release: m.release, move: Math.min(m.direct ?? Infinity, m.pick?.move ?? Infinity) }));
+  const products = new Set([...members.values()].map((m) => m.product));
+  for (const p of facts.lineProducts) if (canSee(p)) products.add(p);
+  const [moves, deployments, configs] = await Promise.all([
+    movesOf(db, moveKeys), tracedDeployments(db, [...products]), productConfigs(db, [...products]),
+  ]);
+  const movedAt = new Map(moves.map((mv) => [`${key(mv.product, mv.release)}\0${mv.move}`, mv.at]));
+
+  const releases: ReleaseAnswer[] = [];
+  for (const m of members.values()) {
+    if (m.direct !== null) {
+      releases.push({ product: m.product, release: m.release, how: 'direct', via: m.via ?? 'move', since: iso(movedAt.get(`${key(m.product, m.release)}\0${m.direct}`)) });
+    } else if (m.pick) {
+      releases.push({
+        product: m.product, release: m.release, how: 'pick', pickSha: m.pick.sha, pickedBy: m.pick.via,
+        since: iso(movedAt.get(`${key(m.product, m.release)}\0${m.pick.move}`)),
+      });
+    }
+  }
+  releases.sort((a, b) => a.product.localeCompare(b.product) || (a.since ?? '').localeCompare(b.since ?? '') || a.release.localeCompare(b.release));
+
+  // Does a deployment (a release at one of its recorded heads) hold the commit, and how?
+  const holds = (d: TracedDeployment): { how: 'direct' | 'pick'; pickSha?: string } | null | undefined => {
+    if (d.move === null) return undefined;
+    const m = members.get(key(d.product, d.release));
+    if (!m) return null;
+    if (m.direct !== null && m.direct <= d.move) return { how: 'direct' };
+    if (m.pick && m.pick.move <= d.move) return { how: 'pick', pickSha: m.pick.sha };
+    return null;
+  };
+
+  const environments: EnvironmentAnswer[] = [];
+  for (const p of [...products].sort()) {
+    const config = configs.get(p) as ProductConfig | undefined;
+    if (!config) continue;
+    for (const env of [...config.environments].sort((a, b) => a.order - b.order)) {
+      const history = deployments.filter((d) => d.product === p && d.environment === env.name).sort((a, b) => finishedTime(a) - finishedTime(b));
+      const current = currentOf(history);
+      const now = current ? holds(current) : null;
+      let firstReached: EnvironmentAnswer['firstReached'] = null;
+      for (const d of history) {
+        const h = holds(d);
+        if (h) {
+          firstReached = { at: iso(d.finishedAt), release: d.release, commitSha: d.commitSha, deploymentId: d.id, ...h };
+          break;
+        }
+      }
+      environments.push({
+        product: p, environment: env.name, order: env.order, production: env.production,
+        runsNow: now === undefined ? null : now !== null, ...(now ?? {}),
+        current: current ? { release: current.release, commitSha: current.commitSha, deploymentId: current.id, since: iso(current.finishedAt) } : null,
+        firstReached,
+      });
+    }
+  }
+
+  const info = facts.positions[0] ?? facts.own[0] as ReleaseCommitRow | undefined;
+  const origin = facts.own.find((r) => r.originSha !== null);
+  return {
+    sha,
+    subject: info?.subject ?? null,
+    author: info?.author ?? null,
+    origin: origin ? { sha: origin.originSha as string, pickedBy: origin.originVia } : null,
+    picks: facts.picks.filter((r) => canSee(r.product)).map((r) => ({ product: r.product, release: r.release, sha: r.sha, pickedBy: r.originVia })),
+    releases,
+    environments,
+    inProduction: environments.some((e) => e.production && e.runsNow === true),
+  };
+}
