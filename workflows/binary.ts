@@ -1,8 +1,8 @@
 // The binary flow's stages after changes land: release candidates, freeze, final build, QA sign-off,
 // publish, close. Driven by the release workflow's main loop; all state lives in CarriedState.
-import { condition, log, proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
+import { log, proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { CulvertActivities } from '../activities/index.ts';
-import { openGate, tally } from './gate.ts';
+import { gatePolicyOf, openGate } from './gate.ts';
 import type { GatePolicy } from './gate.ts';
 import type { CarriedState, DeployJob } from './release-state.ts';
 
@@ -19,13 +19,7 @@ export interface BinaryHooks {
 }
 
 export function gatePolicy(s: CarriedState): GatePolicy | null {
-  const c = s.product.signoff;
-  if (!c) return null;
-  return {
-    group: c.group, quorum: c.quorum, excludeRequester: c.excludeRequester, rejectStops: c.rejectStops,
-    timeoutMs: c.timeoutSeconds ? c.timeoutSeconds * 1000 : undefined,
-    remindEveryMs: c.remindEverySeconds ? c.remindEverySeconds * 1000 : undefined, onTimeout: c.onTimeout,
-  };
+  return s.product.signoff ? gatePolicyOf(s.product.signoff) : null;
 }
 
 export function binaryHasWork(s: CarriedState, changesSettled: boolean): boolean {
@@ -121,37 +115,3 @@ export async function binaryStep(s: CarriedState, hooks: BinaryHooks): Promise<v
   }
 }
 
-/**
- * Runs beside the main loop while a gate waits: reminders every so often, and at the deadline
- * either fails the gate or hands it to the escalation group (once). Timers cost nothing while waiting.
- */
-export async function watchGate(s: CarriedState): Promise<void> {
-  const policy = gatePolicy(s);
-  for (;;) {
-    const gate = s.gate;
-    if (!gate || gate.state !== 'pending') return;
-    const now = Date.now();
-    const deadline = gate.deadline ? Date.parse(gate.deadline) : Infinity;
-    const nextReminder = policy?.remindEveryMs ? now + policy.remindEveryMs : Infinity;
-    const wake = Math.min(deadline, nextReminder);
-    if (wake === Infinity) {
-      await condition(() => gate.state !== 'pending');
-      return;
-    }
-    if (await condition(() => gate.state !== 'pending', Math.max(1, wake - now))) return;
-    if (Date.now() >= deadline) {
-      const onTimeout = policy?.onTimeout ?? 'fail';
-      if (onTimeout !== 'fail' && !gate.escalatedTo) {
-        gate.escalatedTo = onTimeout.escalateTo;
-        gate.deadline = policy?.timeoutMs ? new Date(Date.now() + policy.timeoutMs).toISOString() : null;
-      } else {
-        gate.state = 'expired';
-      }
-    } else {
-      gate.reminders++;
-    }
-    await quick.recordGate({ product: s.product.name, release: s.name, workflowId: workflowInfo().workflowId, gate, reminded: gate.state === 'pending' });
-  }
-}
-
-export { tally };

@@ -25,6 +25,8 @@ export interface EnvironmentConfig {
   name: string;
   order: number;
   production: boolean;
+  /** Approvals required before any deployment to this environment. */
+  gate?: GatePolicyConfig;
 }
 
 /**
@@ -170,6 +172,10 @@ export function isTerminal(state: ChangeState): boolean {
 
 export function releaseWorkflowId(product: string, release: string): string {
   return `culvert/${product}/${release}`;
+}
+
+export function deploymentWorkflowId(deploymentId: string): string {
+  return `culvert-deploy/${deploymentId}`;
 }
 
 export function taskQueueDefault(): string {

@@ -1,6 +1,8 @@
 // Approval gates: wait for a quorum of a group. Pure logic, used by the release workflow (QA sign-off)
 // and meant for deploy and change-request gates as well.
-import type { Actor } from './domain.ts';
+import { condition, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { CulvertActivities } from '../activities/index.ts';
+import type { Actor, GatePolicyConfig } from './domain.ts';
 
 export interface GatePolicy {
   group: string[];
@@ -64,4 +66,48 @@ export function tally(gate: Gate): GateState {
   if (gate.rejectStops && counted.some((v) => v.decision === 'reject')) return 'rejected';
   if (counted.filter((v) => v.decision === 'approve').length >= gate.quorum) return 'approved';
   return 'pending';
+}
+
+export function gatePolicyOf(c: GatePolicyConfig): GatePolicy {
+  return {
+    group: c.group, quorum: c.quorum, excludeRequester: c.excludeRequester, rejectStops: c.rejectStops,
+    timeoutMs: c.timeoutSeconds ? c.timeoutSeconds * 1000 : undefined,
+    remindEveryMs: c.remindEverySeconds ? c.remindEverySeconds * 1000 : undefined, onTimeout: c.onTimeout,
+  };
+}
+
+const acts = proxyActivities<CulvertActivities>({
+  startToCloseTimeout: '2 minutes', heartbeatTimeout: '15 seconds', retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+/**
+ * Runs beside the owning workflow's main code while a gate waits: reminders every so often, and at the
+ * deadline either fails the gate or hands it to the escalation group (once). Timers cost nothing while
+ * waiting; the deadline is absolute, so a continued-as-new run picks up where the last one stopped.
+ */
+export async function watchGate(holder: { gate: Gate | null }, policy: GatePolicy, where: { product: string; release: string }): Promise<void> {
+  for (;;) {
+    const gate = holder.gate;
+    if (!gate || gate.state !== 'pending') return;
+    const now = Date.now();
+    const deadline = gate.deadline ? Date.parse(gate.deadline) : Infinity;
+    const wake = Math.min(deadline, policy.remindEveryMs ? now + policy.remindEveryMs : Infinity);
+    if (wake === Infinity) {
+      await condition(() => gate.state !== 'pending');
+      return;
+    }
+    if (await condition(() => gate.state !== 'pending', Math.max(1, wake - now))) return;
+    if (Date.now() >= deadline) {
+      const onTimeout = policy.onTimeout ?? 'fail';
+      if (onTimeout !== 'fail' && !gate.escalatedTo) {
+        gate.escalatedTo = onTimeout.escalateTo;
+        gate.deadline = policy.timeoutMs ? new Date(Date.now() + policy.timeoutMs).toISOString() : null;
+      } else {
+        gate.state = 'expired';
+      }
+    } else {
+      gate.reminders++;
+    }
+    await acts.recordGate({ ...where, workflowId: workflowInfo().workflowId, gate, reminded: gate.state === 'pending' });
+  }
 }

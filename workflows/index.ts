@@ -1,2 +1,3 @@
+export { deploymentWorkflow } from './deployment.ts';
 export { releaseWorkflow } from './release.ts';
 export { scheduledCutWorkflow } from './scheduled-cut.ts';

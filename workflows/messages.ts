@@ -45,6 +45,9 @@ export type DecisionResult =
 export interface DeployInput {
   deploymentId: string;
   environment: string;
+  /** A rollback: an earlier candidate's commit of this release; default the head. */
+  commitSha?: string;
+  candidateId?: string;
   actor: Actor;
 }
 

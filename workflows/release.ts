@@ -1,12 +1,14 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
-  ActivityFailure, ApplicationFailure, allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler,
+  ActivityFailure, ApplicationFailure, ParentClosePolicy, allHandlersFinished, startChild, condition, continueAsNew, log, proxyActivities, setHandler,
   upsertSearchAttributes, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import type { CulvertActivities } from '../activities/index.ts';
 import type { ChangeRecord } from '../db/repos/changes.ts';
-import { binaryHasWork, binaryStep, watchGate } from './binary.ts';
-import { defaultSeverities, mayDecide, mayRequest, nextVersion } from './domain.ts';
-import { tally, voteRefusal } from './gate.ts';
+import { binaryHasWork, binaryStep, gatePolicy } from './binary.ts';
+import { deploymentWorkflow } from './deployment.ts';
+import { defaultSeverities, deploymentWorkflowId, mayDecide, mayRequest, nextVersion } from './domain.ts';
+import { tally, voteRefusal, watchGate } from './gate.ts';
 import type { Actor, ChangeState, EnvironmentConfig, ProductConfig } from './domain.ts';
 import { refuse } from './errors.ts';
 import {
@@ -225,10 +227,13 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
 
   const environment = (s: CarriedState, name: string): EnvironmentConfig | undefined => s.product.environments.find((e) => e.name === name);
 
-  setHandler(deployUpdate, async ({ deploymentId, environment: envName, actor }) => {
+  setHandler(deployUpdate, async ({ deploymentId, environment: envName, commitSha, candidateId, actor }) => {
     const s = ready();
     if (!s.deploymentsSeen.includes(deploymentId)) {
-      const job: DeployJob = { deploymentId, environment: envName, commitSha: s.headSha, trigger: 'deploy.clicked', requestedBy: actor.name };
+      const job: DeployJob = {
+        deploymentId, environment: envName, commitSha: commitSha ?? s.headSha, trigger: 'deploy.clicked', requestedBy: actor.name,
+        ...(candidateId ? { candidateId } : {}),
+      };
       s.deploymentsSeen.push(deploymentId);
       if (s.deploymentsSeen.length > deploymentsSeenLimit) s.deploymentsSeen.shift();
       await quick.recordDeployment({ product: s.product.name, release: s.name, job, state: 'pending' });
@@ -475,7 +480,13 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
     if (!env || (env.production && !s.production)) {
       await quick.recordDeployment({ product: s.product.name, release: s.name, job, state: 'failed' });
     } else {
-      await long.runDeploy({ product: s.product, release: s.name, job, runId: uuid4() });
+      // A deployment is a workflow of its own (it may wait days at its environment's gate).
+      await startChild(deploymentWorkflow, {
+        workflowId: deploymentWorkflowId(job.deploymentId), parentClosePolicy: ParentClosePolicy.ABANDON,
+        args: [{ product: s.product, release: s.name, production: s.production, job }],
+      }).catch((err: unknown) => {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      });
     }
     s.deployQueue.shift();
   };
@@ -497,9 +508,10 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
   };
   let watching = false;
   const watch = (): void => {
-    if (watching || !s.gate || s.gate.state !== 'pending') return;
+    const policy = gatePolicy(s);
+    if (watching || !policy || !s.gate || s.gate.state !== 'pending') return;
     watching = true;
-    watchGate(s).catch((err: unknown) => log.error('gate watcher failed', { err: String(err) })).finally(() => {
+    watchGate(s, policy, { product: s.product.name, release: s.name }).catch((err: unknown) => log.error('gate watcher failed', { err: String(err) })).finally(() => {
       watching = false;
     });
   };

@@ -19,18 +19,6 @@ export const triggerSchema = z.strictObject({
   environment: slug.optional(),
 });
 
-export const environmentSchema = z.strictObject({
-  name: slug,
-  order: z.number().int().min(0),
-  production: z.boolean(),
-});
-
-export const approvalSchema = z.strictObject({
-  rule: z.enum(['any-owner', 'quorum']),
-  quorum: z.number().int().min(1).max(50).optional(),
-  excludeRequester: z.boolean().optional(),
-});
-
 const gateSchema = z.strictObject({
   group: z.array(z.string().min(1).max(200)).min(1, 'a gate needs a group of at least one person').max(100),
   quorum: z.number().int().min(1).max(100),
@@ -40,6 +28,19 @@ const gateSchema = z.strictObject({
   remindEverySeconds: z.number().int().min(1).max(30 * 86_400).optional(),
   onTimeout: z.union([z.literal('fail'), z.strictObject({ escalateTo: z.array(z.string().min(1).max(200)).min(1).max(100) })]).optional(),
 }).refine((g) => g.quorum <= g.group.length, { message: 'quorum is larger than the group', path: ['quorum'] });
+
+export const environmentSchema = z.strictObject({
+  name: slug,
+  order: z.number().int().min(0),
+  production: z.boolean(),
+  gate: gateSchema.optional(),
+});
+
+export const approvalSchema = z.strictObject({
+  rule: z.enum(['any-owner', 'quorum']),
+  quorum: z.number().int().min(1).max(50).optional(),
+  excludeRequester: z.boolean().optional(),
+});
 
 /** Everything a product can set; a template sets the same things for several products at once. */
 const settings = {
