@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { git } from '../activities/git/run.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
@@ -131,6 +132,10 @@ describe('binary flow', () => {
     const envs = detail.deployments.map((d: { environment: string; state: string }) => `${d.environment}:${d.state}`).sort();
     expect(envs).toEqual(['production:succeeded', 'qa:succeeded', 'qa:succeeded', 'qa:succeeded']);
     expect(detail.runs.filter((x: { step: string }) => x.step === 'build')).toHaveLength(4);
+
+    // The whole story (candidates, freeze, gate, publish) replays deterministically from its history.
+    const history = await stack.client.workflow.getHandle(`culvert/${product}/3.11`).fetchHistory();
+    await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history);
 
     // The next cut is proposed as 3.12.
     const next = await stack.call('POST', `/v1/products/${product}/releases`, { token: owner, body: {} });

@@ -1,7 +1,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { git } from '../activities/git/run.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
@@ -137,6 +138,10 @@ describe('pull-request flow', () => {
     expect(release.body.deployments).toHaveLength(2);
     const list = await stack.call('GET', `${changes}?state=merged`, { token: ci });
     expect(list.body.items.map((c: { id: string }) => c.id)).toEqual([good.body.id]);
+
+    // The workflow code replays its own history deterministically.
+    const history = await stack.client.workflow.getHandle(`culvert/${product}/master`).fetchHistory();
+    await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history);
 
     // Releases are findable by search attribute in Temporal.
     await waitFor('the release in Temporal visibility', async () => {
