@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
@@ -21,8 +21,8 @@ import type { ChildWorkerSpec } from './helpers/worker-main.ts';
 
 const admin: Actor = { name: 'admin', role: 'admin', products: null, tokenId: null };
 
-// A worker SIGKILLed inside the merge activity (before and after its push): a new worker finishes the
-// work and the remote ends with exactly one merge commit for the request.
+// A worker SIGKILLed inside the merge activity, or the pick batch activity (before and after its push):
+// a new worker finishes the work and the remote ends with every change applied exactly once.
 describe('a worker killed while merging', () => {
   let repo: GitFixture;
   let root: string;
@@ -133,4 +133,81 @@ describe('a worker killed while merging', () => {
     expect(row?.state).toBe('merged');
     expect(row?.resultSha).toBe(head);
   });
+
+  // The cherry-pick flow: ten approved picks go out as one batch with one push; the worker dies around it.
+  it.each(['beforePush', 'afterPush'] as const)('picks, killed %s mid-batch: every approved pick applied exactly once', async (at) => {
+    const product = unique('crash-picks');
+    const release = `picks-${at}`;
+    const branch = `releases/${release}`;
+    const cutPoint = await repo.commit({ [`picks-${at}/base.txt`]: 'base\n' }, `pick base for ${at}`);
+    const origins: string[] = [];
+    for (let i = 0; i < 10; i++) origins.push(await repo.commit({ [`picks-${at}/fix-${i}.txt`]: `fix ${i}\n` }, `pick fix ${i} for ${at}`));
+    await repo.push();
+
+    const config: ProductConfig = {
+      name: product, repository: repo.remote, flow: 'cherry-pick', trunk: 'main', owners: [],
+      steps: {}, triggers: [], environments: [],
+    };
+    const seed = await openDatabase(database());
+    await seed.migrate();
+    await createProduct(seed.db, config);
+    await seed.close();
+
+    const marker = join(root, `picks-${at}.marker`);
+    const first = await startChild({ at, marker });
+    const workflowId = `culvert/${product}/${release}`;
+    const cut = await client.workflow.executeUpdateWithStart(cutUpdate, {
+      startWorkflowOperation: new WithStartWorkflowOperation(releaseWorkflow, {
+        workflowId, taskQueue, workflowIdConflictPolicy: 'FAIL',
+        args: [{ product: config, name: release, from: cutPoint, production: false, createdBy: admin }],
+      }),
+    });
+    expect(cut.branch).toBe(branch);
+    const handle = client.workflow.getHandle(workflowId);
+    const ids = origins.map(() => randomUUID());
+    // Filed newest first: the batch still applies them in trunk order.
+    for (let i = origins.length - 1; i >= 0; i--) {
+      await handle.executeUpdate(requestChangeUpdate, {
+        args: [{ id: ids[i] as string, kind: 'pick', commits: [(origins[i] as string).slice(0, 12)], reason: `fix ${i}`, severity: 'normal', actor: admin }],
+      });
+    }
+    const decided = await handle.executeUpdate(decideUpdate, { args: [{ decisions: ids.map((id) => ({ id, decision: 'approve' as const })), actor: admin }] });
+    expect(decided.results.every((r) => r.ok)).toBe(true);
+
+    await waitFor('the worker to reach the fault point', async () => existsSync(marker));
+    await stopChild(first, 'SIGKILL');
+    // The fault hook names the batch's first pick: the oldest trunk commit, though it was filed last.
+    expect(await readFile(marker, 'utf8')).toBe(ids[0]);
+    expect(await picksOn(branch, cutPoint)).toHaveLength(at === 'afterPush' ? 10 : 0);
+
+    const second = await startChild();
+    const summary = await waitFor('the batch to finish on the new worker', async () => {
+      const s = await handle.query(summaryQuery);
+      return s.mergeQueue.length === 0 && s.pendingChanges.length === 0 ? s : undefined;
+    }, 90_000);
+    await stopChild(second, 'SIGTERM');
+
+    // Each origin exactly once, in trunk order, and nothing else on the branch.
+    const picked = await picksOn(branch, cutPoint);
+    expect(picked.map((c) => c.origins)).toEqual(origins.map((o) => [o]));
+    const head = (await git(['rev-parse', `refs/heads/${branch}`], { cwd: repo.remote })).stdout.trim();
+    expect(summary.headSha).toBe(head);
+
+    const check = await openDatabase(database());
+    const rows = await Promise.all(ids.map((id) => getChange(check.db, product, release, id)));
+    await check.close();
+    rows.forEach((row, i) => {
+      expect(row?.state, `pick of fix ${i}`).toBe('merged');
+      expect(row?.resultSha).toBe(picked[i]?.sha);
+    });
+  });
+
+  /** Commits on `branch` after `from`, oldest first, with the origins their pick trailers name. */
+  async function picksOn(branch: string, from: string): Promise<{ sha: string; origins: string[] }[]> {
+    const out = (await git(['log', '--reverse', '--format=%H%x01%B%x00', `${from}..refs/heads/${branch}`], { cwd: repo.remote })).stdout;
+    return out.split('\0').map((x) => x.trim()).filter(Boolean).map((entry) => {
+      const [sha = '', message = ''] = entry.split('\x01');
+      return { sha, origins: [...message.matchAll(/\(cherry picked from commit ([0-9a-f]{40})\)/g)].map((m) => m[1] ?? '') };
+    });
+  }
 });

@@ -6,7 +6,11 @@ import { castVote, verdict } from './policy.ts';
 import { doneState } from './release-state.ts';
 import type { CarriedState, ChangeMem } from './release-state.ts';
 
-export function judge(s: CarriedState, actor: Actor, d: DecideInput['decisions'][number]): DecisionResult {
+/**
+ * `applying`: changes in the batch (or merge) being applied right now. Until then an approved change can
+ * still be passed: under either policy none may pass it, so a pass takes it back out of the queue.
+ */
+export function judge(s: CarriedState, actor: Actor, d: DecideInput['decisions'][number], applying: ReadonlySet<string> = new Set()): DecisionResult {
   const change = s.open[d.id];
   if (!change) {
     const finished = doneState(s, d.id);
@@ -17,7 +21,8 @@ export function judge(s: CarriedState, actor: Actor, d: DecideInput['decisions']
   if (!mayDecide(actor, s.product.name)) {
     return { id: d.id, ok: false, code: 'forbidden', message: `${actor.name} may not decide on ${s.product.name}` };
   }
-  if (change.state !== 'awaiting-decision') {
+  const passQueued = change.state === 'approved' && d.decision === 'reject' && !applying.has(change.id);
+  if (change.state !== 'awaiting-decision' && !passQueued) {
     return { id: d.id, ok: false, code: 'change_not_decidable', message: `change #${change.seq} is ${change.state}, not awaiting a decision` };
   }
   if (d.decision === 'approve' && change.check === 'failed') {

@@ -55,6 +55,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
   let st: CarriedState | undefined = input.carried;
   let cutFailure: ApplicationFailure | undefined;
   let runningChecks = 0;
+  // Changes handed to applyPicks/mergeChange and not yet settled: no longer open to a pass.
+  const applying = new Set<string>();
 
   const where = (s: CarriedState): string => `${s.product.name}/${s.name}`;
   const view = (s: CarriedState): ReleaseView => ({
@@ -171,7 +173,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
         break;
       }
       case 'revert':
-        Object.assign(base, { revertOf: req.revertOf, reason: req.reason, trunkOrder: Number.MAX_SAFE_INTEGER });
+        // After every pick, and still within the Postgres integer column it is recorded in.
+        Object.assign(base, { revertOf: req.revertOf, reason: req.reason, trunkOrder: 2 ** 31 - 1 });
         break;
     }
     // Another handler may have taken the same id while this one waited on an activity.
@@ -189,7 +192,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
 
   setHandler(decideUpdate, async ({ decisions, actor }) => {
     const s = ready();
-    const results = decisions.map((d) => judge(s, actor, d));
+    const results = decisions.map((d) => judge(s, actor, d, applying));
     const changed: ChangeRecord[] = [];
     decisions.forEach((d, i) => {
       const change = s.open[d.id];
@@ -201,7 +204,10 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
       changed.push(record(change, {
         decisionComment: d.comment ?? null, by: actor.name, note: `${actor.name} ${d.decision === 'approve' ? 'wants' : 'passes'} it${d.comment ? `: ${d.comment}` : ''}`,
       }));
-      if (after === 'rejected') finish(s, change);
+      if (after === 'rejected') {
+        finish(s, change);
+        s.mergeQueue = s.mergeQueue.filter((id) => id !== change.id);
+      }
     });
     await save(s, changed);
     return { results };
@@ -216,7 +222,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
         ids.add(d.id);
       }
       // Refuse the whole call when nothing in it could change anything: history stays clean.
-      const results: DecisionResult[] = decisions.map((d) => judge(s, actor, d));
+      const results: DecisionResult[] = decisions.map((d) => judge(s, actor, d, applying));
       if (!results.some((r) => r.ok)) {
         const first = results[0];
         if (first && !first.ok) throw refuse(first.code as Parameters<typeof refuse>[0], first.message, { results });
@@ -386,10 +392,11 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
       s.mergeQueue.shift();
       return;
     }
+    applying.add(change.id);
     const res = await quick.mergeChange({
       product: s.product, release: s.name, branch: s.branch, expectedHead: s.headSha,
       change: { id: change.id, seq: change.seq, branch: change.branch ?? '', sourceSha: change.sourceSha ?? '', decidedBy: change.decidedBy ?? '' },
-    });
+    }).finally(() => applying.delete(change.id));
     let saved: ChangeRecord;
     switch (res.kind) {
       case 'stale':
@@ -423,11 +430,12 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
       settle(change, 'failed', { note: `depends on ${dependency}, which ended ${state}` }));
     dequeue(new Set(blocked.map((b) => b.change.id)));
     if (batch.length > 0) {
+      for (const c of batch) applying.add(c.id);
       const res = await long.applyPicks({
         product: s.product, release: s.name, branch: s.branch, expectedHead: s.headSha, cutFrom: s.cutFrom,
         committedAt: new Date().toISOString(),
         items: batch.map((c) => ({ changeId: c.id, seq: c.seq, kind: c.kind === 'revert' ? 'revert' as const : 'pick' as const, commits: c.commits, revertOf: c.revertOf })),
-      });
+      }).finally(() => applying.clear());
       if (res.kind === 'stale') {
         s.headSha = res.actual;
         await save(s, saved);
