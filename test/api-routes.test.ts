@@ -119,6 +119,9 @@ describe('api routes', () => {
         '/v1/approvals': ['get'],
         '/v1/approvals/{id}': ['post'],
         '/v1/artifacts/{id}': ['get'],
+        '/v1/commits/{sha}': ['get'],
+        '/v1/products/{product}/notes': ['get'],
+        '/v1/products/{product}/environments/{environment}/preview': ['get'],
       };
       for (const [path, methods] of Object.entries(expected)) {
         expect(Object.keys(doc.paths[path] ?? {}).sort(), path).toEqual(methods);
@@ -194,9 +197,13 @@ describe('api routes', () => {
       ['GET', '/v1/approvals'],
       ['POST', '/v1/approvals/:id'],
       ['GET', '/v1/artifacts/:id'],
+      ['GET', '/v1/commits/:sha'],
+      ['GET', '/v1/products/:product/notes'],
+      ['GET', '/v1/products/:product/environments/:environment/preview'],
     ];
     const resolve = (template: string): string => template.replace(':product', p.a).replace(':release', 'master').replace(':id', 'some-id')
-      .replace(':template', 'some-template').replace(':action', 'pause');
+      .replace(':template', 'some-template').replace(':action', 'pause')
+      .replace(':sha', 'abcdef1').replace(':environment', 'staging');
 
     it('the table below covers every /v1 operation in the OpenAPI document', async () => {
       const doc = (await stack.call('GET', '/openapi.json', { token: '' })).body as { paths: Record<string, Record<string, unknown>> };

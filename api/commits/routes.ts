@@ -29,17 +29,22 @@ export function commitRoutes(r: Routes, deps: AppDeps): void {
     }
     const scoped = actor.role !== 'admin' && actor.products !== null;
     const canSee = (p: string): boolean => !scoped || (actor.products ?? []).includes(p);
+    const notFound = () => new ApiError('commit_not_found', `no traced commit ${given}${product ? ` in ${product}` : ''}: it is on no indexed trunk and in no release`, { sha: given });
+    if (prefix.length === 40 && !product && !scoped) {
+      const answer = await traceCommit(deps.db, prefix, null, canSee);
+      if (!answer) throw notFound();
+      return c.json(answer);
+    }
     // A token limited to some products never learns of commits elsewhere, not even by an ambiguity.
     const searchIn: (string | null)[] = product ? [product] : scoped ? (actor.products ?? []) : [null];
     const found = new Set<string>();
     for (const p of searchIn) for (const sha of await matchCommits(deps.db, prefix, p, 10)) found.add(sha);
     const candidates = [...found].sort();
-    if (candidates.length === 0) {
-      throw new ApiError('commit_not_found', `no traced commit ${given}${product ? ` in ${product}` : ''}: it is on no indexed trunk and in no release`, { sha: given });
-    }
     if (candidates.length > 1) {
       throw new ApiError('ambiguous_commit', `commit ${given} is ambiguous: it could be ${candidates.slice(0, 5).join(', ')}${candidates.length > 5 ? ', ...' : ''}; give more digits`, { sha: given, candidates });
     }
-    return c.json(await traceCommit(deps.db, candidates[0] as string, product, canSee));
+    const answer = candidates[0] ? await traceCommit(deps.db, candidates[0], product, canSee) : null;
+    if (!answer) throw notFound();
+    return c.json(answer);
   });
 }

@@ -2,8 +2,8 @@
 // when), production. Exact with respect to git because every release is its cut's trunk position plus
 // the commits each recorded move of its branch brought in.
 import type { Db } from '../../db/client.ts';
-import { commitFacts, currentOf, finishedTime, movesOf, productConfigs, tracedDeployments } from '../../db/repos/trace.ts';
-import type { ReleaseCommitRow, TracedDeployment } from '../../db/repos/trace.ts';
+import { commitRows, currentOf, cutsOfLine, finishedTime, movesOf, productConfigs, tracedDeployments } from '../../db/repos/trace.ts';
+import type { LineCut, LinePosition, ReleaseCommitRow, TracedDeployment } from '../../db/repos/trace.ts';
 import type { ProductConfig } from '../../workflows/domain.ts';
 
 /** How a release holds the commit: the earliest move at which it holds it directly and as a pick. */
@@ -13,6 +13,8 @@ interface Membership {
   direct: number | null;
   via: 'cut' | 'move' | null;
   pick: { move: number; sha: string; via: string | null } | null;
+  /** When the release was cut, if its cut holds the commit. */
+  cutAt: Date | null;
 }
 
 export interface ReleaseAnswer {
@@ -55,23 +57,62 @@ export interface CommitAnswer {
 
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 
-export async function traceCommit(db: Db, sha: string, product: string | null, canSee: (product: string) => boolean): Promise<CommitAnswer> {
-  const facts = await commitFacts(db, sha, product);
+// Cuts only ever get added, and a release holds every commit up to its cut position: each API process
+// keeps the cuts of a line in memory, sorted, and reloads them when the line's cut count or position sum
+// (read with the commit's position, in the same query) says a cut was added.
+const cutCache = new WeakMap<Db, Map<number, { count: number; sum: number; cuts: LineCut[]; products: string[] }>>();
+
+async function cutsHolding(db: Db, p: LinePosition): Promise<LineCut[]> {
+  let perDb = cutCache.get(db);
+  if (!perDb) {
+    perDb = new Map();
+    cutCache.set(db, perDb);
+  }
+  let entry = perDb.get(p.line);
+  if (!entry || entry.count !== p.cutCount || entry.sum !== p.cutSum) {
+    const cuts = await cutsOfLine(db, p.line);
+    entry = { count: cuts.length, sum: cuts.reduce((n, c) => n + c.cutPos, 0), cuts, products: [...new Set(cuts.map((c) => c.product))] };
+    perDb.set(p.line, entry);
+  }
+  const { cuts } = entry;
+  let lo = 0;
+  let hi = cuts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((cuts[mid] as LineCut).cutPos < p.pos) lo = mid + 1;
+    else hi = mid;
+  }
+  return cuts.slice(lo);
+}
+
+function productsOnLine(db: Db, line: number): string[] {
+  return cutCache.get(db)?.get(line)?.products ?? [];
+}
+
+/** The answer for a full SHA, or null when Culvert traces no such commit. */
+export async function traceCommit(db: Db, sha: string, product: string | null, canSee: (product: string) => boolean): Promise<CommitAnswer | null> {
+  const facts = await commitRows(db, sha, product);
+  if (facts.positions.length === 0 && facts.own.length === 0 && facts.picks.length === 0) return null;
   const key = (p: string, r: string): string => `${p}\0${r}`;
   const members = new Map<string, Membership>();
   const member = (p: string, r: string): Membership => {
     let m = members.get(key(p, r));
     if (!m) {
-      m = { product: p, release: r, direct: null, via: null, pick: null };
+      m = { product: p, release: r, direct: null, via: null, pick: null, cutAt: null };
       members.set(key(p, r), m);
     }
     return m;
   };
-  for (const cut of facts.cuts) {
-    if (!canSee(cut.product)) continue;
-    const m = member(cut.product, cut.release);
-    m.direct = 0;
-    m.via = 'cut';
+  const lineProducts = new Set<string>();
+  for (const position of facts.positions) {
+    for (const cut of await cutsHolding(db, position)) {
+      if (!canSee(cut.product) || (product && cut.product !== product)) continue;
+      const m = member(cut.product, cut.release);
+      m.direct = 0;
+      m.via = 'cut';
+      m.cutAt = cut.at;
+    }
+    for (const p of productsOnLine(db, position.line)) if (canSee(p) && (!product || p === product)) lineProducts.add(p);
   }
   for (const row of facts.own) {
     if (!canSee(row.product)) continue;
@@ -87,9 +128,13 @@ export async function traceCommit(db: Db, sha: string, product: string | null, c
     if (!m.pick || row.move < m.pick.move) m.pick = { move: row.move, sha: row.sha, via: row.originVia };
   }
 
-  const moveKeys = [...members.values()].map((m) => ({ product: m.product, release: m.release, move: Math.min(m.direct ?? Infinity, m.pick?.move ?? Infinity) }));
+  // When each release got it: the cut's time, or the time of the move that brought it in.
+  const moveKeys = [...members.values()].flatMap((m) => [
+    ...(m.direct !== null && m.cutAt === null ? [{ product: m.product, release: m.release, move: m.direct }] : []),
+    ...(m.direct === null && m.pick ? [{ product: m.product, release: m.release, move: m.pick.move }] : []),
+  ]);
   const products = new Set([...members.values()].map((m) => m.product));
-  for (const p of facts.lineProducts) if (canSee(p)) products.add(p);
+  for (const p of lineProducts) products.add(p);
   const [moves, deployments, configs] = await Promise.all([
     movesOf(db, moveKeys), tracedDeployments(db, [...products]), productConfigs(db, [...products]),
   ]);
@@ -98,7 +143,9 @@ export async function traceCommit(db: Db, sha: string, product: string | null, c
   const releases: ReleaseAnswer[] = [];
   for (const m of members.values()) {
     if (m.direct !== null) {
-      releases.push({ product: m.product, release: m.release, how: 'direct', via: m.via ?? 'move', since: iso(movedAt.get(`${key(m.product, m.release)}\0${m.direct}`)) });
+      releases.push({
+        product: m.product, release: m.release, how: 'direct', via: m.via ?? 'move', since: iso(m.cutAt ?? movedAt.get(`${key(m.product, m.release)}\0${m.direct}`)),
+      });
     } else if (m.pick) {
       releases.push({
         product: m.product, release: m.release, how: 'pick', pickSha: m.pick.sha, pickedBy: m.pick.via,
@@ -106,7 +153,8 @@ export async function traceCommit(db: Db, sha: string, product: string | null, c
       });
     }
   }
-  releases.sort((a, b) => a.product.localeCompare(b.product) || (a.since ?? '').localeCompare(b.since ?? '') || a.release.localeCompare(b.release));
+  const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  releases.sort((a, b) => cmp(a.product, b.product) || cmp(a.since ?? '', b.since ?? '') || cmp(a.release, b.release));
 
   // Does a deployment (a release at one of its recorded heads) hold the commit, and how?
   const holds = (d: TracedDeployment): { how: 'direct' | 'pick'; pickSha?: string } | null | undefined => {
@@ -143,7 +191,7 @@ export async function traceCommit(db: Db, sha: string, product: string | null, c
     }
   }
 
-  const info = facts.positions[0] ?? facts.own[0] as ReleaseCommitRow | undefined;
+  const info = (facts.positions[0] ?? facts.own[0]) as Pick<ReleaseCommitRow, 'subject' | 'author'> | undefined;
   const origin = facts.own.find((r) => r.originSha !== null);
   return {
     sha,

@@ -56,10 +56,6 @@ export async function appendToLine(
   });
 }
 
-export async function lineById(db: Db, id: number): Promise<TraceLine | undefined> {
-  return (await db.select().from(traceLines).where(eq(traceLines.id, id)))[0];
-}
-
 /** The commit's position on the line and whether it is an anchor (first-parent commit), if indexed. */
 export async function positionOf(db: Db, line: number, sha: string): Promise<{ pos: number; anchor: boolean } | null> {
   const [row] = await db.select({ pos: traceCommits.pos, anchor: traceCommits.anchor }).from(traceCommits)
@@ -228,29 +224,40 @@ const rcColumns = {
   subject: releaseCommits.subject, author: releaseCommits.author,
 };
 
-export interface CommitFacts {
+export interface LinePosition {
+  line: number;
+  pos: number;
+  subject: string;
+  author: string;
+  /** Count and position sum of the line's cuts: changes whenever a cut is added (a cache key). */
+  cutCount: number;
+  cutSum: number;
+}
+
+export interface CommitRows {
   /** Where the commit sits on trunk lines. */
-  positions: { line: number; pos: number; subject: string; author: string }[];
+  positions: LinePosition[];
   /** Releases whose history has it by its own SHA beyond their cut point. */
   own: ReleaseCommitRow[];
   /** Commits that are picks of it (transitively: picks of picks too). */
   picks: ReleaseCommitRow[];
-  /** Releases whose cut point contains it. */
-  cuts: ReleaseCut[];
-  /** Products that have a release on one of its lines (they are told "not here" too). */
-  lineProducts: string[];
 }
 
-export async function commitFacts(db: Db, sha: string, product: string | null): Promise<CommitFacts> {
+export async function commitRows(db: Db, sha: string, product: string | null): Promise<CommitRows> {
   const byProduct = product ? eq(releaseCommits.product, product) : undefined;
-  const [positions, own] = await Promise.all([
-    db.select({ line: traceCommits.line, pos: traceCommits.pos, subject: traceCommits.subject, author: traceCommits.author })
-      .from(traceCommits).where(eq(traceCommits.sha, sha)),
+  const [positions, own, direct] = await Promise.all([
+    db.select({
+      line: traceCommits.line, pos: traceCommits.pos, subject: traceCommits.subject, author: traceCommits.author,
+      cutCount: sql<number>`(select count(*)::int from release_cuts c where c.line = ${traceCommits.line})`,
+      cutSum: sql<number>`(select coalesce(sum(c.cut_pos), 0)::float8 from release_cuts c where c.line = ${traceCommits.line})`,
+    }).from(traceCommits).where(eq(traceCommits.sha, sha)),
     db.select(rcColumns).from(releaseCommits).where(and(eq(releaseCommits.sha, sha), byProduct)),
+    db.select(rcColumns).from(releaseCommits).where(and(eq(releaseCommits.originSha, sha), byProduct)),
   ]);
-  const picks: ReleaseCommitRow[] = [];
+  const picks: ReleaseCommitRow[] = [...direct];
   const seen = new Set<string>([sha]);
-  let frontier = [sha];
+  let frontier = direct.map((r) => r.sha).filter((x) => !seen.has(x));
+  for (const x of frontier) seen.add(x);
   for (let depth = 0; depth < 8 && frontier.length > 0; depth++) {
     const rows = await db.select(rcColumns).from(releaseCommits).where(and(inArray(releaseCommits.originSha, frontier), byProduct));
     frontier = [];
@@ -262,19 +269,20 @@ export async function commitFacts(db: Db, sha: string, product: string | null): 
       }
     }
   }
-  const lineIds = positions.map((p) => p.line);
-  let cuts: ReleaseCut[] = [];
-  let lineProducts: string[] = [];
-  if (lineIds.length > 0) {
-    const contains = or(...positions.map((p) => and(eq(releaseCuts.line, p.line), gte(releaseCuts.cutPos, p.pos))));
-    const byCutProduct = product ? eq(releaseCuts.product, product) : undefined;
-    [cuts, lineProducts] = await Promise.all([
-      db.select().from(releaseCuts).where(and(contains, byCutProduct)),
-      db.selectDistinct({ product: releaseCuts.product }).from(releaseCuts).where(and(inArray(releaseCuts.line, lineIds), byCutProduct))
-        .then((rows) => rows.map((r) => r.product)),
-    ]);
-  }
-  return { positions, own, picks, cuts, lineProducts };
+  return { positions, own, picks };
+}
+
+export interface LineCut {
+  product: string;
+  release: string;
+  cutPos: number;
+  at: Date;
+}
+
+/** Every cut on a line, by position. */
+export async function cutsOfLine(db: Db, line: number): Promise<LineCut[]> {
+  return db.select({ product: releaseCuts.product, release: releaseCuts.release, cutPos: releaseCuts.cutPos, at: releaseCuts.at })
+    .from(releaseCuts).where(eq(releaseCuts.line, line)).orderBy(asc(releaseCuts.cutPos), asc(releaseCuts.product), asc(releaseCuts.release));
 }
 
 export interface TracedDeployment extends Deployment {
