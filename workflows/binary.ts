@@ -1,17 +1,11 @@
 // The binary flow's stages after changes land: release candidates, freeze, final build, QA sign-off,
 // publish, close. Driven by the release workflow's main loop; all state lives in CarriedState.
-import { log, proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
-import type { CulvertActivities } from '../activities/index.ts';
+import { log, uuid4, workflowInfo } from '@temporalio/workflow';
+import { long, quick } from './proxies.ts';
 import { gatePolicyOf, openGate } from './gate.ts';
 import type { GatePolicy } from './gate.ts';
 import type { CarriedState, DeployJob } from './release-state.ts';
 
-const quick = proxyActivities<CulvertActivities>({
-  startToCloseTimeout: '2 minutes', heartbeatTimeout: '15 seconds', retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
-const long = proxyActivities<CulvertActivities>({
-  startToCloseTimeout: '6 hours', heartbeatTimeout: '20 seconds', retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5 },
-});
 
 export interface BinaryHooks {
   close(): Promise<void>;

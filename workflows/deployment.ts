@@ -1,10 +1,8 @@
-import { condition, log, proxyActivities, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
-import type { CulvertActivities } from '../activities/index.ts';
+import { condition, log, uuid4, workflowInfo } from '@temporalio/workflow';
+import { long, quick } from './proxies.ts';
 import type { ProductConfig } from './domain.ts';
-import { refuse } from './errors.ts';
-import { gatePolicyOf, openGate, tally, voteRefusal, watchGate } from './gate.ts';
+import { gatePolicyOf, handleGateVotes, openGate, watchGate } from './gate.ts';
 import type { Gate } from './gate.ts';
-import { voteUpdate } from './messages.ts';
 import type { DeployJob } from './release-state.ts';
 
 export interface DeploymentInput {
@@ -14,12 +12,6 @@ export interface DeploymentInput {
   job: DeployJob;
 }
 
-const quick = proxyActivities<CulvertActivities>({
-  startToCloseTimeout: '2 minutes', heartbeatTimeout: '15 seconds', retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
-const long = proxyActivities<CulvertActivities>({
-  startToCloseTimeout: '6 hours', heartbeatTimeout: '20 seconds', retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5 },
-});
 
 /**
  * One deployment: the environment's gate when it has one, then the deploy step, recorded either way.
@@ -31,20 +23,7 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<{ stat
   const env = product.environments.find((e) => e.name === job.environment);
   const holder: { gate: Gate | null } = { gate: null };
 
-  setHandler(voteUpdate, async ({ gateId, decision, comment, actor }) => {
-    const gate = holder.gate;
-    if (!gate || gate.id !== gateId) throw refuse('approval_not_found', `no approval ${gateId} on deployment ${job.deploymentId}`);
-    gate.votes.push({ by: actor.name, decision, at: new Date().toISOString(), ...(comment ? { comment } : {}) });
-    gate.state = tally(gate);
-    await quick.recordGate({ ...where, workflowId: workflowInfo().workflowId, gate });
-    return { gateId, state: gate.state, votes: gate.votes.length };
-  }, {
-    validator: ({ gateId, actor }) => {
-      if (!holder.gate || holder.gate.id !== gateId) throw refuse('approval_not_found', `no approval ${gateId} on deployment ${job.deploymentId}`);
-      const refusal = voteRefusal(holder.gate, actor);
-      if (refusal) throw refuse(refusal.code, refusal.message);
-    },
-  });
+  handleGateVotes(holder, () => where);
 
   await quick.recordDeployment({ ...where, job, state: 'pending' });
   if (!env || (env.production && !input.production)) {

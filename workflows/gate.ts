@@ -1,8 +1,10 @@
 // Approval gates: wait for a quorum of a group. Pure logic, used by the release workflow (QA sign-off)
 // and meant for deploy and change-request gates as well.
-import { condition, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { CulvertActivities } from '../activities/index.ts';
+import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import { quick } from './proxies.ts';
 import type { Actor, GatePolicyConfig } from './domain.ts';
+import { refuse } from './errors.ts';
+import { voteUpdate } from './messages.ts';
 
 export interface GatePolicy {
   group: string[];
@@ -76,9 +78,6 @@ export function gatePolicyOf(c: GatePolicyConfig): GatePolicy {
   };
 }
 
-const acts = proxyActivities<CulvertActivities>({
-  startToCloseTimeout: '2 minutes', heartbeatTimeout: '15 seconds', retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
 
 /**
  * Runs beside the owning workflow's main code while a gate waits: reminders every so often, and at the
@@ -108,6 +107,30 @@ export async function watchGate(holder: { gate: Gate | null }, policy: GatePolic
     } else {
       gate.reminders++;
     }
-    await acts.recordGate({ ...where, workflowId: workflowInfo().workflowId, gate, reminded: gate.state === 'pending' });
+    await quick.recordGate({ ...where, workflowId: workflowInfo().workflowId, gate, reminded: gate.state === 'pending' });
   }
+}
+
+/**
+ * Takes votes on the gate `holder` has (none yet, or a closed one, refuses them): the validator checks
+ * group, exclusion and second votes synchronously, so a refused vote leaves no trace in history.
+ */
+export function handleGateVotes(holder: { readonly gate: Gate | null }, where: () => { product: string; release: string }): void {
+  const find = (gateId: string): Gate => {
+    const gate = holder.gate;
+    if (!gate || gate.id !== gateId) throw refuse('approval_not_found', `no approval ${gateId} here`);
+    return gate;
+  };
+  setHandler(voteUpdate, async ({ gateId, decision, comment, actor }) => {
+    const gate = find(gateId);
+    gate.votes.push({ by: actor.name, decision, at: new Date().toISOString(), ...(comment ? { comment } : {}) });
+    gate.state = tally(gate);
+    await quick.recordGate({ ...where(), workflowId: workflowInfo().workflowId, gate });
+    return { gateId, state: gate.state, votes: gate.votes.length };
+  }, {
+    validator: ({ gateId, actor }) => {
+      const refusal = voteRefusal(find(gateId), actor);
+      if (refusal) throw refuse(refusal.code, refusal.message);
+    },
+  });
 }

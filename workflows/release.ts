@@ -1,19 +1,19 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
-  ActivityFailure, ApplicationFailure, ParentClosePolicy, allHandlersFinished, startChild, condition, continueAsNew, log, proxyActivities, setHandler,
+  ActivityFailure, ApplicationFailure, ParentClosePolicy, allHandlersFinished, startChild, condition, continueAsNew, log, setHandler,
   upsertSearchAttributes, uuid4, workflowInfo,
 } from '@temporalio/workflow';
-import type { CulvertActivities } from '../activities/index.ts';
+import { long, quick } from './proxies.ts';
 import type { ChangeRecord } from '../db/repos/changes.ts';
 import { binaryHasWork, binaryStep, gatePolicy } from './binary.ts';
 import { deploymentWorkflow } from './deployment.ts';
 import { defaultSeverities, deploymentWorkflowId, mayDecide, mayRequest, nextVersion } from './domain.ts';
-import { tally, voteRefusal, watchGate } from './gate.ts';
+import { handleGateVotes, watchGate } from './gate.ts';
 import type { Actor, ChangeState, EnvironmentConfig, ProductConfig } from './domain.ts';
 import { refuse } from './errors.ts';
 import {
   closeUpdate, cutUpdate, decideUpdate, deployUpdate, freezeUpdate, productUpdatedSignal, requestChangeUpdate, scheduledCloseSignal,
-  summaryQuery, voteUpdate,
+  summaryQuery,
 } from './messages.ts';
 import type { ChangeView, DecideInput, DecisionResult, ReleaseView, RequestChangeInput } from './messages.ts';
 import { applyVote, judge, nextBatch } from './release-changes.ts';
@@ -30,18 +30,7 @@ export interface ReleaseInput {
   carried?: CarriedState;
 }
 
-const quick = proxyActivities<CulvertActivities>({
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '15 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
 
-// Batches of picks and steps can take long; the heartbeat notices a dead worker fast all the same.
-const long = proxyActivities<CulvertActivities>({
-  startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '20 seconds',
-  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5 },
-});
 
 const maxConcurrentChecks = 4;
 
@@ -309,22 +298,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
     },
   });
 
-  setHandler(voteUpdate, async ({ gateId, decision, comment, actor }) => {
-    const s = ready();
-    const gate = s.gate;
-    if (!gate || gate.id !== gateId) throw refuse('approval_not_found', `no approval ${gateId} on ${where(s)}`);
-    gate.votes.push({ by: actor.name, decision, at: new Date().toISOString(), ...(comment ? { comment } : {}) });
-    gate.state = tally(gate);
-    await quick.recordGate({ product: s.product.name, release: s.name, workflowId: workflowInfo().workflowId, gate });
-    return { gateId, state: gate.state, votes: gate.votes.length };
-  }, {
-    validator: ({ gateId, actor }) => {
-      const s = ready();
-      if (!s.gate || s.gate.id !== gateId) throw refuse('approval_not_found', `no approval ${gateId} on ${where(s)}`);
-      const refusal = voteRefusal(s.gate, actor);
-      if (refusal) throw refuse(refusal.code, refusal.message);
-    },
-  });
+  handleGateVotes({ get gate() { return st?.gate ?? null; } }, () => ({ product: input.product.name, release: input.name }));
 
   if (!st) {
     try {
