@@ -65,18 +65,27 @@ export function pickActivities(deps: ActivityDeps) {
           const sha = await resolvePick(m, i.product, trunkHead, given);
           if (!shas.includes(sha)) shas.push(sha);
         }
-        const ordered = await Promise.all(shas.map(async (sha) => ({ sha, order: await m.countCommits(sha) })));
+        // Independent reads: trunk order of each commit, picks already in the release, and the
+        // subject, author and diff size of every commit with one git call.
+        const [ordered, origins, details] = await Promise.all([
+          Promise.all(shas.map(async (sha) => ({ sha, order: await m.countCommits(sha) }))),
+          pickedOrigins(m, `${i.cutFrom}..${i.head}`),
+          m.commitDetails(shas),
+        ]);
         ordered.sort((a, b) => a.order - b.order);
-        const origins = await pickedOrigins(m, `${i.cutFrom}..${i.head}`);
+        const detailOf = new Map(details.map((d) => [d.sha, d]));
         let alreadyPresent = true;
         const commits: CommitDetail[] = [];
         for (const { sha } of ordered) {
-          const [info, stat] = await Promise.all([m.commitInfo(sha), m.diffStat(sha)]);
+          const info = detailOf.get(sha);
+          if (!info) throw new Error(`no details for commit ${sha}`);
+          const { stat } = info;
           commits.push({
             sha, subject: info.subject, author: `${info.authorName} <${info.authorEmail}>`, authorDate: info.authorDate,
             files: stat.files, insertions: stat.insertions, deletions: stat.deletions, paths: stat.paths.slice(0, 50),
           });
-          if (!origins.has(sha) && !(await m.isAncestor(sha, i.head))) alreadyPresent = false;
+          // Once one commit is missing the answer is settled; the rest need not be asked.
+          if (alreadyPresent && !origins.has(sha) && !(await m.isAncestor(sha, i.head))) alreadyPresent = false;
         }
         return { commits, trunkOrder: ordered[0]?.order ?? 0, alreadyPresent };
       });
@@ -98,30 +107,51 @@ export function pickActivities(deps: ActivityDeps) {
         if (!remote) throw refuse('internal', `release branch ${i.branch} is gone from ${i.product.repository}`);
         const committer = { ...identity, date: i.committedAt };
         const origins = await pickedOrigins(m, `${i.cutFrom}..${i.expectedHead}`);
+        // What every pick needs to know about its commit (message, author, parents), and which of them
+        // the release already holds, in two git calls for the whole batch instead of two per pick.
+        const pickShas = [...new Set(i.items.flatMap((item) => (item.kind === 'pick' ? item.commits : [])))];
+        const [infos, onHead] = await Promise.all([m.commitInfos(pickShas), m.reachableFrom(pickShas, i.expectedHead)]);
+        const infoOf = new Map(infos.map((c) => [c.sha, c]));
+        // Commits are written the way commit-tree writes them, without a git process each (see commitMaker).
+        const makeCommit = await m.commitMaker();
         let tip = i.expectedHead;
+        // Tree of `tip`, once known: the commit this loop made last was made from it.
+        let tipTree: string | undefined;
+        // Commits made by this batch between expectedHead and tip: with onHead, exactly tip's ancestors
+        // among the picks (isAncestor(sha, tip) without asking git each time).
+        const made = new Set<string>();
         const results: PickOutcome[] = [];
         for (const item of i.items) {
           const start = tip;
+          const startTree = tipTree;
+          const madeHere: string[] = [];
           let conflict: string[] | null = null;
           const targets = item.kind === 'pick' ? item.commits : await revertTargets(m, i.cutFrom, tip, item.revertOf ?? '');
           for (const sha of targets) {
-            if (item.kind === 'pick' && (origins.has(sha) || (await m.isAncestor(sha, tip)))) continue;
-            const applied = item.kind === 'pick' ? await m.pickTree(tip, sha) : await m.revertTree(tip, sha);
+            if (item.kind === 'pick' && (origins.has(sha) || made.has(sha) || onHead.has(sha))) continue;
+            const info = infoOf.get(sha) ?? (await m.commitInfo(sha));
+            tipTree ??= await m.treeOf(tip);
+            const known = { targetTree: tipTree, parents: info.parents };
+            const applied = item.kind === 'pick' ? await m.pickTree(tip, sha, known) : await m.revertTree(tip, sha, known);
             if (applied.kind === 'conflict') {
               conflict = applied.conflicts;
               break;
             }
             if (applied.kind === 'empty') continue;
-            const info = await m.commitInfo(sha);
             const message = item.kind === 'pick'
               ? `${info.message.trimEnd()}\n\n(cherry picked from commit ${sha})\n${changeTrailer(item.changeId)}\n`
               : `Revert "${info.subject}"\n\nThis reverts commit ${sha}.\n\nCulvert-Reverts: ${item.revertOf}\n${changeTrailer(item.changeId)}\n`;
             const author = item.kind === 'pick' ? { name: info.authorName, email: info.authorEmail, date: info.authorDate } : committer;
-            tip = await m.commitTree({ tree: applied.tree, parents: [tip], message, author, committer });
+            tip = await makeCommit({ tree: applied.tree, parents: [tip], message, author, committer });
+            tipTree = applied.tree;
+            made.add(tip);
+            madeHere.push(tip);
             if (item.kind === 'pick') origins.add(sha);
           }
           if (conflict) {
             tip = start;
+            tipTree = startTree;
+            for (const c of madeHere) made.delete(c);
             results.push({ changeId: item.changeId, outcome: 'conflict', paths: conflict });
           } else if (tip === start) {
             results.push({ changeId: item.changeId, outcome: 'already-present' });

@@ -14,9 +14,11 @@ import { workflowsPath } from '../cli/worker.ts';
 import { approvalRoundtrip } from './approval-roundtrip.ts';
 import type { BenchResult, Benchmark } from './lib.ts';
 import { formatResult } from './lib.ts';
+import { picksBench } from './picks.ts';
+import { traceBench } from './trace.ts';
 import { updateRoundtrip } from './update-roundtrip.ts';
 
-const benchmarks: Benchmark[] = [approvalRoundtrip, updateRoundtrip];
+const benchmarks: Benchmark[] = [approvalRoundtrip, updateRoundtrip, traceBench, picksBench];
 const noopWorkflowPath = fileURLToPath(new URL('./noop-workflow.ts', import.meta.url));
 
 function usage(): string {

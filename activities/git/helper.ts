@@ -101,6 +101,8 @@ export interface GitHelperStatus {
   pid: number | null;
   /** Helpers started so far in this process. */
   starts: number;
+  /** Git runs asked of this helper so far (also those that fell back to direct spawns). */
+  calls: number;
   /** Git runs handed to the helper and not answered yet. */
   running: number;
   /** Runs waiting for a free slot. */
@@ -116,6 +118,7 @@ export class GitHelper {
   private active = 0;
   private nextId = 1;
   private starts = 0;
+  private calls = 0;
   private fruitlessStarts = 0;
   private fellBack = false;
 
@@ -126,6 +129,7 @@ export class GitHelper {
   ) {}
 
   run(request: GitRequest): Promise<GitOutcome> {
+    this.calls++;
     if (this.fellBack) return this.direct(request);
     return new Promise<GitOutcome>((resolve, reject) => {
       const job: Job = { id: this.nextId++, request, resolve, reject, settled: false, helper: null, onAbort: null };
@@ -146,7 +150,7 @@ export class GitHelper {
   status(): GitHelperStatus {
     const child = this.helper?.child;
     return {
-      pid: child?.pid ?? null, starts: this.starts, running: this.active, queued: this.queue.filter((j) => !j.settled).length,
+      pid: child?.pid ?? null, starts: this.starts, calls: this.calls, running: this.active, queued: this.queue.filter((j) => !j.settled).length,
       concurrency: this.concurrency, fellBack: this.fellBack,
     };
   }

@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { existsSync, mkdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { InvalidRefError, assertSafeBranchName, isFullSha } from './refs.ts';
 import { GitError, git, type GitOptions, type GitResult } from './run.ts';
 
@@ -32,6 +34,21 @@ export interface CommitInfo {
   authorDate: string;
 }
 
+export interface DiffStat {
+  files: number;
+  insertions: number;
+  deletions: number;
+  paths: string[];
+}
+
+/** What pickTree and revertTree would otherwise look up themselves. */
+export interface KnownTrees {
+  /** Tree of the target commit. */
+  targetTree?: string;
+  /** Parents of the commit being picked or reverted, as commitInfo gives them. */
+  parents?: string[];
+}
+
 export type MergeTreesResult = { clean: true; tree: string } | { clean: false; conflicts: string[] };
 
 export type PickResult =
@@ -48,7 +65,17 @@ export interface Checkout {
 
 // Scaffolding commits for tree-only picks never leave the mirror; fixing their identity
 // and date keeps them byte-identical across runs, so retries reuse the same objects.
-const SYNTHETIC_IDENTITY: Identity = { name: 'Culvert', email: 'culvert@localhost', date: '2000-01-01T00:00:00Z' };
+// The date must be later than any real commit's: merge-tree finds the merge base by walking
+// commits newest first, and a scaffold dated in the past makes it walk all history older than
+// the pick before it reaches the scaffold (about 100 ms a pick on 20,000 commits, against 2 ms).
+// 2099 is as late as git's date parser goes.
+const SYNTHETIC_IDENTITY: Identity = { name: 'Culvert', email: 'culvert@localhost', date: '2099-12-31T00:00:00Z' };
+const SYNTHETIC_MESSAGE = 'culvert: synthetic merge side\n';
+// The identity line `git commit-tree` writes for SYNTHETIC_IDENTITY (git reads that date as UTC).
+const SYNTHETIC_IDENT = `${SYNTHETIC_IDENTITY.name} <${SYNTHETIC_IDENTITY.email}> ${Date.parse(SYNTHETIC_IDENTITY.date as string) / 1000} +0000`;
+
+// Per repository: whether its objects are named by SHA-1, so that this process may write them itself.
+const sha1Repos = new Map<string, Promise<boolean>>();
 
 const COMMIT_FORMAT = ['%H', '%T', '%P', '%an', '%ae', '%aI', '%s', '%b', '%B'].join('%x00') + '%x00';
 const COMMIT_FIELDS = 9;
@@ -97,6 +124,81 @@ function parseCommits(stdout: string): CommitInfo[] {
     });
   }
   return commits;
+}
+
+const numstatEntry = /^\s*(\d+|-)\t(\d+|-)\t(.*)$/s;
+
+/** `--numstat -z` entries (without renames): "added<TAB>deleted<TAB>path", "-" for binary files. */
+function parseNumstat(entries: string[]): DiffStat {
+  let insertions = 0;
+  let deletions = 0;
+  const paths: string[] = [];
+  for (const entry of entries) {
+    const m = numstatEntry.exec(entry);
+    if (!m) continue;
+    insertions += m[1] === '-' ? 0 : Number(m[1]);
+    deletions += m[2] === '-' ? 0 : Number(m[2]);
+    paths.push(m[3] ?? '');
+  }
+  return { files: paths.length, insertions, deletions, paths };
+}
+
+const isCrud = (c: string): boolean => c.charCodeAt(0) <= 32 || '.,:;<>"\\\''.includes(c);
+
+/**
+ * The "Name <email> epoch +hhmm" line `git commit-tree` writes for an identity given through
+ * GIT_*_NAME, _EMAIL and _DATE, or null where this function is not certain to match git: any name or
+ * email git would trim or strip (its "crud" at either end, "<", ">", newlines, NUL, or empty), and any
+ * date other than strict ISO 8601 with a zone (fractions of a second are ignored, as git does) in the
+ * years git accepts.
+ */
+function identLine(who: Identity): string | null {
+  const { name, email, date } = who;
+  for (const part of [name, email]) {
+    if (part === '' || /[<>\n\0]/.test(part) || isCrud(part[0] as string) || isCrud(part[part.length - 1] as string)) return null;
+  }
+  const m = date === undefined ? null : /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|([+-])(\d{2}):(\d{2}))$/.exec(date);
+  if (!m) return null;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const zoneHours = m[8] === undefined ? 0 : Number(m[8]);
+  const zoneMinutes = m[9] === undefined ? 0 : Number(m[9]);
+  if (year < 1970 || year > 2099 || hour > 23 || minute > 59 || second > 59 || zoneHours > 14 || zoneMinutes > 59) return null;
+  const local = Date.UTC(year, month - 1, day, hour, minute, second);
+  const check = new Date(local);
+  // No rolling over: 2024-02-30 is not a date git and JavaScript agree on.
+  if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day) return null;
+  const offset = (m[7] === '-' ? -1 : 1) * (zoneHours * 60 + zoneMinutes);
+  const epoch = local / 1000 - offset * 60;
+  if (epoch < 0) return null;
+  const zone = `${offset < 0 ? '-' : '+'}${String(zoneHours).padStart(2, '0')}${String(zoneMinutes).padStart(2, '0')}`;
+  return `${name} <${email}> ${epoch} ${zone}`;
+}
+
+/** Code points git's commit writer does not take as UTF-8 (it would rewrite their bytes). */
+function hasGitInvalidUtf8(text: string): boolean {
+  for (const ch of text) {
+    const cp = ch.codePointAt(0) as number;
+    if ((cp >= 0xd800 && cp <= 0xdfff) || (cp & 0xfffe) === 0xfffe || (cp >= 0xfdd0 && cp <= 0xfdef)) return true;
+  }
+  return false;
+}
+
+/**
+ * The bytes of the commit object `git commit-tree --no-gpg-sign` makes from these options (message
+ * ending in a newline, as commitTree sends it; UTF-8, no encoding header), or null when any part is
+ * outside what this function formats exactly as git does.
+ */
+function commitObject(opts: CommitTreeOptions): Buffer | null {
+  const fullSha = /^[0-9a-f]{40}$/;
+  if (!fullSha.test(opts.tree) || !opts.parents.every((p) => fullSha.test(p)) || new Set(opts.parents).size !== opts.parents.length) return null;
+  const author = identLine(opts.author);
+  const committer = identLine(opts.committer ?? opts.author);
+  if (author === null || committer === null) return null;
+  // commit-tree refuses a message with a NUL byte; that refusal is left to it.
+  if (opts.message.includes('\0')) return null;
+  const message = opts.message.endsWith('\n') ? opts.message : `${opts.message}\n`;
+  const text = `tree ${opts.tree}\n${opts.parents.map((p) => `parent ${p}\n`).join('')}author ${author}\ncommitter ${committer}\n\n${message}`;
+  return hasGitInvalidUtf8(text) ? null : Buffer.from(text, 'utf8');
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -168,8 +270,11 @@ export class Mirror {
   }
 
   async fetch(): Promise<void> {
+    // fetch.writeCommitGraph keeps a commit-graph of what was fetched (a new layer only when something
+    // new came): counting commits, ancestry checks and merge bases then read it instead of parsing every
+    // commit object, e.g. `rev-list --count` over 20,000 commits in 14 ms instead of 90.
     await this.lock(() =>
-      this.run(['fetch', '--prune', '--no-tags', '--end-of-options', 'origin', '+refs/heads/*:refs/remotes/origin/*']),
+      this.run(['-c', 'fetch.writeCommitGraph=true', 'fetch', '--prune', '--no-tags', '--end-of-options', 'origin', '+refs/heads/*:refs/remotes/origin/*']),
     );
   }
 
@@ -240,6 +345,25 @@ export class Mirror {
     return stdout.trim();
   }
 
+  /**
+   * A commitTree for a batch of commits: writes each commit object itself when it can produce exactly
+   * the bytes `git commit-tree` would (see commitObject), so the SHAs are the same either way, and
+   * runs commit-tree for anything else. Asks git once whether commits here are written in UTF-8.
+   */
+  async commitMaker(): Promise<(opts: CommitTreeOptions) => Promise<string>> {
+    const [{ stdout, exitCode }, sha1] = await Promise.all([
+      this.run(['config', '--get', 'i18n.commitEncoding'], { okExitCodes: [1] }),
+      this.usesSha1(),
+    ]);
+    // Without i18n.commitEncoding (or with UTF-8) commit-tree writes no encoding header.
+    const utf8 = exitCode === 1 || /^utf-?8$/i.test(stdout.trim());
+    return async (opts) => {
+      const body = utf8 && sha1 ? commitObject(opts) : null;
+      const sha = body ? await this.writeLooseObject('commit', body) : null;
+      return sha ?? this.commitTree(opts);
+    };
+  }
+
   async treeOf(commit: string): Promise<string> {
     assertNotOption('revision', commit);
     const { stdout } = await this.run(['rev-parse', '--verify', '--end-of-options', `${commit}^{tree}`]);
@@ -257,6 +381,69 @@ export class Mirror {
     const [info] = await this.logCommits(['-1', '--end-of-options', `${sha}^{commit}`, '--']);
     if (!info) throw new GitError(`git log printed nothing for ${sha}`, ['log', sha], 0, '');
     return info;
+  }
+
+  /**
+   * commitInfo of several commits with one git call, in the order given (a commit given twice is
+   * answered twice). Falls back to one call per commit when the answer cannot be matched up.
+   */
+  async commitInfos(shas: string[]): Promise<CommitInfo[]> {
+    const unique = [...new Set(shas)];
+    for (const sha of unique) assertNotOption('revision', sha);
+    if (unique.length <= 1) return Promise.all(shas.map((sha) => this.commitInfo(sha)));
+    // Revisions on stdin: a batch of any size fits, and none can be read as an option.
+    const found = await this.logCommits(['--no-walk=unsorted', '--stdin'], `${unique.map((sha) => `${sha}^{commit}`).join('\n')}\n`);
+    const bySha = new Map(found.map((c) => [c.sha, c]));
+    // Only full shas name their own answer; anything else is asked for one by one.
+    if (!unique.every((sha) => bySha.has(sha))) return Promise.all(shas.map((sha) => this.commitInfo(sha)));
+    return shas.map((sha) => bySha.get(sha) as CommitInfo);
+  }
+
+  /** commitInfo and diffStat of several commits with one `git show`, in the order given. */
+  async commitDetails(shas: string[]): Promise<(CommitInfo & { stat: DiffStat })[]> {
+    const unique = [...new Set(shas)];
+    for (const sha of unique) assertNotOption('revision', sha);
+    if (unique.length === 0) return [];
+    const found = await this.showDetails(unique);
+    const bySha = new Map(found.map((c) => [c.sha, c]));
+    if (!unique.every((sha) => bySha.has(sha))) {
+      return Promise.all(shas.map(async (sha) => {
+        const [info, stat] = await Promise.all([this.commitInfo(sha), this.diffStat(sha)]);
+        return { ...info, stat };
+      }));
+    }
+    return shas.map((sha) => bySha.get(sha) as CommitInfo & { stat: DiffStat });
+  }
+
+  private async showDetails(shas: string[]): Promise<(CommitInfo & { stat: DiffStat })[]> {
+    // The options of diffStat and the format of commitInfo in one command: NUL-terminated header
+    // fields, then NUL-terminated numstat entries, then the next commit.
+    const { stdout } = await this.run([
+      'show', '--no-show-signature', '--numstat', '-z', '--no-renames', `--format=format:${COMMIT_FORMAT}`, '--stdin', '--',
+    ], { input: `${shas.join('\n')}\n` });
+    const tokens = stdout.split('\0');
+    const commits: (CommitInfo & { stat: DiffStat })[] = [];
+    let i = 0;
+    while (i < tokens.length) {
+      const head = (tokens[i] ?? '').replace(/^\n+/, '');
+      if (head === '') {
+        i++;
+        continue;
+      }
+      if (!/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(head) || i + COMMIT_FIELDS > tokens.length) {
+        throw new GitError(`git show printed something other than a commit: ${JSON.stringify(head.slice(0, 80))}`, ['show', ...shas], 0, '');
+      }
+      const [info] = parseCommits([head, ...tokens.slice(i + 1, i + COMMIT_FIELDS)].join('\0'));
+      i += COMMIT_FIELDS;
+      const entries: string[] = [];
+      for (; i < tokens.length; i++) {
+        const token = tokens[i] ?? '';
+        if (numstatEntry.test(token)) entries.push(token);
+        else if (token.trim() !== '') break;
+      }
+      if (info) commits.push({ ...info, stat: parseNumstat(entries) });
+    }
+    return commits;
   }
 
   async log(range: string, limit?: number): Promise<CommitInfo[]> {
@@ -277,29 +464,35 @@ export class Mirror {
     assertNotOption('revision', prefix);
     const { stdout } = await this.run(['rev-parse', `--disambiguate=${prefix}`], { okExitCodes: [1, 128] });
     const shas = stdout.split('\n').filter(Boolean);
-    const commits: string[] = [];
-    for (const sha of shas) {
-      const { stdout: type } = await this.run(['cat-file', '-t', sha], { okExitCodes: [128] });
-      if (type.trim() === 'commit') commits.push(sha);
-    }
-    return commits;
+    if (shas.length === 0) return [];
+    // One look-up for every candidate; an object that vanished meanwhile reads "<sha> missing".
+    const { stdout: types } = await this.run(['cat-file', '--batch-check=%(objectname) %(objecttype)'], { input: `${shas.join('\n')}\n` });
+    const commits = new Set(types.split('\n').filter((l) => l.endsWith(' commit')).map((l) => l.slice(0, l.indexOf(' '))));
+    return shas.filter((sha) => commits.has(sha));
   }
 
   /** Files, added and removed lines, and touched paths of one commit against its first parent. */
-  async diffStat(sha: string): Promise<{ files: number; insertions: number; deletions: number; paths: string[] }> {
+  async diffStat(sha: string): Promise<DiffStat> {
     assertNotOption('revision', sha);
     const { stdout } = await this.run(['show', '--no-show-signature', '--numstat', '--format=', '-z', '--no-renames', '--end-of-options', sha, '--']);
-    let insertions = 0;
-    let deletions = 0;
-    const paths: string[] = [];
-    for (const entry of stdout.split('\0')) {
-      const m = /^\s*(\d+|-)\t(\d+|-)\t(.*)$/s.exec(entry);
-      if (!m) continue;
-      insertions += m[1] === '-' ? 0 : Number(m[1]);
-      deletions += m[2] === '-' ? 0 : Number(m[2]);
-      paths.push(m[3] ?? '');
+    return parseNumstat(stdout.split('\0'));
+  }
+
+  /**
+   * Which of `commits` are reachable from `head` (`isAncestor(c, head)` for each), with one walk.
+   * The walk covers only what the commits have and `head` lacks, not all of history.
+   */
+  async reachableFrom(commits: string[], head: string): Promise<Set<string>> {
+    const unique = [...new Set(commits)];
+    if (unique.length === 0) return new Set();
+    // rev-list names commits by full lowercase sha; anything else is asked about one by one.
+    if (!/^[0-9a-f]{40}$/.test(head) || !unique.every((c) => /^[0-9a-f]{40}$/.test(c))) {
+      const answers = await Promise.all(unique.map(async (c) => [c, await this.isAncestor(c, head)] as const));
+      return new Set(answers.filter(([, yes]) => yes).map(([c]) => c));
     }
-    return { files: paths.length, insertions, deletions, paths };
+    const { stdout } = await this.run(['rev-list', '--stdin'], { input: `${unique.join('\n')}\n^${head}\n` });
+    const notReachable = new Set(stdout.split('\n'));
+    return new Set(unique.filter((c) => !notReachable.has(c)));
   }
 
   /** Raw messages of the commits in `range`, newest first. */
@@ -312,9 +505,9 @@ export class Mirror {
     });
   }
 
-  private async logCommits(args: string[]): Promise<CommitInfo[]> {
+  private async logCommits(args: string[], input?: string): Promise<CommitInfo[]> {
     // --no-show-signature: log.showSignature in someone's config would mix gpg output into stdout.
-    const { stdout } = await this.run(['log', '--no-show-signature', `--format=format:${COMMIT_FORMAT}`, ...args]);
+    const { stdout } = await this.run(['log', '--no-show-signature', `--format=format:${COMMIT_FORMAT}`, ...args], { input });
     return parseCommits(stdout);
   }
 
@@ -324,11 +517,18 @@ export class Mirror {
    * merge-tree in git 2.39 has no --merge-base, so the base is forced through ancestry:
    * a synthetic commit S (target's tree, parent pick^) shares exactly pick^ as merge base
    * with pick, making the three-way merge target + (pick - pick^).
+   *
+   * `known` saves the look-ups a caller has already done (the pick's parents from commitInfo, the
+   * target's tree from the commit it just made).
    */
-  async pickTree(target: string, pick: string): Promise<PickResult> {
-    const [parent] = await this.parentsOf(pick);
+  async pickTree(target: string, pick: string, known: KnownTrees = {}): Promise<PickResult> {
+    const [parents, targetTree] = await Promise.all([known.parents ?? this.parentsOf(pick), known.targetTree ?? this.treeOf(target)]);
+    const [parent] = parents;
     if (parent === undefined) throw rootCommitError('pick', target, pick);
-    const targetTree = await this.treeOf(target);
+    return this.pickOntoTree(targetTree, pick, parent);
+  }
+
+  private async pickOntoTree(targetTree: string, pick: string, parent: string): Promise<PickResult> {
     const ours = await this.syntheticCommit(targetTree, parent);
     return this.treeResult(targetTree, await this.mergeTrees(ours, pick));
   }
@@ -338,17 +538,77 @@ export class Mirror {
    * theirs = commit^. Both sides become synthetic children of `commit` so that it is
    * their only merge base.
    */
-  async revertTree(target: string, commit: string): Promise<PickResult> {
-    const [parent] = await this.parentsOf(commit);
+  async revertTree(target: string, commit: string, known: KnownTrees = {}): Promise<PickResult> {
+    const [parent] = known.parents ?? (await this.parentsOf(commit));
     if (parent === undefined) throw rootCommitError('revert', target, commit);
-    const [targetTree, parentTree] = await Promise.all([this.treeOf(target), this.treeOf(parent)]);
+    const [targetTree, parentTree] = await Promise.all([known.targetTree ?? this.treeOf(target), this.treeOf(parent)]);
     const ours = await this.syntheticCommit(targetTree, commit);
     const theirs = await this.syntheticCommit(parentTree, commit);
     return this.treeResult(targetTree, await this.mergeTrees(ours, theirs));
   }
 
-  private syntheticCommit(tree: string, parent: string): Promise<string> {
-    return this.commitTree({ tree, parents: [parent], message: 'culvert: synthetic merge side', author: SYNTHETIC_IDENTITY });
+  /**
+   * The scaffolding commit (tree, one parent, fixed identity and message): the very object `git
+   * commit-tree` makes for it, written here as a loose object instead of by a git process, one spawn
+   * less per pick. Falls back to commit-tree where this process cannot write objects as git would.
+   */
+  private async syntheticCommit(tree: string, parent: string): Promise<string> {
+    if (/^[0-9a-f]{40}$/.test(tree) && /^[0-9a-f]{40}$/.test(parent)) {
+      const body = `tree ${tree}\nparent ${parent}\nauthor ${SYNTHETIC_IDENT}\ncommitter ${SYNTHETIC_IDENT}\n\n${SYNTHETIC_MESSAGE}`;
+      const sha = await this.writeLooseObject('commit', Buffer.from(body, 'utf8'));
+      if (sha) return sha;
+    }
+    return this.commitTree({ tree, parents: [parent], message: SYNTHETIC_MESSAGE, author: SYNTHETIC_IDENTITY });
+  }
+
+  /**
+   * Writes an object as git writes a loose one (zlib of "<type> <size>\0<body>", named by its SHA-1,
+   * through a tmp_obj_ file that git's own pruning cleans up if we die half-way), or returns null if
+   * the repository does not use SHA-1 names.
+   */
+  private async writeLooseObject(type: 'commit', body: Buffer): Promise<string | null> {
+    if (!(await this.usesSha1())) return null;
+    const header = Buffer.from(`${type} ${body.length}\0`, 'utf8');
+    const sha = createHash('sha1').update(header).update(body).digest('hex');
+    const dir = join(this.gitDir, 'objects', sha.slice(0, 2));
+    const path = join(dir, sha.slice(2));
+    // Synchronous on purpose: a handful of microsecond syscalls on a small file, where a round trip
+    // through libuv's thread pool per call costs more than the work (and more still under load).
+    if (existsSync(path)) {
+      // Already there (these objects are deterministic): freshen it as git does, so that a prune of
+      // old unreachable objects cannot take it away while we use it.
+      try {
+        const now = new Date();
+        utimesSync(path, now, now);
+        return sha;
+      } catch {
+        // Gone meanwhile, or not ours to touch: write it (again).
+      }
+    }
+    mkdirSync(dir, { recursive: true });
+    const tmp = join(dir, `tmp_obj_${process.pid}_${randomBytes(6).toString('hex')}`);
+    try {
+      writeFileSync(tmp, deflateSync(Buffer.concat([header, body]), { level: 1 }), { mode: 0o444, flag: 'wx' });
+      // Same name, same bytes: replacing an object someone else wrote meanwhile changes nothing.
+      renameSync(tmp, path);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+    return sha;
+  }
+
+  private usesSha1(): Promise<boolean> {
+    let known = sha1Repos.get(this.gitDir);
+    if (!known) {
+      known = readFile(join(this.gitDir, 'config'), 'utf8').then(
+        // Anything but the default object format (or a config we cannot read) is left to git.
+        (config) => !/^\s*objectformat\s*=/im.test(config),
+        () => false,
+      );
+      sha1Repos.set(this.gitDir, known);
+    }
+    return known;
   }
 
   private treeResult(targetTree: string, merged: MergeTreesResult): PickResult {
