@@ -340,5 +340,15 @@ describe('commit tracing and release notes', () => {
     expect((await stack.call('GET', `/v1/products/${A}/environments/prod/preview?release=s3`)).body.refusal?.code).toBe('release_not_production');
     expect((await stack.call('GET', `/v1/products/${A}/environments/nope/preview?release=s1`)).status).toBe(422);
     expect((await stack.call('GET', `/v1/products/${A}/environments/prod/preview?release=nope`)).status).toBe(404);
+
+    // A commit pushed to trunk after every cut and move: the lookup refreshes the trunk index first.
+    const late = await repo.commit({ 'late.txt': 'late\n' }, 'late trunk commit');
+    await repo.push();
+    const onTrunk = await stack.call('GET', `/v1/commits/${late.slice(0, 10)}?product=${A}`, { token: dev });
+    expect(onTrunk.status, onTrunk.text).toBe(200);
+    expect(onTrunk.body).toMatchObject({ sha: late, subject: 'late trunk commit', releases: [], inProduction: false });
+    expect(onTrunk.body.environments.every((e: { runsNow: boolean | null; firstReached: unknown }) => e.runsNow === false && e.firstReached === null)).toBe(true);
+    const stillMissing = await stack.call('GET', `/v1/commits/${'0'.repeat(39)}2`);
+    expect(stillMissing.body).toMatchObject({ code: 'commit_not_found', details: { indexFresh: true } });
   });
 });

@@ -174,6 +174,11 @@ export function releaseWorkflowId(product: string, release: string): string {
   return `culvert/${product}/${release}`;
 }
 
+/** One trunk refresh per product at a time: concurrent lookups of new commits share it. */
+export function trunkIndexWorkflowId(product: string): string {
+  return `culvert-trunk/${product}`;
+}
+
 export function deploymentWorkflowId(deploymentId: string): string {
   return `culvert-deploy/${deploymentId}`;
 }

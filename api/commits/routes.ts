@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { listProducts } from '../../db/repos/products.ts';
 import { matchCommits } from '../../db/repos/trace.ts';
 import { requireView } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
@@ -6,7 +7,9 @@ import { ApiError } from '../errors.ts';
 import { loadProduct } from '../products/routes.ts';
 import type { Routes } from '../route.ts';
 import { param, slug } from '../route.ts';
+import { refreshTrunks } from './refresh.ts';
 import { traceCommit } from './trace.ts';
+import type { CommitAnswer } from './trace.ts';
 
 const shaPattern = /^[0-9a-fA-F]{4,40}$/;
 const querySchema = z.strictObject({ product: slug.optional() });
@@ -15,7 +18,7 @@ export function commitRoutes(r: Routes, deps: AppDeps): void {
   r.add({
     method: 'get', path: '/v1/commits/:sha', tag: 'tracing', query: querySchema,
     summary: 'Where a commit is: releases holding it (directly or as a pick), what each environment runs, inProduction',
-    responses: { 200: 'the answer', 400: 'not a SHA, or an abbreviation several commits share', 404: 'no traced commit has that SHA' },
+    responses: { 200: 'the answer', 400: 'not a SHA, or an abbreviation several commits share', 404: 'no trunk or release has that commit (trunks are refreshed first)' },
   }, async ({ query, actor, c }) => {
     const given = param(c, 'sha');
     if (!shaPattern.test(given)) {
@@ -29,22 +32,29 @@ export function commitRoutes(r: Routes, deps: AppDeps): void {
     }
     const scoped = actor.role !== 'admin' && actor.products !== null;
     const canSee = (p: string): boolean => !scoped || (actor.products ?? []).includes(p);
-    const notFound = () => new ApiError('commit_not_found', `no traced commit ${given}${product ? ` in ${product}` : ''}: it is on no indexed trunk and in no release`, { sha: given });
-    if (prefix.length === 40 && !product && !scoped) {
-      const answer = await traceCommit(deps.db, prefix, null, canSee);
-      if (!answer) throw notFound();
-      return c.json(answer);
-    }
     // A token limited to some products never learns of commits elsewhere, not even by an ambiguity.
     const searchIn: (string | null)[] = product ? [product] : scoped ? (actor.products ?? []) : [null];
-    const found = new Set<string>();
-    for (const p of searchIn) for (const sha of await matchCommits(deps.db, prefix, p, 10)) found.add(sha);
-    const candidates = [...found].sort();
-    if (candidates.length > 1) {
-      throw new ApiError('ambiguous_commit', `commit ${given} is ambiguous: it could be ${candidates.slice(0, 5).join(', ')}${candidates.length > 5 ? ', ...' : ''}; give more digits`, { sha: given, candidates });
-    }
-    const answer = candidates[0] ? await traceCommit(deps.db, candidates[0], product, canSee) : null;
-    if (!answer) throw notFound();
-    return c.json(answer);
+    const lookup = async (): Promise<CommitAnswer | null> => {
+      if (prefix.length === 40 && !product && !scoped) return traceCommit(deps.db, prefix, null, canSee);
+      const found = new Set<string>();
+      for (const p of searchIn) for (const sha of await matchCommits(deps.db, prefix, p, 10)) found.add(sha);
+      const candidates = [...found].sort();
+      if (candidates.length > 1) {
+        throw new ApiError('ambiguous_commit', `commit ${given} is ambiguous: it could be ${candidates.slice(0, 5).join(', ')}${candidates.length > 5 ? ', ...' : ''}; give more digits`, { sha: given, candidates });
+      }
+      return candidates[0] ? traceCommit(deps.db, candidates[0], product, canSee) : null;
+    };
+    const first = await lookup();
+    if (first) return c.json(first);
+    // Unknown so far: it may have reached a trunk since Culvert last looked.
+    const trunks = (await listProducts(deps.db)).filter((p) => canSee(p.config.name) && (!product || p.config.name === product));
+    const fresh = await refreshTrunks(deps.temporal, trunks);
+    const answer = await lookup();
+    if (answer) return c.json(answer);
+    const where = product ? ` in ${product}` : '';
+    throw new ApiError('commit_not_found', fresh
+      ? `no commit ${given}${where}: it is on no product's trunk and in no release`
+      : `no traced commit ${given}${where}, and the trunk index could not be refreshed just now: it may be a new commit, ask again later`,
+    { sha: given, indexFresh: fresh });
   });
 }
