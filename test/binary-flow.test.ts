@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { git } from '../activities/git/run.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
-import { startStack, unique, waitFor } from './helpers/stack.ts';
+import { startStack, unique } from './helpers/stack.ts';
+import { waitFor } from './helpers/wait.ts';
 import type { Stack } from './helpers/stack.ts';
 
 // The boxed-product story of DESIGN.md section 1: numbered releases, candidates, freeze, final, QA sign-off.

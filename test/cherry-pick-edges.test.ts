@@ -4,7 +4,8 @@ import { git } from '../activities/git/run.ts';
 import type { ApprovalPolicy } from '../workflows/domain.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
-import { startStack, unique, waitFor } from './helpers/stack.ts';
+import { startStack, unique } from './helpers/stack.ts';
+import { waitFor } from './helpers/wait.ts';
 import type { Stack } from './helpers/stack.ts';
 
 const terminal = ['rejected', 'merged', 'conflict', 'failed', 'already-present'];

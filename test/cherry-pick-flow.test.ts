@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../activities/git/run.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
-import { startStack, unique, waitFor } from './helpers/stack.ts';
+import { startStack, unique } from './helpers/stack.ts';
+import { waitFor } from './helpers/wait.ts';
 import type { Stack } from './helpers/stack.ts';
 
 const picks = 200;

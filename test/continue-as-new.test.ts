@@ -3,7 +3,8 @@ import { git } from '../activities/git/run.ts';
 import { testContinueAsNewThreshold } from './global-setup.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
-import { startStack, unique, waitFor } from './helpers/stack.ts';
+import { startStack, unique } from './helpers/stack.ts';
+import { waitFor } from './helpers/wait.ts';
 import type { Stack } from './helpers/stack.ts';
 
 const requests = 200;

@@ -16,7 +16,8 @@ import { cutUpdate, decideUpdate, requestChangeUpdate, summaryQuery } from '../w
 import { releaseWorkflow } from '../workflows/release.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
-import { unique, waitFor } from './helpers/stack.ts';
+import { unique } from './helpers/stack.ts';
+import { waitFor } from './helpers/wait.ts';
 import type { ChildWorkerSpec } from './helpers/worker-main.ts';
 
 const admin: Actor = { name: 'admin', role: 'admin', products: null, tokenId: null };

@@ -45,7 +45,11 @@ function useDatabase(): void {
 }
 
 /** Timestamps from now() have millisecond resolution on PGlite: apart by a few ms, creation order is unambiguous. */
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits until the clock has moved on by a millisecond, so the next row's timestamp sorts after this one's. */
+const clockMoves = async (): Promise<void> => {
+  const start = Date.now();
+  while (Date.now() <= start + 1) await new Promise<void>((resolve) => setImmediate(resolve));
+};
 
 function productConfig(name: string, envs: EnvironmentConfig[] = [], extra: Partial<ProductConfig> = {}): ProductConfig {
   return {
@@ -196,7 +200,7 @@ describe('releases', () => {
   it('listReleases lists one product, oldest first', async () => {
     for (const name of ['3.0', '1.0', '2.0']) {
       await upsertRelease(db, releaseRecord('shop', name));
-      await sleep(5);
+      await clockMoves();
     }
     await upsertRelease(db, releaseRecord('other', '9.0'));
     expect((await listReleases(db, 'shop')).map((r) => r.name)).toEqual(['3.0', '1.0', '2.0']);
@@ -479,7 +483,7 @@ describe('runs', () => {
     await startRun(db, run('r1'));
     const first = await getRun(db, 'r1');
     await finishRun(db, 'r1', { state: 'failed', exitCode: 1, durationMs: 10 });
-    await sleep(5);
+    await clockMoves();
     await startRun(db, run('r1'));
     const again = await getRun(db, 'r1');
     expect(again).toMatchObject({ state: 'running', exitCode: null, durationMs: null, finishedAt: null });
@@ -490,7 +494,7 @@ describe('runs', () => {
   it('runsOfRelease lists one release, newest first, with a limit', async () => {
     for (const id of ['r1', 'r2', 'r3']) {
       await startRun(db, run(id));
-      await sleep(5);
+      await clockMoves();
     }
     await startRun(db, run('x1', { release: '2.0' }));
     await startRun(db, run('y1', { product: 'other' }));
@@ -539,7 +543,7 @@ describe('deployments', () => {
     expect(failed?.state).toBe('failed');
     expect(failed?.finishedAt).toBeInstanceOf(Date);
 
-    await sleep(5);
+    await clockMoves();
     for (const state of ['pending', 'running', 'succeeded'] as const) {
       await upsertDeployment(db, deployment('d1', { state, runId: 'run-2' }));
       const row = await getDeployment(db, 'd1');
@@ -557,7 +561,7 @@ describe('deployments', () => {
     const ids = ['d1', 'd2', 'd3', 'd4'];
     for (const [i, id] of ids.entries()) {
       await upsertDeployment(db, deployment(id, { release: i % 2 === 0 ? '1.0' : '2.0' }));
-      await sleep(5);
+      await clockMoves();
     }
     await upsertDeployment(db, deployment('o1', { product: 'other' }));
     // Updating an old deployment does not move it up.

@@ -5,7 +5,8 @@ import { deployUpdate } from '../workflows/messages.ts';
 import { deploymentWorkflow } from '../workflows/deployment.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
-import { startStack, unique, waitFor } from './helpers/stack.ts';
+import { startStack, unique } from './helpers/stack.ts';
+import { waitFor } from './helpers/wait.ts';
 import type { Stack } from './helpers/stack.ts';
 
 const admin: Actor = { name: 'admin', role: 'admin', products: null, tokenId: null };

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { GitError, git, gitHelperStatus } from '../activities/git/run.ts';
+import { waitFor } from './helpers/wait.ts';
 
 // A git command that takes a while: a shell alias, so nothing but git and sh is needed.
 const slow = (seconds: number): string[] => ['-c', `alias.slow=!sleep ${seconds}`, 'slow'];
@@ -36,18 +37,11 @@ async function direct<T>(fn: () => Promise<T>): Promise<T> {
 
 const settled = <T>(p: Promise<T>) => p.then((value) => ({ value, error: undefined }), (error: unknown) => ({ value: undefined, error }));
 
-async function waitUntil(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('git helper process', () => {
   afterEach(async () => {
     // Each test leaves the helper idle for the next one.
-    await waitUntil('the helper to go idle', () => (gitHelperStatus()?.running ?? 0) === 0 && (gitHelperStatus()?.queued ?? 0) === 0);
+    await waitFor('the helper to go idle', async () => (gitHelperStatus()?.running ?? 0) === 0 && (gitHelperStatus()?.queued ?? 0) === 0);
   });
 
   it('runs git in a helper, unless CULVERT_GIT_DIRECT=1', async () => {
@@ -120,7 +114,7 @@ describe('git helper process', () => {
     const controller = new AbortController();
     const t0 = Date.now();
     const running = settled(git(slow(30), { signal: controller.signal }));
-    await waitUntil('git to run', () => gitHelperStatus()?.running === 1);
+    await waitFor('git to run', async () => gitHelperStatus()?.running === 1);
     controller.abort();
     const { error } = await running;
     expect(Date.now() - t0).toBeLessThan(10_000);
@@ -129,7 +123,7 @@ describe('git helper process', () => {
     expect((error as GitError).exitCode).toBeNull();
     expect(((error as GitError).cause as { code?: string }).code).toBe('ABORT_ERR');
     // The slot comes back once the helper has killed git.
-    await waitUntil('the slot to be released', () => gitHelperStatus()?.running === 0);
+    await waitFor('the slot to be released', async () => gitHelperStatus()?.running === 0);
 
     const before = await settled(git(['--version'], { signal: AbortSignal.abort() }));
     expect((before.error as GitError).message).toBe('git --version failed: The operation was aborted');
@@ -141,7 +135,7 @@ describe('git helper process', () => {
     expect(limit).toBeGreaterThanOrEqual(2);
     const controller = new AbortController();
     const calls = Array.from({ length: limit + 3 }, (_, i) => settled(git(slow(0.3), i === limit + 1 ? { signal: controller.signal } : {})));
-    await waitUntil('the pool to fill', () => gitHelperStatus()?.running === limit);
+    await waitFor('the pool to fill', async () => gitHelperStatus()?.running === limit);
     expect(gitHelperStatus()?.queued).toBe(3);
     controller.abort();
     expect(gitHelperStatus()?.queued).toBe(2);
@@ -155,7 +149,7 @@ describe('git helper process', () => {
     const pid = first?.pid;
     if (!pid) throw new Error('no helper');
     const inFlight = [settled(git(slow(5))), settled(git(slow(5)))];
-    await waitUntil('git to run', () => gitHelperStatus()?.running === 2);
+    await waitFor('git to run', async () => gitHelperStatus()?.running === 2);
     const t0 = Date.now();
     process.kill(pid, 'SIGKILL');
     for (const { error } of await Promise.all(inFlight)) {

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { git } from '../activities/git/run.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
-import { startStack, unique, waitFor } from './helpers/stack.ts';
+import { startStack, unique } from './helpers/stack.ts';
+import { waitFor } from './helpers/wait.ts';
 import type { Stack } from './helpers/stack.ts';
 
 // The "Backend Server" story of DESIGN.md section 1, over HTTP, on a real dev server and real git.

@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runStep, StepSpecError, type StepOutcome } from '../activities/steps/index.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const NODE = process.execPath;
 
@@ -27,15 +28,6 @@ async function readLines(logPath: string): Promise<string[]> {
   return text.slice(0, -1).split('\n');
 }
 
-/** Polls until `cond` is true; fails after `timeoutMs`. */
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000, intervalMs = 20): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
 /** True once the process no longer exists (a zombie waiting to be reaped counts as gone). */
 function isGone(pid: number): boolean {
@@ -193,11 +185,11 @@ describe('runStep', () => {
     );
     let pid = 0;
     try {
-      await waitFor(async () => {
+      await waitFor('the grandchild pid file', async () => {
         const text = await fs.readFile(pidFile, 'utf8').catch(() => '');
         pid = Number.parseInt(text, 10);
         return text.endsWith('\n') && pid > 0;
-      }, 'the grandchild pid file');
+      });
       expect(isGone(pid)).toBe(false);
     } finally {
       controller.abort();
@@ -206,7 +198,7 @@ describe('runStep', () => {
 
     expect(outcome.state).toBe('cancelled');
     expectQuick(outcome, 10_000);
-    await waitFor(() => isGone(pid), `grandchild ${pid} to die`);
+    await waitFor(`grandchild ${pid} to die`, async () => isGone(pid));
     const lines = await readLines(logPath);
     expect(lines.at(-1)).toBe('cancelled');
   }, 15_000);
