@@ -121,43 +121,49 @@ export function pickActivities(deps: ActivityDeps) {
         // among the picks (isAncestor(sha, tip) without asking git each time).
         const made = new Set<string>();
         const results: PickOutcome[] = [];
-        for (const item of i.items) {
-          const start = tip;
-          const startTree = tipTree;
-          const madeHere: string[] = [];
-          let conflict: string[] | null = null;
-          const targets = item.kind === 'pick' ? item.commits : await revertTargets(m, i.cutFrom, tip, item.revertOf ?? '');
-          for (const sha of targets) {
-            if (item.kind === 'pick' && (origins.has(sha) || made.has(sha) || onHead.has(sha))) continue;
-            const info = infoOf.get(sha) ?? (await m.commitInfo(sha));
-            tipTree ??= await m.treeOf(tip);
-            const known = { targetTree: tipTree, parents: info.parents };
-            const applied = item.kind === 'pick' ? await m.pickTree(tip, sha, known) : await m.revertTree(tip, sha, known);
-            if (applied.kind === 'conflict') {
-              conflict = applied.conflicts;
-              break;
+        // Most picks touch only paths the release left alone: merged in process, merge-tree for the rest.
+        const fast = await m.fastTrees();
+        try {
+          for (const item of i.items) {
+            const start = tip;
+            const startTree = tipTree;
+            const madeHere: string[] = [];
+            let conflict: string[] | null = null;
+            const targets = item.kind === 'pick' ? item.commits : await revertTargets(m, i.cutFrom, tip, item.revertOf ?? '');
+            for (const sha of targets) {
+              if (item.kind === 'pick' && (origins.has(sha) || made.has(sha) || onHead.has(sha))) continue;
+              const info = infoOf.get(sha) ?? (await m.commitInfo(sha));
+              tipTree ??= await m.treeOf(tip);
+              const known = { targetTree: tipTree, parents: info.parents, fast };
+              const applied = item.kind === 'pick' ? await m.pickTree(tip, sha, known) : await m.revertTree(tip, sha, known);
+              if (applied.kind === 'conflict') {
+                conflict = applied.conflicts;
+                break;
+              }
+              if (applied.kind === 'empty') continue;
+              const message = item.kind === 'pick'
+                ? `${info.message.trimEnd()}\n\n(cherry picked from commit ${sha})\n${changeTrailer(item.changeId)}\n`
+                : `Revert "${info.subject}"\n\nThis reverts commit ${sha}.\n\nCulvert-Reverts: ${item.revertOf}\n${changeTrailer(item.changeId)}\n`;
+              const author = item.kind === 'pick' ? { name: info.authorName, email: info.authorEmail, date: info.authorDate } : committer;
+              tip = await makeCommit({ tree: applied.tree, parents: [tip], message, author, committer });
+              tipTree = applied.tree;
+              made.add(tip);
+              madeHere.push(tip);
+              if (item.kind === 'pick') origins.add(sha);
             }
-            if (applied.kind === 'empty') continue;
-            const message = item.kind === 'pick'
-              ? `${info.message.trimEnd()}\n\n(cherry picked from commit ${sha})\n${changeTrailer(item.changeId)}\n`
-              : `Revert "${info.subject}"\n\nThis reverts commit ${sha}.\n\nCulvert-Reverts: ${item.revertOf}\n${changeTrailer(item.changeId)}\n`;
-            const author = item.kind === 'pick' ? { name: info.authorName, email: info.authorEmail, date: info.authorDate } : committer;
-            tip = await makeCommit({ tree: applied.tree, parents: [tip], message, author, committer });
-            tipTree = applied.tree;
-            made.add(tip);
-            madeHere.push(tip);
-            if (item.kind === 'pick') origins.add(sha);
+            if (conflict) {
+              tip = start;
+              tipTree = startTree;
+              for (const c of madeHere) made.delete(c);
+              results.push({ changeId: item.changeId, outcome: 'conflict', paths: conflict });
+            } else if (tip === start) {
+              results.push({ changeId: item.changeId, outcome: 'already-present' });
+            } else {
+              results.push({ changeId: item.changeId, outcome: 'merged', resultSha: tip });
+            }
           }
-          if (conflict) {
-            tip = start;
-            tipTree = startTree;
-            for (const c of madeHere) made.delete(c);
-            results.push({ changeId: item.changeId, outcome: 'conflict', paths: conflict });
-          } else if (tip === start) {
-            results.push({ changeId: item.changeId, outcome: 'already-present' });
-          } else {
-            results.push({ changeId: item.changeId, outcome: 'merged', resultSha: tip });
-          }
+        } finally {
+          fast?.close();
         }
         if (tip !== i.expectedHead && remote !== tip) {
           if (remote !== i.expectedHead) return { kind: 'stale', actual: remote };

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, utimesSync, writeFileSync } 
 import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { deflateSync } from 'node:zlib';
+import { FastTrees } from './fast-trees.ts';
 import { InvalidRefError, assertSafeBranchName, isFullSha } from './refs.ts';
 import { GitError, git, type GitOptions, type GitResult } from './run.ts';
 
@@ -47,6 +48,8 @@ export interface KnownTrees {
   targetTree?: string;
   /** Parents of the commit being picked or reverted, as commitInfo gives them. */
   parents?: string[];
+  /** The batch's in-process merger: tried first, merge-tree decides whatever it leaves. */
+  fast?: FastTrees | null;
 }
 
 export type MergeTreesResult = { clean: true; tree: string } | { clean: false; conflicts: string[] };
@@ -364,6 +367,15 @@ export class Mirror {
     };
   }
 
+  /**
+   * In-process tree merges for a batch of picks (pass it to pickTree and revertTree as `fast`, close
+   * it after), or null where this process cannot write objects as git would.
+   */
+  async fastTrees(): Promise<FastTrees | null> {
+    if (!(await this.usesSha1())) return null;
+    return new FastTrees(this.gitDir, (body) => this.writeLooseObject('tree', body));
+  }
+
   async treeOf(commit: string): Promise<string> {
     assertNotOption('revision', commit);
     const { stdout } = await this.run(['rev-parse', '--verify', '--end-of-options', `${commit}^{tree}`]);
@@ -525,10 +537,8 @@ export class Mirror {
     const [parents, targetTree] = await Promise.all([known.parents ?? this.parentsOf(pick), known.targetTree ?? this.treeOf(target)]);
     const [parent] = parents;
     if (parent === undefined) throw rootCommitError('pick', target, pick);
-    return this.pickOntoTree(targetTree, pick, parent);
-  }
-
-  private async pickOntoTree(targetTree: string, pick: string, parent: string): Promise<PickResult> {
+    const fast = await known.fast?.pick(targetTree, pick, parent);
+    if (fast) return fast === targetTree ? { kind: 'empty' } : { kind: 'clean', tree: fast };
     const ours = await this.syntheticCommit(targetTree, parent);
     return this.treeResult(targetTree, await this.mergeTrees(ours, pick));
   }
@@ -541,7 +551,10 @@ export class Mirror {
   async revertTree(target: string, commit: string, known: KnownTrees = {}): Promise<PickResult> {
     const [parent] = known.parents ?? (await this.parentsOf(commit));
     if (parent === undefined) throw rootCommitError('revert', target, commit);
-    const [targetTree, parentTree] = await Promise.all([known.targetTree ?? this.treeOf(target), this.treeOf(parent)]);
+    const targetTree = known.targetTree ?? (await this.treeOf(target));
+    const fast = await known.fast?.revert(targetTree, commit, parent);
+    if (fast) return fast === targetTree ? { kind: 'empty' } : { kind: 'clean', tree: fast };
+    const parentTree = await this.treeOf(parent);
     const ours = await this.syntheticCommit(targetTree, commit);
     const theirs = await this.syntheticCommit(parentTree, commit);
     return this.treeResult(targetTree, await this.mergeTrees(ours, theirs));
@@ -566,7 +579,7 @@ export class Mirror {
    * through a tmp_obj_ file that git's own pruning cleans up if we die half-way), or returns null if
    * the repository does not use SHA-1 names.
    */
-  private async writeLooseObject(type: 'commit', body: Buffer): Promise<string | null> {
+  private async writeLooseObject(type: 'commit' | 'tree', body: Buffer): Promise<string | null> {
     if (!(await this.usesSha1())) return null;
     const header = Buffer.from(`${type} ${body.length}\0`, 'utf8');
     const sha = createHash('sha1').update(header).update(body).digest('hex');

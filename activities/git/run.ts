@@ -46,7 +46,8 @@ const INHERITED_ENV_TO_DROP = [
   'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL', 'GIT_COMMITTER_DATE',
 ];
 
-function childEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
+/** The environment every git child gets: the caller's, minus what would redirect git, plus `extra`. */
+export function childEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of INHERITED_ENV_TO_DROP) delete env[name];
   // Culvert runs unattended: a credential prompt would hang the activity forever.
