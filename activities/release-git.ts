@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { upsertRelease } from '../db/repos/releases.ts';
+import { SecondPullRequestReleaseError, upsertRelease } from '../db/repos/releases.ts';
 import { releaseBranch } from '../workflows/domain.ts';
 import type { ProductConfig } from '../workflows/domain.ts';
 import { refuse } from '../workflows/errors.ts';
@@ -55,10 +55,15 @@ export function releaseGitActivities(deps: ActivityDeps) {
             throw refuse('release_exists', `branch ${branch} already exists at another commit`, { branch, sha: existing });
           }
         }
-        await upsertRelease(deps.db, {
-          product: i.product.name, name: i.name, flow: i.product.flow, branch, production: i.production,
-          cutFrom: headSha, headSha, workflowId: i.workflowId, createdBy: i.createdBy, state: 'open',
-        });
+        try {
+          await upsertRelease(deps.db, {
+            product: i.product.name, name: i.name, flow: i.product.flow, branch, production: i.production,
+            cutFrom: headSha, headSha, workflowId: i.workflowId, createdBy: i.createdBy, state: 'open',
+          });
+        } catch (err) {
+          if (err instanceof SecondPullRequestReleaseError) throw refuse('release_exists', err.message, { product: i.product.name });
+          throw err;
+        }
         await recordCut(deps, m, i.product, i.name, headSha, new Date(i.at));
         return { branch, headSha, cutFrom: headSha };
       });

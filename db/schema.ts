@@ -50,7 +50,12 @@ export const releases = pgTable('releases', {
   workflowId: text('workflow_id').notNull(),
   createdBy: text('created_by').notNull(),
   ...timestamps,
-}, (t) => [primaryKey({ columns: [t.product, t.name] })]);
+}, (t) => [
+  primaryKey({ columns: [t.product, t.name] }),
+  // A pull-request product has exactly one long-lived release: two cuts racing past the API's check
+  // cannot both land.
+  uniqueIndex('releases_one_pull_request').on(t.product).where(sql`${t.flow} = 'pull-request'`),
+]);
 
 export const changeRequests = pgTable('change_requests', {
   id: text('id').primaryKey(),

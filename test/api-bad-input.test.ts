@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../activities/git/run.ts';
+import { releaseWorkflowId } from '../workflows/domain.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
 import { startStack, unique } from './helpers/stack.ts';
@@ -336,6 +337,21 @@ describe('bad input', () => {
       const listed = await stack.call('GET', `/v1/products/${names.pr}/releases`);
       expect(listed.body.items.map((r: { name: string }) => r.name)).toEqual(['master']);
       expect(await releaseHead(names.pr)).toBe(headBefore);
+    });
+
+    it('two cuts of a new pull-request product racing under different names: one lands, one is a 409', async () => {
+      const product = unique('race');
+      await createProduct(product);
+      const [a, b] = await Promise.all(['master', 'main-line'].map((name) => stack.call('POST', `/v1/products/${product}/releases`, { body: { name } })));
+      expect([a?.status, b?.status].sort(), `${a?.text} ${b?.text}`).toEqual([201, 409]);
+      const loser = a?.status === 409 ? a : b;
+      expect(loser?.body.code).toBe('release_exists');
+      const listed = (await stack.call('GET', `/v1/products/${product}/releases`)).body.items as { name: string }[];
+      expect(listed).toHaveLength(1);
+      expect(listed[0]?.name).toBe(a?.status === 201 ? 'master' : 'main-line');
+      // The loser's workflow gave up rather than living on beside the release.
+      const loserId = releaseWorkflowId(product, a?.status === 409 ? 'master' : 'main-line');
+      await waitFor('the losing workflow to end', async () => (await stack.client.workflow.getHandle(loserId).describe()).status.name === 'COMPLETED');
     });
   });
 

@@ -10,7 +10,7 @@ import type { ChangeRecord } from '../db/repos/changes.ts';
 import { deploymentsOfProduct, deploymentsOfRelease, getDeployment, upsertDeployment } from '../db/repos/deployments.ts';
 import type { DeploymentRecord } from '../db/repos/deployments.ts';
 import { createProduct, getProduct, listProducts, updateProduct } from '../db/repos/products.ts';
-import { getRelease, listReleases, moveReleaseHead, setReleaseState, upsertRelease } from '../db/repos/releases.ts';
+import { SecondPullRequestReleaseError, getRelease, listReleases, moveReleaseHead, setReleaseState, upsertRelease } from '../db/repos/releases.ts';
 import type { CommitEntry, NewRelease } from '../db/repos/releases.ts';
 import { finishRun, getRun, runsByIds, runsOfRelease, startRun } from '../db/repos/runs.ts';
 import type { NewRun } from '../db/repos/runs.ts';
@@ -67,7 +67,7 @@ function productConfig(name: string, envs: EnvironmentConfig[] = [], extra: Part
 
 function releaseRecord(product: string, name: string, extra: Partial<NewRelease> = {}): NewRelease {
   return {
-    product, name, flow: 'pull-request', branch: `release/${name}`, cutFrom: 'c0ffee', headSha: 'c0ffee',
+    product, name, flow: 'cherry-pick', branch: `release/${name}`, cutFrom: 'c0ffee', headSha: 'c0ffee',
     workflowId: `release-${product}-${name}`, createdBy: 'ci-bot', ...extra,
   };
 }
@@ -188,6 +188,18 @@ describe('releases', () => {
     const { updatedAt: _u2, ...secondRest } = second!;
     expect(secondRest).toEqual(firstRest);
     expect(second!.updatedAt.getTime()).toBeGreaterThanOrEqual(first!.updatedAt.getTime());
+  });
+
+  it('a pull-request product has one release: a second name is refused, the same one is an upsert', async () => {
+    const master = releaseRecord('shop', 'master', { flow: 'pull-request' });
+    await upsertRelease(db, master);
+    await upsertRelease(db, master);
+    const second = await upsertRelease(db, releaseRecord('shop', 'second', { flow: 'pull-request' })).catch((e: unknown) => e);
+    expect(second).toBeInstanceOf(SecondPullRequestReleaseError);
+    expect((second as Error).message).toMatch(/shop uses the pull-request flow/);
+    await upsertRelease(db, releaseRecord('other', 'master', { flow: 'pull-request' }));
+    await upsertRelease(db, releaseRecord('shop', '1.0'));
+    expect((await listReleases(db, 'shop')).map((r) => r.name).sort()).toEqual(['1.0', 'master']);
   });
 
   it('getRelease finds by product and name only', async () => {

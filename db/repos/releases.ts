@@ -7,10 +7,32 @@ export type NewRelease = Omit<typeof releases.$inferInsert, 'createdAt' | 'updat
 
 /** Upsert by (product, name): a retried cut records the same row. */
 export async function upsertRelease(db: Db, r: NewRelease): Promise<void> {
-  await db.insert(releases).values(r).onConflictDoUpdate({
-    target: [releases.product, releases.name],
-    set: { headSha: r.headSha, branch: r.branch, cutFrom: r.cutFrom, workflowId: r.workflowId, updatedAt: sql`now()` },
-  });
+  try {
+    await db.insert(releases).values(r).onConflictDoUpdate({
+      target: [releases.product, releases.name],
+      set: { headSha: r.headSha, branch: r.branch, cutFrom: r.cutFrom, workflowId: r.workflowId, updatedAt: sql`now()` },
+    });
+  } catch (err) {
+    if (violates(err, 'releases_one_pull_request')) throw new SecondPullRequestReleaseError(r.product, { cause: err });
+    throw err;
+  }
+}
+
+/** A pull-request product already has its one release (another cut got there first). */
+export class SecondPullRequestReleaseError extends Error {
+  override name = 'SecondPullRequestReleaseError';
+  constructor(readonly product: string, options?: { cause?: unknown }) {
+    super(`product ${product} uses the pull-request flow and already has its release`, options);
+  }
+}
+
+/** Whether a unique constraint named `constraint` refused the write (postgres and PGlite, wrapped by drizzle or not). */
+function violates(err: unknown, constraint: string): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const { code, constraint: c, constraint_name: name } = e as { code?: string; constraint?: string; constraint_name?: string };
+    if (code === '23505' && (c === constraint || name === constraint || e.message.includes(constraint))) return true;
+  }
+  return false;
 }
 
 export async function getRelease(db: Db, product: string, name: string): Promise<Release | undefined> {

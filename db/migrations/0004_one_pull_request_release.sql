@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX "releases_one_pull_request" ON "releases" USING btree ("product") WHERE "releases"."flow" = 'pull-request';
