@@ -12,6 +12,7 @@ import {
   isShaLike,
 } from '../activities/git/index.ts';
 import { createRemote, type GitFixture } from './helpers/git-fixture.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const ALICE = { name: 'Alice Example', email: 'alice@example.com', date: '2024-05-06T07:08:09Z' };
 
@@ -438,5 +439,32 @@ describe('Mirror', () => {
     expect(stdout.trim()).toBe(fx.remote);
 
     expect(await readdir(root)).toEqual([mirrors[0]!.gitDir.slice(root.length + 1)]);
+  });
+
+  it('fetches asked for while one runs share one fetch that starts after them', async () => {
+    const fx = await createRemote();
+    onTestFinished(() => fx.cleanup());
+    const dir = await tempDir('culvert-fetch-gate-');
+    const mirror = await Mirror.open(join(dir, 'mirrors'), fx.remote);
+    await fx.commit({ 'a.txt': 'a\n' }, 'one');
+    await fx.push();
+    // The remote end of every fetch counts itself; the first waits at a gate the test opens.
+    const count = join(dir, 'count');
+    const gate = join(dir, 'gate');
+    const script = join(dir, 'upload-pack');
+    await writeFile(script, `#!/bin/sh\necho run >> '${count}'\nwhile [ ! -e '${gate}' ]; do sleep 0.01; done\nexec git-upload-pack "$@"\n`, { mode: 0o755 });
+    await git(['config', 'remote.origin.uploadpack', script], { env: { GIT_DIR: mirror.gitDir } });
+    const runs = async (): Promise<number> => (await readFile(count, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
+
+    const running = mirror.fetch();
+    await waitFor('the first fetch to reach the remote', async () => (await runs()) === 1);
+    const head = await fx.commit({ 'a.txt': 'b\n' }, 'two');
+    await fx.push();
+    const asked = [mirror.fetch(), mirror.fetch(), mirror.fetch()];
+    await writeFile(gate, '');
+    await Promise.all([running, ...asked]);
+    // One fetch for the three (not three, and not the one already running when they asked).
+    expect(await runs()).toBe(2);
+    expect(await mirror.resolveBranch('main')).toBe(head);
   });
 });

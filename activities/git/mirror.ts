@@ -86,6 +86,8 @@ const COMMIT_FIELDS = 9;
 // Mirrors opened twice in one process (e.g. by concurrent activities) must share one
 // queue, so the lock is keyed by repository path rather than held per instance.
 const lockTails = new Map<string, Promise<void>>();
+// Per mirror, the fetch that has not started yet (see fetch).
+const waitingFetches = new Map<string, Promise<void>>();
 
 function assertNotOption(what: string, value: string): void {
   if (value === '' || value.startsWith('-')) {
@@ -276,9 +278,16 @@ export class Mirror {
     // fetch.writeCommitGraph keeps a commit-graph of what was fetched (a new layer only when something
     // new came): counting commits, ancestry checks and merge bases then read it instead of parsing every
     // commit object, e.g. `rev-list --count` over 20,000 commits in 14 ms instead of 90.
-    await this.lock(() =>
-      this.run(['-c', 'fetch.writeCommitGraph=true', 'fetch', '--prune', '--no-tags', '--end-of-options', 'origin', '+refs/heads/*:refs/remotes/origin/*']),
-    );
+    // A caller needs a fetch that starts after it asked: one still waiting for the lock will do, so a
+    // burst of activities on one repository shares a fetch or two instead of queueing one each.
+    const waiting = waitingFetches.get(this.gitDir);
+    if (waiting) return waiting;
+    const fetched = this.lock(async () => {
+      if (waitingFetches.get(this.gitDir) === fetched) waitingFetches.delete(this.gitDir);
+      await this.run(['-c', 'fetch.writeCommitGraph=true', 'fetch', '--prune', '--no-tags', '--end-of-options', 'origin', '+refs/heads/*:refs/remotes/origin/*']);
+    });
+    waitingFetches.set(this.gitDir, fetched);
+    return fetched;
   }
 
   async resolveBranch(branch: string): Promise<string | null> {
