@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { git, gitHelperStatus } from '../activities/git/run.ts';
 import type { Benchmark, BenchContext, BenchResult, BenchStack } from './lib.ts';
 import { pollUntil, remoteHead, since, startBenchStack } from './lib.ts';
+import { seededRandom } from '../test/helpers/seeded-random.ts';
 
 const DEFAULT_PICKS = 500;
 const MIN_COMMITS = 20_000;
@@ -43,15 +44,6 @@ interface SyntheticRepo {
   conflicts: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const bare = (repo: string) => ({ cwd: repo, env: { GIT_DIR: repo } });
 
@@ -78,7 +70,7 @@ async function generateRepo(n: number): Promise<SyntheticRepo> {
 
   const chunks: string[] = [header(0, 'Initial import')];
   for (let f = 0; f < files; f++) chunks.push(blob(f));
-  const random = mulberry32(20_000);
+  const random = seededRandom(20_000);
   for (let i = 1; i < preCut; i++) {
     const f = Math.floor(random() * files);
     const l = Math.floor(random() * LINES_PER_FILE);

@@ -17,6 +17,7 @@ import { openDatabase } from '../db/client.ts';
 import { upsertDeployment } from '../db/repos/deployments.ts';
 import { createProduct } from '../db/repos/products.ts';
 import { upsertRelease } from '../db/repos/releases.ts';
+import { seededRandom } from '../test/helpers/seeded-random.ts';
 import { issueToken } from '../db/repos/tokens.ts';
 import type { ProductConfig } from '../workflows/domain.ts';
 import type { Benchmark, BenchContext, BenchResult, ResultRow } from './lib.ts';
@@ -43,16 +44,6 @@ const releaseName = (i: number): string => `r${String(i).padStart(4, '0')}`;
 const T0 = 1_600_000_000;
 const data = (text: string): string => `data ${Buffer.byteLength(text)}\n${text}\n`;
 
-/** A deterministic pseudo-random sequence (mulberry32): the same sample every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function timed(cmd: string, args: string[], cwd: string): Promise<{ ms: number; stdout: string }> {
   const start = performance.now();
@@ -227,7 +218,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
 
     // A random sample of the repository's commits (trunk and picks).
     const all = (await git(['rev-list', '--all'], { cwd: repo.remote, env: { GIT_DIR: repo.remote } })).stdout.split('\n').filter(Boolean);
-    const rnd = random(42);
+    const rnd = seededRandom(42);
     const n = ctx.n ?? DEFAULT_SAMPLES;
     const sample = Array.from({ length: n }, () => all[Math.floor(rnd() * all.length)] as string);
     const api: number[] = [];

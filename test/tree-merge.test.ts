@@ -10,18 +10,10 @@ import { FastTrees } from '../activities/git/fast-trees.ts';
 import { Mirror } from '../activities/git/mirror.ts';
 import type { PickResult } from '../activities/git/mirror.ts';
 import { git } from '../activities/git/run.ts';
+import { seededRandom } from './helpers/seeded-random.ts';
 
 const IDENTITY = ['-c', 'user.name=T', '-c', 'user.email=t@example.com', '-c', 'commit.gpgSign=false'];
 
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Names that sort next to each other and to "name/" in git's order, one that is not UTF-8.
 // Names are byte strings, one char per byte (latin1), as the tree code holds them.
@@ -116,7 +108,7 @@ describe('in-process tree merges agree with merge-tree', () => {
   };
 
   it('gives merge-tree\'s tree whenever it answers, and leaves the rest', async () => {
-    const rand = prng(20261124);
+    const rand = seededRandom(20261124);
     await writeFile(join(work, 'seed'), 'seed\n');
     await commit('seed');
     const trials: { base: string; ours: string; theirs: string }[] = [];
