@@ -6,6 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { git } from '../activities/git/run.ts';
 import { openDatabase } from '../db/client.ts';
@@ -13,6 +14,7 @@ import { getChange } from '../db/repos/changes.ts';
 import { createProduct } from '../db/repos/products.ts';
 import type { Actor, ProductConfig } from '../workflows/domain.ts';
 import { cutUpdate, decideUpdate, requestChangeUpdate, summaryQuery } from '../workflows/messages.ts';
+import type { ReleaseSummary } from '../workflows/messages.ts';
 import { releaseWorkflow } from '../workflows/release.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
@@ -72,6 +74,18 @@ describe('a worker killed while merging', () => {
     await exited;
   }
 
+  /**
+   * The release's summary once nothing is queued and nothing is left to record: the workflow empties
+   * its queue in the same task that schedules the record activity, so no pending activity means the
+   * database holds the outcome.
+   */
+  async function settled(handle: WorkflowHandle): Promise<ReleaseSummary | undefined> {
+    const s = await handle.query(summaryQuery);
+    if (s.mergeQueue.length > 0 || s.pendingChanges.length > 0) return undefined;
+    const { raw } = await handle.describe();
+    return (raw.pendingActivities?.length ?? 0) === 0 ? s : undefined;
+  }
+
   async function mergeCommitsFor(id: string): Promise<string[]> {
     const out = (await git(['log', '--format=%H', `--grep=Culvert-Change: ${id}`, 'main'], { cwd: repo.remote })).stdout;
     return out.split('\n').filter(Boolean);
@@ -115,10 +129,7 @@ describe('a worker killed while merging', () => {
     expect(await mergeCommitsFor(id)).toHaveLength(at === 'afterPush' ? 1 : 0);
 
     const second = await startChild();
-    await waitFor('the merge to finish on the new worker', async () => {
-      const s = await handle.query(summaryQuery);
-      return s.mergeQueue.length === 0 && s.pendingChanges.length === 0 ? s : undefined;
-    }, 90_000);
+    await waitFor('the merge to finish on the new worker and be recorded', () => settled(handle), 90_000);
     await stopChild(second, 'SIGTERM');
 
     const merges = await mergeCommitsFor(id);
@@ -182,10 +193,7 @@ describe('a worker killed while merging', () => {
     expect(await picksOn(branch, cutPoint)).toHaveLength(at === 'afterPush' ? 10 : 0);
 
     const second = await startChild();
-    const summary = await waitFor('the batch to finish on the new worker', async () => {
-      const s = await handle.query(summaryQuery);
-      return s.mergeQueue.length === 0 && s.pendingChanges.length === 0 ? s : undefined;
-    }, 90_000);
+    const summary = await waitFor('the batch to finish on the new worker and be recorded', () => settled(handle), 90_000);
     await stopChild(second, 'SIGTERM');
 
     // Each origin exactly once, in trunk order, and nothing else on the branch.
