@@ -4,7 +4,8 @@ import type { ProductConfig } from '../workflows/domain.ts';
 import type { ActivityDeps } from './deps.ts';
 import { culvertIdentity, mirrorFor } from './deps.ts';
 import { isShaLike } from './git/index.ts';
-import type { Mirror } from './git/index.ts';
+import type { CommitInfo, CommitTreeOptions, Identity, Mirror } from './git/index.ts';
+import type { FastTrees } from './git/fast-trees.ts';
 import { withHeartbeat } from './heartbeat.ts';
 import { recordMove } from './moves.ts';
 
@@ -114,57 +115,18 @@ export function pickActivities(deps: ActivityDeps) {
         const infoOf = new Map(infos.map((c) => [c.sha, c]));
         // Commits are written the way commit-tree writes them, without a git process each (see commitMaker).
         const makeCommit = await m.commitMaker();
-        let tip = i.expectedHead;
-        // Tree of `tip`, once known: the commit this loop made last was made from it.
-        let tipTree: string | undefined;
-        // Commits made by this batch between expectedHead and tip: with onHead, exactly tip's ancestors
-        // among the picks (isAncestor(sha, tip) without asking git each time).
-        const made = new Set<string>();
-        const results: PickOutcome[] = [];
         // Most picks touch only paths the release left alone: merged in process, merge-tree for the rest.
         const fast = await m.fastTrees();
+        const batch: Batch = { tip: i.expectedHead, tipTree: undefined, made: new Set(), origins, onHead, infoOf };
+        const results: PickOutcome[] = [];
         try {
           for (const item of i.items) {
-            const start = tip;
-            const startTree = tipTree;
-            const madeHere: string[] = [];
-            let conflict: string[] | null = null;
-            const targets = item.kind === 'pick' ? item.commits : await revertTargets(m, i.cutFrom, tip, item.revertOf ?? '');
-            for (const sha of targets) {
-              if (item.kind === 'pick' && (origins.has(sha) || made.has(sha) || onHead.has(sha))) continue;
-              const info = infoOf.get(sha) ?? (await m.commitInfo(sha));
-              tipTree ??= await m.treeOf(tip);
-              const known = { targetTree: tipTree, parents: info.parents, fast };
-              const applied = item.kind === 'pick' ? await m.pickTree(tip, sha, known) : await m.revertTree(tip, sha, known);
-              if (applied.kind === 'conflict') {
-                conflict = applied.conflicts;
-                break;
-              }
-              if (applied.kind === 'empty') continue;
-              const message = item.kind === 'pick'
-                ? `${info.message.trimEnd()}\n\n(cherry picked from commit ${sha})\n${changeTrailer(item.changeId)}\n`
-                : `Revert "${info.subject}"\n\nThis reverts commit ${sha}.\n\nCulvert-Reverts: ${item.revertOf}\n${changeTrailer(item.changeId)}\n`;
-              const author = item.kind === 'pick' ? { name: info.authorName, email: info.authorEmail, date: info.authorDate } : committer;
-              tip = await makeCommit({ tree: applied.tree, parents: [tip], message, author, committer });
-              tipTree = applied.tree;
-              made.add(tip);
-              madeHere.push(tip);
-              if (item.kind === 'pick') origins.add(sha);
-            }
-            if (conflict) {
-              tip = start;
-              tipTree = startTree;
-              for (const c of madeHere) made.delete(c);
-              results.push({ changeId: item.changeId, outcome: 'conflict', paths: conflict });
-            } else if (tip === start) {
-              results.push({ changeId: item.changeId, outcome: 'already-present' });
-            } else {
-              results.push({ changeId: item.changeId, outcome: 'merged', resultSha: tip });
-            }
+            results.push(await applyItem(m, batch, item, { cutFrom: i.cutFrom, committer, makeCommit, fast }));
           }
         } finally {
           fast?.close();
         }
+        const tip = batch.tip;
         if (tip !== i.expectedHead && remote !== tip) {
           if (remote !== i.expectedHead) return { kind: 'stale', actual: remote };
           await deps.faults?.beforePush?.(i.items[0]?.changeId ?? '');
@@ -172,9 +134,9 @@ export function pickActivities(deps: ActivityDeps) {
           if (!pushed.ok) return { kind: 'stale', actual: pushed.actual ?? i.expectedHead };
           await deps.faults?.afterPush?.(i.items[0]?.changeId ?? '');
         }
-        if (tip !== i.expectedHead) await recordMove(deps, m, i.product.name, i.release, i.expectedHead, tip); else if (tip === i.expectedHead && remote !== i.expectedHead) {
-          return { kind: 'stale', actual: remote };
-        }
+        if (tip !== i.expectedHead) await recordMove(deps, m, i.product.name, i.release, i.expectedHead, tip);
+        // Nothing to add, but the branch is not where the workflow thinks: it adopts the new head first.
+        else if (remote !== i.expectedHead) return { kind: 'stale', actual: remote };
         return { kind: 'applied', head: tip, results };
       });
     },
@@ -185,4 +147,59 @@ export function pickActivities(deps: ActivityDeps) {
 async function revertTargets(m: Mirror, cutFrom: string, tip: string, changeId: string): Promise<string[]> {
   const trailer = changeTrailer(changeId);
   return (await m.messages(`${cutFrom}..${tip}`)).filter((c) => c.message.includes(trailer)).map((c) => c.sha);
+}
+
+/** Where a batch stands: its tip so far and what it knows about the picks. */
+interface Batch {
+  tip: string;
+  /** Tree of `tip`, once known: the commit made last was made from it. */
+  tipTree: string | undefined;
+  /**
+   * Commits made by this batch between expectedHead and tip: with onHead, exactly tip's ancestors
+   * among the picks (isAncestor(sha, tip) without asking git each time).
+   */
+  made: Set<string>;
+  origins: Set<string>;
+  onHead: Set<string>;
+  infoOf: Map<string, CommitInfo>;
+}
+
+interface ItemTools {
+  cutFrom: string;
+  committer: Identity;
+  makeCommit: (opts: CommitTreeOptions) => Promise<string>;
+  fast: FastTrees | null;
+}
+
+/** Applies one pick or revert request onto the batch's tip: all of its commits, or (on a conflict) none. */
+async function applyItem(m: Mirror, b: Batch, item: PickItem, t: ItemTools): Promise<PickOutcome> {
+  const start = b.tip;
+  const startTree = b.tipTree;
+  const madeHere: string[] = [];
+  const targets = item.kind === 'pick' ? item.commits : await revertTargets(m, t.cutFrom, b.tip, item.revertOf ?? '');
+  for (const sha of targets) {
+    if (item.kind === 'pick' && (b.origins.has(sha) || b.made.has(sha) || b.onHead.has(sha))) continue;
+    const info = b.infoOf.get(sha) ?? (await m.commitInfo(sha));
+    b.tipTree ??= await m.treeOf(b.tip);
+    const known = { targetTree: b.tipTree, parents: info.parents, fast: t.fast };
+    const applied = item.kind === 'pick' ? await m.pickTree(b.tip, sha, known) : await m.revertTree(b.tip, sha, known);
+    if (applied.kind === 'conflict') {
+      b.tip = start;
+      b.tipTree = startTree;
+      for (const c of madeHere) b.made.delete(c);
+      return { changeId: item.changeId, outcome: 'conflict', paths: applied.conflicts };
+    }
+    if (applied.kind === 'empty') continue;
+    const message = item.kind === 'pick'
+      ? `${info.message.trimEnd()}\n\n(cherry picked from commit ${sha})\n${changeTrailer(item.changeId)}\n`
+      : `Revert "${info.subject}"\n\nThis reverts commit ${sha}.\n\nCulvert-Reverts: ${item.revertOf}\n${changeTrailer(item.changeId)}\n`;
+    const author = item.kind === 'pick' ? { name: info.authorName, email: info.authorEmail, date: info.authorDate } : t.committer;
+    b.tip = await t.makeCommit({ tree: applied.tree, parents: [b.tip], message, author, committer: t.committer });
+    b.tipTree = applied.tree;
+    b.made.add(b.tip);
+    madeHere.push(b.tip);
+    if (item.kind === 'pick') b.origins.add(sha);
+  }
+  if (b.tip === start) return { changeId: item.changeId, outcome: 'already-present' };
+  return { changeId: item.changeId, outcome: 'merged', resultSha: b.tip };
 }
