@@ -5,6 +5,7 @@ import { createApp } from '../api/app.ts';
 import { openDatabase } from '../db/client.ts';
 import type { Database } from '../db/client.ts';
 import { issueToken, newSecret } from '../db/repos/tokens.ts';
+import { clientUsage } from './client/index.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import type { Config } from './config.ts';
 import { loadDevServerConfig, REPO_ROOT } from './dev-server-config.ts';
@@ -30,7 +31,8 @@ options (each also an environment variable; flags win):
   --task-queue Q            CULVERT_TASK_QUEUE     (default "culvert")
   --host H --port P         CULVERT_HOST, CULVERT_PORT  where the API listens (default 127.0.0.1:8080)
                             CULVERT_ADMIN_TOKEN    bootstrap admin secret (default: generated once, kept in the data dir)
-`;
+
+${clientUsage}`;
 
 type Stop = () => Promise<void>;
 

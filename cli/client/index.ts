@@ -1,0 +1,56 @@
+import type { Fetch } from './api.ts';
+import { ApiCallError, ApiClient } from './api.ts';
+import { ClientUsageError, clientConfig, parseArgs } from './config.ts';
+import type { CommandContext } from './commands.ts';
+import { changes, decide, notes, releases, where } from './commands.ts';
+
+export const clientUsage = `release owners' commands (talk to a running Culvert over HTTP):
+  releases <product>                                   the product's releases
+  changes <product>/<release> [--state s[,s]] [--severity x] [--q text] [--sort seq|trunk|age] [--limit n]
+  approve <product>/<release> <#seq|id>... [--comment text]   (or --all-awaiting: every request awaiting a decision whose checks did not fail)
+  reject  <product>/<release> <#seq|id>... [--comment text]   (or --all-awaiting)
+  where <sha> [--product p]                            which releases and environments hold a commit; in production?
+  notes <product> <from> <to>                          release notes between two releases (Markdown)
+client options: --url URL (CULVERT_URL, default http://127.0.0.1:8080), --token T (CULVERT_TOKEN, default the
+  local admin token in the data dir), --json (the API's answer as it is)
+`;
+
+const commands: Record<string, (ctx: CommandContext) => Promise<number>> = {
+  releases, changes, where, notes,
+  approve: (ctx) => decide(ctx, 'approve'),
+  reject: (ctx) => decide(ctx, 'reject'),
+};
+
+export const clientCommands = Object.keys(commands);
+
+export interface ClientIo {
+  env: NodeJS.ProcessEnv;
+  fetch: Fetch;
+  out: (text: string) => void;
+  err: (text: string) => void;
+  defaultDataDir: string;
+}
+
+/** Runs one client command; the exit code: 0 done, 1 refused by Culvert, 2 a usage or configuration mistake. */
+export async function runClient(command: string, argv: string[], io: ClientIo): Promise<number> {
+  const run = commands[command];
+  if (!run) {
+    io.err(`unknown command ${command}\n\n${clientUsage}`);
+    return 2;
+  }
+  try {
+    const args = parseArgs(argv);
+    const cfg = clientConfig(args, io.env, io.defaultDataDir);
+    return await run({ api: new ApiClient(cfg.url, cfg.token, io.fetch), args, json: cfg.json, out: io.out });
+  } catch (err) {
+    if (err instanceof ClientUsageError) {
+      io.err(`culvert ${command}: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof ApiCallError) {
+      io.err(`culvert ${command}: ${err.message}${err.status ? ` (${err.status} ${err.code})` : ''}`);
+      return 1;
+    }
+    throw err;
+  }
+}

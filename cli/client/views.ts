@@ -1,0 +1,42 @@
+// What the client reads from the API's answers: only the fields it shows.
+
+export interface ReleaseView {
+  name: string;
+  flow: string;
+  state: string;
+  headSha: string;
+  production: boolean;
+  branch: string;
+}
+
+export interface ChangeView {
+  id: string;
+  seq: number;
+  kind: 'merge' | 'pick' | 'revert';
+  state: string;
+  check: string | null;
+  severity: string | null;
+  requester: string;
+  ageSeconds: number;
+  branch: string | null;
+  commits: string[];
+  revertOf: string | null;
+  commitDetails: { sha: string; subject: string }[];
+  diff: { files: number; insertions: number; deletions: number };
+  wantedBy: string[];
+  passedBy: string[];
+}
+
+export type DecisionView = { id: string; ok: true; state: string } | { id: string; ok: false; code: string; message: string };
+
+export interface CommitView {
+  sha: string;
+  subject: string | null;
+  origin: { sha: string } | null;
+  releases: { product: string; release: string; how: 'direct' | 'pick'; pickSha?: string; via?: string; since: string | null }[];
+  environments: {
+    product: string; environment: string; production: boolean; runsNow: boolean | null;
+    firstReached: { at: string | null; release: string } | null;
+  }[];
+  inProduction: boolean;
+}

@@ -1,0 +1,127 @@
+// The release owner's command line against the real API (in process) and a real release: list what
+// waits, approve by number, reject the rest in one go, ask where a commit went, read notes; and every
+// mistake (no token, wrong role, unknown release or request, bad option) said clearly with its exit code.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runClient } from '../cli/client/index.ts';
+import { createRemote } from './helpers/git-fixture.ts';
+import type { GitFixture } from './helpers/git-fixture.ts';
+import { startStack, unique } from './helpers/stack.ts';
+import type { Stack } from './helpers/stack.ts';
+import { waitFor } from './helpers/wait.ts';
+
+describe('culvert command line for release owners', () => {
+  let stack: Stack;
+  let repo: GitFixture;
+  let empty: string;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    repo = await createRemote();
+    empty = await mkdtemp(join(tmpdir(), 'culvert-cli-'));
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await repo?.cleanup();
+    if (empty) await rm(empty, { recursive: true, force: true });
+  });
+
+  async function culvert(argv: string[], env: Record<string, string>): Promise<{ code: number; out: string; err: string }> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const [command = '', ...rest] = argv;
+    const code = await runClient(command, rest, {
+      env: { CULVERT_URL: 'http://culvert.test', ...env },
+      fetch: (url, init) => Promise.resolve(stack.app.fetch(new Request(url, init))),
+      out: (t) => out.push(t),
+      err: (t) => err.push(t),
+      defaultDataDir: empty,
+    });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  }
+
+  it('lists, approves, rejects, traces and writes notes; mistakes are clear', async () => {
+    const product = unique('cli');
+    await repo.commit({ 'README.md': 'app\n' }, 'base');
+    const cutPoint = await repo.commit({ 'cut.txt': 'cut\n' }, 'the cut point');
+    const fixes: string[] = [];
+    for (let i = 0; i < 4; i++) fixes.push(await repo.commit({ [`fix-${i}.txt`]: `fix ${i}\n` }, `fix number ${i}`));
+    await repo.push();
+    expect((await stack.call('POST', '/v1/products', { body: { name: product, repository: repo.remote, flow: 'cherry-pick' } })).status).toBe(201);
+    expect((await stack.call('POST', `/v1/products/${product}/releases`, { body: { name: 's1', from: cutPoint } })).status).toBe(201);
+    const owner = { CULVERT_TOKEN: await stack.token('olga', 'owner', [product]) };
+    const ci = { CULVERT_TOKEN: await stack.token('ci-bot', 'ci', [product]) };
+    for (const sha of fixes) {
+      const filed = await stack.call('POST', `/v1/products/${product}/releases/s1/changes`, {
+        token: ci.CULVERT_TOKEN, body: { kind: 'pick', commits: [sha.slice(0, 10)], reason: 'needed', severity: 'normal' },
+      });
+      expect(filed.status, filed.text).toBe(201);
+    }
+    const rel = `${product}/s1`;
+
+    const listed = await culvert(['changes', rel], owner);
+    expect(listed.code, listed.err).toBe(0);
+    for (let i = 1; i <= 4; i++) expect(listed.out).toMatch(new RegExp(`#${i}\\s+awaiting-decision`));
+    expect(listed.out).toContain('fix number 0');
+    expect(listed.out).toContain('4 of 4');
+
+    const refused = await culvert(['approve', rel, '#1'], ci);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/is not an owner of .* \(403 forbidden\)/);
+
+    const approved = await culvert(['approve', rel, '#1', '2', '--comment', 'ship it'], owner);
+    expect(approved.code, approved.err).toBe(0);
+    expect(approved.out).toContain('#1 approved');
+    expect(approved.out).toContain('#2 approved');
+    expect(approved.out).toContain('2 approved');
+
+    const rejected = await culvert(['reject', rel, '--all-awaiting'], owner);
+    expect(rejected.code, rejected.err).toBe(0);
+    expect(rejected.out).toContain('#3 rejected');
+    expect(rejected.out).toContain('#4 rejected');
+    const again = await culvert(['reject', rel, '--all-awaiting'], owner);
+    expect(again.out).toContain('(nothing was awaiting a decision)');
+
+    await waitFor('both approved picks to land', async () => {
+      const res = await stack.call('GET', `/v1/products/${product}/releases/s1/changes?state=merged`);
+      return res.body.total === 2;
+    });
+    const merged = await culvert(['changes', rel, '--state', 'merged', '--json'], owner);
+    expect((JSON.parse(merged.out) as { items: { seq: number }[] }).items.map((c) => c.seq).sort()).toEqual([1, 2]);
+
+    const traced = await culvert(['where', fixes[0] as string], owner);
+    expect(traced.code, traced.err).toBe(0);
+    expect(traced.out).toContain(`${fixes[0]} fix number 0`);
+    expect(traced.out).toMatch(new RegExp(`${rel}\\s+pick [0-9a-f]{12}`));
+    expect(traced.out).toContain('in production: no');
+    const notPicked = await culvert(['where', fixes[3] as string], owner);
+    expect(notPicked.out).toContain('in no release');
+
+    expect((await stack.call('POST', `/v1/products/${product}/releases`, { body: { name: 's2' } })).status).toBe(201);
+    const notes = await culvert(['notes', product, 's1', 's2'], owner);
+    expect(notes.code, notes.err).toBe(0);
+    expect(notes.out).toContain('fix number 3');
+    const releases = await culvert(['releases', product], owner);
+    expect(releases.out).toMatch(/s1\s+cherry-pick\s+open/);
+    expect(releases.out).toMatch(/s2\s+cherry-pick\s+open/);
+
+    // Mistakes: each says what is wrong; 2 for the caller's own, 1 for what Culvert refused.
+    const unknownSeq = await culvert(['approve', rel, '#99'], owner);
+    expect(unknownSeq).toMatchObject({ code: 2, err: expect.stringContaining(`no change request #99 on ${rel}`) });
+    const unknownRelease = await culvert(['changes', `${product}/nope`], owner);
+    expect(unknownRelease).toMatchObject({ code: 1, err: expect.stringMatching(/\(404 release_not_found\)/) });
+    const noToken = await culvert(['changes', rel], {});
+    expect(noToken).toMatchObject({ code: 2, err: expect.stringContaining('set CULVERT_TOKEN') });
+    const badOption = await culvert(['changes', rel, '--bogus'], owner);
+    expect(badOption).toMatchObject({ code: 2, err: expect.stringContaining('unknown option --bogus') });
+    const badName = await culvert(['approve', product, '#1'], owner);
+    expect(badName).toMatchObject({ code: 2, err: expect.stringContaining('<product>/<release>') });
+    const badState = await culvert(['changes', rel, '--state', 'done'], owner);
+    expect(badState).toMatchObject({ code: 1, err: expect.stringMatching(/unknown state done.*\(400 bad_request\)/) });
+    // Nothing a refusal touched changed.
+    const after = await stack.call('GET', `/v1/products/${product}/releases/s1/changes`);
+    expect(after.body.items.map((c: { seq: number; state: string }) => `${c.seq}:${c.state}`).sort()).toEqual(['1:merged', '2:merged', '3:rejected', '4:rejected']);
+  }, 120_000);
+});
