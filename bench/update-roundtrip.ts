@@ -2,7 +2,7 @@
 //
 // The API call measured is `POST .../changes/:id/decision {decision: 'reject'}` on a fresh
 // awaiting-decision request: an accepted Update on the release workflow whose handler runs one
-// database-only activity (recordChanges), then the route's audit row and re-read. It has no git in it,
+// database-only local activity (recordChanges), then the route's audit row and re-read. It has no git in it,
 // so the ratio is about the Update path itself; filing (which runs a git fetch activity) is reported
 // on its own row. A direct executeUpdate of the same decide Update on a second release splits the
 // HTTP/database share from the workflow/activity share.
@@ -117,7 +117,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       notes: [
         `${n} sequential calls per row after ${WARMUP} warm-up; every decision rejects a fresh awaiting-decision request`,
         'reject was chosen over filing: it is an accepted Update whose only activity is a database write, so git stays out of the ratio',
-        'the direct executeUpdate row skips HTTP, auth, the release lookup, the audit row and the re-read, and keeps the workflow and its activity',
+        'the direct executeUpdate row skips HTTP, auth, the release lookup, the audit row and the re-read, and keeps the workflow and its local activity',
       ],
     };
   } finally {

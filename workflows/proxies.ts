@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { CulvertActivities } from '../activities/index.ts';
 
 /** Git and database work: short, and retried until it succeeds; the heartbeat notices a dead worker fast. */
@@ -13,4 +13,14 @@ export const long = proxyActivities<CulvertActivities>({
   startToCloseTimeout: '6 hours',
   heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5 },
+});
+
+/**
+ * Database writes a waiting caller's answer depends on: run in the worker that runs the workflow task,
+ * so an Update completes in one workflow task instead of waiting for an activity task and a second
+ * workflow task. Retried by the worker; the writes are upserts.
+ */
+export const local = proxyLocalActivities<CulvertActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds' },
 });

@@ -1,9 +1,9 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
-  ActivityFailure, ApplicationFailure, ParentClosePolicy, allHandlersFinished, startChild, condition, continueAsNew, log, setHandler,
+  ActivityFailure, ApplicationFailure, ParentClosePolicy, allHandlersFinished, startChild, condition, continueAsNew, log, patched, setHandler,
   upsertSearchAttributes, uuid4, workflowInfo,
 } from '@temporalio/workflow';
-import { long, quick } from './proxies.ts';
+import { local, long, quick } from './proxies.ts';
 import type { ChangeRecord } from '../db/repos/changes.ts';
 import { binaryHasWork, binaryStep, gatePolicy } from './binary.ts';
 import { deploymentWorkflow } from './deployment.ts';
@@ -73,7 +73,10 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
     }
   };
   const save = async (s: CarriedState, changes: ChangeRecord[]): Promise<void> => {
-    if (changes.length > 0) await quick.recordChanges({ product: s.product.name, release: s.name, changes });
+    if (changes.length === 0) return;
+    // Runs started before records went local keep replaying their activity.
+    const record = patched('record-changes-locally') ? local : quick;
+    await record.recordChanges({ product: s.product.name, release: s.name, changes });
   };
   const finish = (s: CarriedState, change: ChangeMem): void => {
     delete s.open[change.id];
@@ -509,27 +512,23 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
       await condition(allHandlersFinished);
       if (finished()) return;
     }
-    while (s.checkQueue.length > 0 && runningChecks < maxConcurrentChecks) {
+    // Checks started now would hold up a continue-as-new the server already asks for.
+    while (!workflowInfo().continueAsNewSuggested && s.checkQueue.length > 0 && runningChecks < maxConcurrentChecks) {
       const id = s.checkQueue.shift();
       if (id) startCheck(id);
     }
     if (hasMergeWork()) {
       await (picksFlow ? applyBatch() : mergeNext());
-      continue;
-    }
-    if (binaryWork()) {
+    } else if (binaryWork()) {
       await binaryStep(s, hooks);
       watch();
-      continue;
-    }
-    if (s.updateDeploysOwed.length > 0) {
+    } else if (s.updateDeploysOwed.length > 0) {
       await owedDeploys();
-      continue;
-    }
-    if (s.deployQueue.length > 0) {
+    } else if (s.deployQueue.length > 0) {
       await deployNext();
-      continue;
     }
+    // Between any two units of work, not only when idle: a long queue (it is carried) must not grow
+    // one run's history without bound.
     if (workflowInfo().continueAsNewSuggested) {
       // Handlers in flight and running checks must settle into the carried state first.
       await condition(() => allHandlersFinished() && runningChecks === 0);
