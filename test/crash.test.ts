@@ -75,9 +75,9 @@ describe('a worker killed while merging', () => {
   }
 
   /**
-   * The release's summary once nothing is queued and nothing is left to record: the workflow empties
-   * its queue in the same task that schedules the record activity, so no pending activity means the
-   * database holds the outcome.
+   * The release's summary once nothing is queued and nothing is left to record. The workflow empties
+   * its queue in the same task that records the outcome: a local activity finishes before that task
+   * completes (and the server holds a query until it has), an ordinary one shows as pending until done.
    */
   async function settled(handle: WorkflowHandle): Promise<ReleaseSummary | undefined> {
     const s = await handle.query(summaryQuery);
