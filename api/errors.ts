@@ -1,4 +1,4 @@
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowUpdateFailedError, isGrpcServiceError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import { z } from 'zod';
 import { errorStatus, isErrorCode } from '../workflows/errors.ts';
@@ -35,9 +35,27 @@ function refusalIn(err: unknown): ApplicationFailure | undefined {
   return undefined;
 }
 
+// gRPC status codes of a Temporal that cannot be reached or did not answer in time.
+const UNAVAILABLE = 14;
+const DEADLINE_EXCEEDED = 4;
+
+function temporalUnreachable(err: unknown): ApiError | undefined {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (isGrpcServiceError(e) && (e.code === UNAVAILABLE || e.code === DEADLINE_EXCEEDED)) {
+      const message = e.code === UNAVAILABLE
+        ? 'Temporal is not reachable right now, so nothing was done: try again shortly'
+        : 'Temporal did not answer in time: the request may still take effect, so look before trying again';
+      return new ApiError('unavailable', message, undefined, { cause: err });
+    }
+  }
+  return undefined;
+}
+
 /** Maps whatever a handler threw onto an ApiError. */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  const unreachable = temporalUnreachable(err);
+  if (unreachable) return unreachable;
   if (err instanceof z.ZodError) return fromZod('input', err);
   if (err instanceof WorkflowUpdateFailedError) {
     if (err.cause instanceof ApplicationFailure) return fromFailure(err.cause, err);

@@ -1,5 +1,7 @@
+import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../activities/git/run.ts';
+import { createApp } from '../api/app.ts';
 import { releaseWorkflowId } from '../workflows/domain.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
@@ -337,6 +339,20 @@ describe('bad input', () => {
       const listed = await stack.call('GET', `/v1/products/${names.pr}/releases`);
       expect(listed.body.items.map((r: { name: string }) => r.name)).toEqual(['master']);
       expect(await releaseHead(names.pr)).toBe(headBefore);
+    });
+
+    it('with Temporal unreachable: a 503 that says so, and no release', async () => {
+      const product = unique('down');
+      await createProduct(product);
+      // No retry interceptor: fail at once instead of after the client's ~20 s of retries.
+      const down = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1', interceptors: [] }) });
+      const app = createApp({ db: stack.database.db, temporal: { client: down, namespace: 'default', taskQueue: stack.taskQueue, uiUrl: null } });
+      const res = await app.request(`/v1/products/${product}/releases`, {
+        method: 'POST', headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'master' }),
+      });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ code: 'unavailable', message: expect.stringContaining('Temporal is not reachable') });
+      expect((await stack.call('GET', `/v1/products/${product}/releases`)).body.items).toEqual([]);
     });
 
     it('two cuts of a new pull-request product racing under different names: one lands, one is a 409', async () => {
