@@ -33,9 +33,9 @@ export interface Stack {
 export const uiUrl = 'http://127.0.0.1:8233';
 
 /** The whole of Culvert in this process, on the run's dev server, with its own task queue, database and data dir. */
-export async function startStack(opts: { worker?: boolean; faults?: Faults } = {}): Promise<Stack> {
-  const address = inject('temporalAddress');
-  const namespace = inject('temporalNamespace');
+export async function startStack(opts: { worker?: boolean; faults?: Faults; temporal?: { address: string; namespace: string } } = {}): Promise<Stack> {
+  const address = opts.temporal?.address ?? inject('temporalAddress');
+  const namespace = opts.temporal?.namespace ?? inject('temporalNamespace');
   const taskQueue = `test-${randomUUID()}`;
   const dataDir = await mkdtemp(join(tmpdir(), 'culvert-data-'));
   const database = await openTestDatabase();
@@ -96,6 +96,5 @@ export async function startStack(opts: { worker?: boolean; faults?: Faults } = {
   if (opts.worker !== false) await stack.startWorker(opts.faults);
   return stack;
 }
-
 
 export const unique = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
