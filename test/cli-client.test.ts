@@ -1,6 +1,7 @@
 // The release owner's command line against the real API (in process) and a real release: list what
-// waits, approve by number, reject the rest in one go, ask where a commit went, read notes; and every
-// mistake (no token, wrong role, unknown release or request, bad option) said clearly with its exit code.
+// waits, approve by number, reject the rest in one go, ask where a commit went, read notes, deploy
+// through a gate and vote on it, freeze; and every mistake (no token, wrong role, unknown release or
+// request, bad option) said clearly with its exit code.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,7 +50,13 @@ describe('culvert command line for release owners', () => {
     const fixes: string[] = [];
     for (let i = 0; i < 4; i++) fixes.push(await repo.commit({ [`fix-${i}.txt`]: `fix ${i}\n` }, `fix number ${i}`));
     await repo.push();
-    expect((await stack.call('POST', '/v1/products', { body: { name: product, repository: repo.remote, flow: 'cherry-pick' } })).status).toBe(201);
+    expect((await stack.call('POST', '/v1/products', {
+      body: {
+        name: product, repository: repo.remote, flow: 'cherry-pick',
+        steps: { deploy: { argv: ['sh', '-c', 'exit 0'] } },
+        environments: [{ name: 'staging', order: 1, production: false, gate: { group: ['sam'], quorum: 1 } }],
+      },
+    })).status).toBe(201);
     expect((await stack.call('POST', `/v1/products/${product}/releases`, { body: { name: 's1', from: cutPoint } })).status).toBe(201);
     const owner = { CULVERT_TOKEN: await stack.token('olga', 'owner', [product]) };
     const ci = { CULVERT_TOKEN: await stack.token('ci-bot', 'ci', [product]) };
@@ -106,6 +113,30 @@ describe('culvert command line for release owners', () => {
     const releases = await culvert(['releases', product], owner);
     expect(releases.out).toMatch(/s1\s+cherry-pick\s+open/);
     expect(releases.out).toMatch(/s2\s+cherry-pick\s+open/);
+
+    // A deploy click through the staging gate, voted from the command line; then a freeze.
+    const sam = { CULVERT_TOKEN: await stack.token('sam', 'viewer', [product]) };
+    const clicked = await culvert(['deploy', rel, 'staging'], owner);
+    expect(clicked.code, clicked.err).toBe(0);
+    expect(clicked.out).toMatch(new RegExp(`to staging, (pending|running)`));
+    const listedGates = await waitFor('the staging gate', async () => {
+      const g = await culvert(['gates', '--product', product], sam);
+      return g.out.includes('staging') ? g : undefined;
+    });
+    expect(listedGates.out).toMatch(/pending\s+0\/1\s+sam/);
+    const gateId = (JSON.parse((await culvert(['gates', '--product', product, '--json'], sam)).out) as { id: string }[])[0]?.id as string;
+    expect((await culvert(['vote', gateId, 'approve'], owner))).toMatchObject({ code: 1, err: expect.stringMatching(/not in the group .* \(403 not_in_group\)/) });
+    const voted = await culvert(['vote', gateId, 'approve', '--comment', 'looks fine'], sam);
+    expect(voted.code, voted.err).toBe(0);
+    expect(voted.out).toContain('approved, 1 of 1 approvals');
+    expect((await culvert(['vote', gateId, 'maybe'], sam)).code).toBe(2);
+    await waitFor('staging to run s1', async () => {
+      const envs = await stack.call('GET', `/v1/products/${product}/environments`);
+      return envs.body.items.find((e: { name: string }) => e.name === 'staging')?.current?.release === 's1';
+    });
+    const frozen = await culvert(['freeze', rel], owner);
+    expect(frozen).toMatchObject({ code: 0, out: `${rel} is frozen` });
+    expect(await culvert(['freeze', rel], owner)).toMatchObject({ code: 1, err: expect.stringMatching(/already frozen \(409 release_frozen\)/) });
 
     // Mistakes: each says what is wrong; 2 for the caller's own, 1 for what Culvert refused.
     const unknownSeq = await culvert(['approve', rel, '#99'], owner);

@@ -15,7 +15,7 @@ const seg = encodeURIComponent;
 const opt = (args: ParsedArgs, name: string): string | undefined => (typeof args.options[name] === 'string' ? (args.options[name] as string) : undefined);
 
 /** `product/release` as one argument, the way people name a release. */
-function releaseArg(args: ParsedArgs, at: number): { product: string; release: string; base: string } {
+export function releaseArg(args: ParsedArgs, at: number): { product: string; release: string; base: string } {
   const given = args.positional[at];
   const [product, release, extra] = (given ?? '').split('/');
   if (!product || !release || extra !== undefined) throw new ClientUsageError(`name the release as <product>/<release>, e.g. shop/2026-w47 (got ${JSON.stringify(given ?? '')})`);

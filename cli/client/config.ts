@@ -23,7 +23,7 @@ export interface ParsedArgs {
 }
 
 /** Known options of every client command; those with a value take the next argument (or `--x=value`). */
-const valued = new Set(['url', 'token', 'state', 'severity', 'q', 'sort', 'limit', 'comment', 'product', 'data-dir']);
+const valued = new Set(['url', 'token', 'state', 'severity', 'q', 'sort', 'limit', 'comment', 'product', 'data-dir', 'candidate']);
 const switches = new Set(['json', 'all-awaiting']);
 
 export function parseArgs(argv: string[]): ParsedArgs {

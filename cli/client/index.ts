@@ -2,6 +2,7 @@ import type { Fetch } from './api.ts';
 import { ApiCallError, ApiClient } from './api.ts';
 import { ClientUsageError, clientConfig, parseArgs } from './config.ts';
 import type { CommandContext } from './commands.ts';
+import { deploy, freeze, gates, vote } from './actions.ts';
 import { changes, decide, notes, releases, where } from './commands.ts';
 
 export const clientUsage = `release owners' commands (talk to a running Culvert over HTTP):
@@ -11,12 +12,16 @@ export const clientUsage = `release owners' commands (talk to a running Culvert 
   reject  <product>/<release> <#seq|id>... [--comment text]   (or --all-awaiting)
   where <sha> [--product p]                            which releases and environments hold a commit; in production?
   notes <product> <from> <to>                          release notes between two releases (Markdown)
+  gates [--state pending|approved|rejected|expired] [--product p]   approval gates (QA sign-off, environment gates)
+  vote <gate-id> approve|reject [--comment text]       a vote on a gate
+  deploy <product>/<release> <environment> [--candidate "3.11 RC1"]   the deploy click (a rollback: an older release)
+  freeze <product>/<release>                           no more changes; a binary release goes on to its final
 client options: --url URL (CULVERT_URL, default http://127.0.0.1:8080), --token T (CULVERT_TOKEN, default the
   local admin token in the data dir), --json (the API's answer as it is)
 `;
 
 const commands: Record<string, (ctx: CommandContext) => Promise<number>> = {
-  releases, changes, where, notes,
+  releases, changes, where, notes, gates, vote, deploy, freeze,
   approve: (ctx) => decide(ctx, 'approve'),
   reject: (ctx) => decide(ctx, 'reject'),
 };

@@ -40,3 +40,15 @@ export interface CommitView {
   }[];
   inProduction: boolean;
 }
+
+export interface GateView {
+  id: string;
+  product: string;
+  release: string;
+  subject: string;
+  state: string;
+  group: string[];
+  quorum: number;
+  votes: { by: string; decision: 'approve' | 'reject' }[];
+  escalatedTo: string[] | null;
+}
