@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -17,6 +16,7 @@ import {
 } from '../cli/dev-server-config.ts';
 import { startDevServer } from '../cli/dev-server.ts';
 import { findTemporalCli, requireTemporalCli } from '../cli/temporal-cli.ts';
+import { freePort } from './helpers/free-port.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'culvert-devcfg-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -34,18 +34,6 @@ function writeYaml(name: string, text: string): string {
 }
 
 const realYaml = readFileSync(DEFAULT_DEV_SERVER_CONFIG_PATH, 'utf8');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('temporal-dev.yaml', () => {
   const cfg = loadDevServerConfig();

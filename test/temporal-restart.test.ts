@@ -2,7 +2,6 @@
 // the same database file: the worker and the API reconnect on their own, the merge lands exactly once,
 // and the database and git agree.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,17 +16,7 @@ import type { GitFixture } from './helpers/git-fixture.ts';
 import { startStack, unique } from './helpers/stack.ts';
 import type { Stack } from './helpers/stack.ts';
 import { waitFor } from './helpers/wait.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
+import { freePort } from './helpers/free-port.ts';
 
 describe('a Temporal server killed mid-release', () => {
   let root: string;
