@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { bearerAuth } from './auth.ts';
 import { approvalRoutes } from './approvals/routes.ts';
 import { artifactRoutes } from './artifacts/routes.ts';
+import { auditRoutes } from './audit/routes.ts';
 import { changeRoutes } from './changes/routes.ts';
 import { commitRoutes } from './commits/routes.ts';
 import type { AppDeps, AppEnv } from './context.ts';
@@ -63,6 +64,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   runRoutes(routes, deps);
   approvalRoutes(routes, deps);
   artifactRoutes(routes, deps);
+  auditRoutes(routes, deps);
 
   const document = openApiDocument(routes.documented);
   routes.add({ method: 'get', path: '/openapi.json', tag: 'meta', auth: false, summary: 'This document', responses: { 200: 'OpenAPI 3.1' } }, ({ c }) => c.json(document));

@@ -19,6 +19,8 @@ export const runStateEnum = pgEnum('run_state', ['running', 'succeeded', 'failed
 export const deploymentStateEnum = pgEnum('deployment_state', ['pending', 'running', 'succeeded', 'failed']);
 export const approvalStateEnum = pgEnum('approval_state', ['pending', 'approved', 'rejected', 'expired']);
 export const roleEnum = pgEnum('role', ['admin', 'owner', 'ci', 'viewer']);
+// Written before the action is carried out, settled after: an API that dies in between leaves `pending`.
+export const auditOutcomeEnum = pgEnum('audit_outcome', ['pending', 'done', 'refused']);
 
 export const products = pgTable('products', {
   name: text('name').primaryKey(),
@@ -205,6 +207,9 @@ export const auditLog = pgTable('audit_log', {
   release: text('release'),
   target: text('target'),
   details: jsonb('details'),
+  outcome: auditOutcomeEnum('outcome').notNull().default('done'),
+  /** Why it was refused: the error code and message the caller got. */
+  refusal: jsonb('refusal').$type<{ code: string; message: string }>(),
 }, (t) => [index('audit_log_product').on(t.product, t.at)]);
 
 // Every commit a release's branch brought in, with the origin of picked commits (traceability).

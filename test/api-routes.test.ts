@@ -123,6 +123,7 @@ describe('api routes', () => {
         '/v1/commits/{sha}': ['get'],
         '/v1/products/{product}/notes': ['get'],
         '/v1/products/{product}/environments/{environment}/preview': ['get'],
+        '/v1/products/{product}/audit': ['get'],
       };
       for (const [path, methods] of Object.entries(expected)) {
         expect(Object.keys(doc.paths[path] ?? {}).sort(), path).toEqual(methods);
@@ -201,6 +202,7 @@ describe('api routes', () => {
       ['GET', '/v1/commits/:sha'],
       ['GET', '/v1/products/:product/notes'],
       ['GET', '/v1/products/:product/environments/:environment/preview'],
+      ['GET', '/v1/products/:product/audit'],
     ];
     const resolve = (template: string): string => template.replace(':product', p.a).replace(':release', 'master').replace(':id', 'some-id')
       .replace(':template', 'some-template').replace(':action', 'pause')
@@ -607,6 +609,33 @@ describe('api routes', () => {
       // A run whose log is not on this host (another API replica, cleaned disk) is a 404, not a 500.
       await rm(run.body.logPath as string);
       expectError(await stack.call('GET', `/v1/runs/${runId}/log`), 404, 'not_found', /not on this host/);
+    });
+  });
+
+  describe('audit', () => {
+    it('GET audit: 200 newest first with refused attempts, paged; 400 bad query, 403 out of scope, 404 unknown product', async () => {
+      // Refused by the release workflow itself: on record as refused, with the caller's answer.
+      expectError(await stack.call('POST', `/v1/products/${p.a}/releases/master/freeze`, { token: t.ownerA }), 422, 'flow_mismatch');
+      const res = await stack.call('GET', `/v1/products/${p.a}/audit?limit=1000`, { token: t.viewer });
+      expect(res.status, res.text).toBe(200);
+      const items = res.body.items as { id: number; action: string; actor: string; tokenId: string | null; outcome: string; refusal: unknown; release: string | null }[];
+      expect(items.map((e) => e.id)).toEqual([...items.map((e) => e.id)].sort((x, y) => y - x));
+      expect(items[0]).toMatchObject({ action: 'release.freeze', actor: 'olivia', outcome: 'refused', refusal: { code: 'flow_mismatch', message: expect.stringContaining('pull-request flow') } });
+      expect(items[0]?.tokenId).toEqual(expect.any(String));
+      expect(items.find((e) => e.action === 'release.cut')).toMatchObject({ actor: 'ci-bot', outcome: 'done', release: 'master' });
+      expect(items.some((e) => e.outcome === 'pending')).toBe(false);
+
+      const first = await stack.call('GET', `/v1/products/${p.a}/audit?limit=1`, { token: t.ownerA });
+      expect(first.body.items).toHaveLength(1);
+      expect(first.body.next).toBe(items[0]?.id);
+      const second = await stack.call('GET', `/v1/products/${p.a}/audit?limit=1&before=${first.body.next}`, { token: t.ownerA });
+      expect(second.body.items[0]?.id).toBe(items[1]?.id);
+
+      expectError(await stack.call('GET', `/v1/products/${p.a}/audit?limit=0`), 400, 'bad_request');
+      expectError(await stack.call('GET', `/v1/products/${p.a}/audit?since=yesterday`), 400, 'bad_request');
+      expectError(await stack.call('GET', `/v1/products/${p.a}/audit`, { token: t.ownerB }), 403, 'forbidden');
+      expectError(await stack.call('GET', `/v1/products/${p.a}/audit`, { token: '' }), 401, 'unauthorized');
+      expectError(await stack.call('GET', `/v1/products/${unique('p')}/audit`), 404, 'product_not_found');
     });
   });
 });

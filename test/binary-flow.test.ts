@@ -133,6 +133,20 @@ describe('binary flow', () => {
     const envs = detail.deployments.map((d: { environment: string; state: string }) => `${d.environment}:${d.state}`).sort();
     expect(envs).toEqual(['production:succeeded', 'qa:succeeded', 'qa:succeeded', 'qa:succeeded']);
     expect(detail.runs.filter((x: { step: string }) => x.step === 'build')).toHaveLength(4);
+    // Every vote is in the audit log, the refused ones with the answer their voter got.
+    const audit = (await stack.call('GET', `/v1/products/${product}/audit?limit=1000`, { token: owner })).body.items as {
+      actor: string; action: string; outcome: string; tokenId: string | null; refusal: { code: string } | null;
+    }[];
+    const votes = audit.filter((e) => e.action.startsWith('approval.')).reverse();
+    expect(votes.slice(0, 5).map((e) => `${e.actor} ${e.action} ${e.outcome}${e.refusal ? ` ${e.refusal.code}` : ''}`)).toEqual([
+      'quinn approval.approve refused own_vote_excluded',
+      'olga approval.approve refused not_in_group',
+      'quentin approval.approve done',
+      'quentin approval.approve refused already_voted',
+      'quincy approval.approve done',
+    ]);
+    expect(votes.every((e) => e.tokenId)).toBe(true);
+    expect(audit.find((e) => e.action === 'release.freeze')).toMatchObject({ actor: 'quinn', outcome: 'done' });
 
     // The whole story (candidates, freeze, gate, publish) replays deterministically from its history.
     const history = await stack.client.workflow.getHandle(`culvert/${product}/3.11`).fetchHistory();

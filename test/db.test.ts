@@ -4,6 +4,8 @@ import { and, count, eq, getTableName, is, sql } from 'drizzle-orm';
 import { PgTable } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database, Db } from '../db/client.ts';
+import { audited } from '../api/audit/record.ts';
+import { ApiError } from '../api/errors.ts';
 import { appendAudit, auditOfProduct } from '../db/repos/audit.ts';
 import { getChange, latestChanges, listChanges, upsertChanges } from '../db/repos/changes.ts';
 import type { ChangeRecord } from '../db/repos/changes.ts';
@@ -17,7 +19,8 @@ import type { NewRun } from '../db/repos/runs.ts';
 import { findToken, hashSecret, issueToken } from '../db/repos/tokens.ts';
 import { apiTokens, changeRequests, deployments, environments, products, releaseCommits, releases } from '../db/schema.ts';
 import * as schema from '../db/schema.ts';
-import type { ChangeRequest } from '../db/schema.ts';
+import type { AuditEntry, ChangeRequest } from '../db/schema.ts';
+import type { Actor } from '../workflows/domain.ts';
 import type { EnvironmentConfig, ProductConfig } from '../workflows/domain.ts';
 import { openTestDatabase } from './helpers/db.ts';
 
@@ -655,6 +658,27 @@ describe('audit', () => {
     expect((await auditOfProduct(db, 'shop', 2)).map((e) => e.action)).toEqual(['change.approve', 'release.cut']);
     expect((await auditOfProduct(db, 'other')).map((e) => e.actor)).toEqual(['olga']);
     expect(await auditOfProduct(db, 'none')).toEqual([]);
+  });
+
+  it('audited writes the entry before the action and settles it after: done, or refused with the answer', async () => {
+    const actor: Actor = { name: 'olga', role: 'owner', products: ['shop'], tokenId: 't1' };
+    let during: AuditEntry | undefined;
+    const result = await audited(db, actor, 'release.freeze', { product: 'shop', release: '1.0' }, async () => {
+      during = (await auditOfProduct(db, 'shop'))[0];
+      return 42;
+    }, (n) => ({ answer: n }));
+    expect(result).toBe(42);
+    expect(during).toMatchObject({ action: 'release.freeze', actor: 'olga', tokenId: 't1', outcome: 'pending', refusal: null });
+    expect((await auditOfProduct(db, 'shop'))[0]).toMatchObject({ id: during?.id, outcome: 'done', details: { answer: 42 } });
+
+    const refused = audited(db, actor, 'release.close', { product: 'shop', release: '1.0' }, () => Promise.reject(new ApiError('release_closed', 'release shop/1.0 is already closed')));
+    await expect(refused).rejects.toThrow('already closed');
+    expect((await auditOfProduct(db, 'shop'))[0]).toMatchObject({
+      action: 'release.close', outcome: 'refused', refusal: { code: 'release_closed', message: 'release shop/1.0 is already closed' },
+    });
+    // Paging by id.
+    const [newest, older] = await auditOfProduct(db, 'shop');
+    expect((await auditOfProduct(db, 'shop', 10, newest?.id))[0]?.id).toBe(older?.id);
   });
 });
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { getApproval, listApprovals } from '../../db/repos/approvals.ts';
 import type { Approval } from '../../db/schema.ts';
 import { voteUpdate } from '../../workflows/messages.ts';
-import { audit } from '../audit.ts';
+import { audited } from '../audit/record.ts';
 import { requireView } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { workflowLink } from '../context.ts';
@@ -41,8 +41,8 @@ export function approvalRoutes(r: Routes, deps: AppDeps): void {
     if (!gate) throw new ApiError('approval_not_found', `no approval ${id}`);
     requireView(actor, gate.product);
     if (gate.state !== 'pending') throw new ApiError('gate_closed', `approval ${id} is already ${gate.state}`);
-    await deps.temporal.client.workflow.getHandle(gate.workflowId).executeUpdate(voteUpdate, { args: [{ gateId: id, ...body, actor }] });
-    await audit(deps.db, actor, `approval.${body.decision}`, { product: gate.product, release: gate.release ?? undefined, target: id, details: body });
+    await audited(deps.db, actor, `approval.${body.decision}`, { product: gate.product, release: gate.release ?? undefined, target: id, details: body }, () =>
+      deps.temporal.client.workflow.getHandle(gate.workflowId).executeUpdate(voteUpdate, { args: [{ gateId: id, ...body, actor }] }));
     const after = await getApproval(deps.db, id);
     return c.json(present(after ?? gate));
   });

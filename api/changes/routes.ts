@@ -7,7 +7,7 @@ import type { ChangeRequest, Release } from '../../db/schema.ts';
 import { nextVersion } from '../../workflows/domain.ts';
 import { decideUpdate, requestChangeUpdate } from '../../workflows/messages.ts';
 import type { DecisionResult } from '../../workflows/messages.ts';
-import { audit } from '../audit.ts';
+import { audited } from '../audit/record.ts';
 import { requireOwner, requireRequest, requireView } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
@@ -121,10 +121,8 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     const rel = await loadRelease(deps.db, product, release);
     const id = changeId(product, release, c.req.header('idempotency-key'));
     mustBeOpen(rel);
-    const view = await client.workflow.getHandle(rel.workflowId).executeUpdate(requestChangeUpdate, {
-      args: [{ id, ...body, actor }], updateId: `change-${id}`,
-    });
-    await audit(deps.db, actor, 'change.request', { product, release, target: id, details: body });
+    const view = await audited(deps.db, actor, 'change.request', { product, release, target: id, details: body }, () =>
+      client.workflow.getHandle(rel.workflowId).executeUpdate(requestChangeUpdate, { args: [{ id, ...body, actor }], updateId: `change-${id}` }));
     const saved = await loadChange(deps.db, product, release, view.id);
     return c.json(presentChange(saved), saved.state === 'already-present' ? 200 : 201);
   });
@@ -150,8 +148,9 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     requireOwner(actor, product);
     const rel = await loadRelease(deps.db, product, release);
     mustBeOpen(rel);
-    const { results } = await client.workflow.getHandle(rel.workflowId).executeUpdate(decideUpdate, { args: [{ decisions: body.decisions, actor }] });
-    await audit(deps.db, actor, 'change.decide', { product, release, details: { decisions: body.decisions, results } });
+    const { results } = await audited(deps.db, actor, 'change.decide', { product, release, details: { decisions: body.decisions } }, () =>
+      client.workflow.getHandle(rel.workflowId).executeUpdate(decideUpdate, { args: [{ decisions: body.decisions, actor }] }),
+    (done) => ({ decisions: body.decisions, results: done.results }));
     return c.json({ results });
   });
 
@@ -165,10 +164,11 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     requireOwner(actor, product);
     const rel = await loadRelease(deps.db, product, release);
     mustBeOpen(rel);
-    const { results } = await client.workflow.getHandle(rel.workflowId).executeUpdate(decideUpdate, { args: [{ decisions: [{ id, ...body }], actor }] });
-    const result: DecisionResult | undefined = results[0];
-    if (result && !result.ok) throw new ApiError(isErrorCode(result.code) ? result.code : 'internal', result.message);
-    await audit(deps.db, actor, `change.${body.decision}`, { product, release, target: id, details: body });
+    await audited(deps.db, actor, `change.${body.decision}`, { product, release, target: id, details: body }, async () => {
+      const { results } = await client.workflow.getHandle(rel.workflowId).executeUpdate(decideUpdate, { args: [{ decisions: [{ id, ...body }], actor }] });
+      const result: DecisionResult | undefined = results[0];
+      if (result && !result.ok) throw new ApiError(isErrorCode(result.code) ? result.code : 'internal', result.message);
+    });
     return c.json(presentChange(await loadChange(deps.db, product, release, id)));
   });
 

@@ -9,7 +9,7 @@ import { deploymentsOfProduct } from '../../db/repos/deployments.ts';
 import { currentOf } from '../../db/repos/trace.ts';
 import type { Deployment } from '../../db/schema.ts';
 import { deployUpdate } from '../../workflows/messages.ts';
-import { audit } from '../audit.ts';
+import { audited } from '../audit/record.ts';
 import { requireOwner, requireView } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
@@ -56,19 +56,19 @@ export function deploymentRoutes(r: Routes, deps: AppDeps): void {
         deploymentId, environment: env.name, commitSha: target?.commitSha ?? rel.headSha, trigger: 'deploy.clicked', requestedBy: actor.name,
         ...(target?.candidateId ? { candidateId: target.candidateId } : {}),
       };
-      await deps.temporal.client.workflow.start(deploymentWorkflow, {
-        workflowId: deploymentWorkflowId(deploymentId), taskQueue: deps.temporal.taskQueue,
-        args: [{ product: config, release, production: rel.production, job }],
-      }).catch((err: unknown) => {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      });
-      await audit(deps.db, actor, 'deploy.click', { product, release, target: deploymentId, details: body });
+      await audited(deps.db, actor, 'deploy.click', { product, release, target: deploymentId, details: body }, () =>
+        deps.temporal.client.workflow.start(deploymentWorkflow, {
+          workflowId: deploymentWorkflowId(deploymentId), taskQueue: deps.temporal.taskQueue,
+          args: [{ product: config, release, production: rel.production, job }],
+        }).catch((err: unknown) => {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        }));
       return c.json({ deploymentId, environment: env.name, commitSha: job.commitSha, state: 'pending', product, release }, 202);
     }
-    const accepted = await deps.temporal.client.workflow.getHandle(rel.workflowId).executeUpdate(deployUpdate, {
-      args: [{ deploymentId, environment: body.environment, ...target, actor }], updateId: `deploy-${deploymentId}`,
-    });
-    await audit(deps.db, actor, 'deploy.click', { product, release, target: deploymentId, details: body });
+    const accepted = await audited(deps.db, actor, 'deploy.click', { product, release, target: deploymentId, details: body }, () =>
+      deps.temporal.client.workflow.getHandle(rel.workflowId).executeUpdate(deployUpdate, {
+        args: [{ deploymentId, environment: body.environment, ...target, actor }], updateId: `deploy-${deploymentId}`,
+      }));
     return c.json({ ...accepted, product, release }, 202);
   });
 

@@ -5,7 +5,7 @@ import { listReleases } from '../../db/repos/releases.ts';
 import { getTemplate } from '../../db/repos/templates.ts';
 import type { ProductConfig } from '../../workflows/domain.ts';
 import { productUpdatedSignal } from '../../workflows/messages.ts';
-import { audit } from '../audit.ts';
+import { audit } from '../audit/record.ts';
 import { requireAdmin, requireOwner, requireView } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';

@@ -13,7 +13,7 @@ import { artifactsOfCandidates, candidatesOfRelease } from '../../db/repos/candi
 import { listApprovals } from '../../db/repos/approvals.ts';
 import { releaseWorkflow } from '../../workflows/release.ts';
 import { flowKey, productKey, releaseKey, releaseStateKey } from '../../workflows/search-attributes.ts';
-import { audit } from '../audit.ts';
+import { audited } from '../audit/record.ts';
 import { requireOwner, requireRequest, requireView } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { workflowLink } from '../context.ts';
@@ -79,8 +79,8 @@ export function releaseRoutes(r: Routes, deps: AppDeps): void {
         { key: flowKey, value: product.flow }, { key: releaseStateKey, value: 'open' },
       ],
     });
-    await client.workflow.executeUpdateWithStart(cutUpdate, { startWorkflowOperation: start });
-    await audit(deps.db, actor, 'release.cut', { product: productName, release: name, details: body });
+    await audited(deps.db, actor, 'release.cut', { product: productName, release: name, details: body }, () =>
+      client.workflow.executeUpdateWithStart(cutUpdate, { startWorkflowOperation: start }));
     return c.json(presentRelease(deps, await loadRelease(deps.db, productName, name)), 201);
   });
 
@@ -132,8 +132,8 @@ export function releaseRoutes(r: Routes, deps: AppDeps): void {
     requireOwner(actor, productName);
     const release = await loadRelease(deps.db, productName, name);
     if (release.state !== 'open') throw new ApiError(release.state === 'closed' ? 'release_closed' : 'release_frozen', `release ${productName}/${name} is already ${release.state}`);
-    await client.workflow.getHandle(release.workflowId).executeUpdate(freezeUpdate, { args: [{ actor }] });
-    await audit(deps.db, actor, 'release.freeze', { product: productName, release: name });
+    await audited(deps.db, actor, 'release.freeze', { product: productName, release: name }, () =>
+      client.workflow.getHandle(release.workflowId).executeUpdate(freezeUpdate, { args: [{ actor }] }));
     return c.json(presentRelease(deps, await loadRelease(deps.db, productName, name)));
   });
 
@@ -146,8 +146,8 @@ export function releaseRoutes(r: Routes, deps: AppDeps): void {
     requireOwner(actor, productName);
     const release = await loadRelease(deps.db, productName, name);
     if (release.state === 'closed') throw new ApiError('release_closed', `release ${productName}/${name} is already closed`);
-    await client.workflow.getHandle(release.workflowId).executeUpdate(closeUpdate, { args: [{ actor }] });
-    await audit(deps.db, actor, 'release.close', { product: productName, release: name });
+    await audited(deps.db, actor, 'release.close', { product: productName, release: name }, () =>
+      client.workflow.getHandle(release.workflowId).executeUpdate(closeUpdate, { args: [{ actor }] }));
     return c.json(presentRelease(deps, await loadRelease(deps.db, productName, name)));
   });
 }

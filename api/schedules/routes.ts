@@ -2,7 +2,7 @@ import { ScheduleAlreadyRunning, ScheduleNotFoundError } from '@temporalio/clien
 import type { ScheduleDescription } from '@temporalio/client';
 import { z } from 'zod';
 import { scheduledCutWorkflow } from '../../workflows/scheduled-cut.ts';
-import { audit } from '../audit.ts';
+import { audited } from '../audit/record.ts';
 import { requireOwner, requireView } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
@@ -53,21 +53,22 @@ export function scheduleRoutes(r: Routes, deps: AppDeps): void {
     const product = slugParam(c, 'product');
     requireOwner(actor, product);
     await loadProduct(deps.db, product);
-    try {
-      await client.schedule.create({
-        scheduleId: scheduleId(product),
-        spec: body.every ? { intervals: [{ every: body.every as `${number}d` }] } : { cronExpressions: [body.cron ?? ''] },
-        action: {
-          type: 'startWorkflow', workflowType: scheduledCutWorkflow, taskQueue: deps.temporal.taskQueue,
-          args: [{ product, closePrevious: body.closePrevious, production: body.production }],
-        },
-        state: { paused: body.paused, note: body.note },
-      });
-    } catch (err) {
-      if (err instanceof ScheduleAlreadyRunning) throw new ApiError('release_exists', `product ${product} already has a schedule`, undefined, { cause: err });
-      throw err;
-    }
-    await audit(deps.db, actor, 'schedule.create', { product, details: body });
+    await audited(deps.db, actor, 'schedule.create', { product, details: body }, async () => {
+      try {
+        await client.schedule.create({
+          scheduleId: scheduleId(product),
+          spec: body.every ? { intervals: [{ every: body.every as `${number}d` }] } : { cronExpressions: [body.cron ?? ''] },
+          action: {
+            type: 'startWorkflow', workflowType: scheduledCutWorkflow, taskQueue: deps.temporal.taskQueue,
+            args: [{ product, closePrevious: body.closePrevious, production: body.production }],
+          },
+          state: { paused: body.paused, note: body.note },
+        });
+      } catch (err) {
+        if (err instanceof ScheduleAlreadyRunning) throw new ApiError('release_exists', `product ${product} already has a schedule`, undefined, { cause: err });
+        throw err;
+      }
+    });
     return c.json(present(product, (await handleOf(product)).description), 201);
   });
 
@@ -93,10 +94,11 @@ export function scheduleRoutes(r: Routes, deps: AppDeps): void {
     if (!(action in actions)) throw new ApiError('not_found', `no schedule action ${action}; one of pause, unpause, trigger`);
     requireOwner(actor, product);
     const { handle } = await handleOf(product);
-    if (action === 'pause') await handle.pause(`paused by ${actor.name}`);
-    else if (action === 'unpause') await handle.unpause(`unpaused by ${actor.name}`);
-    else await handle.trigger();
-    await audit(deps.db, actor, `schedule.${action}`, { product });
+    await audited(deps.db, actor, `schedule.${action}`, { product }, async () => {
+      if (action === 'pause') await handle.pause(`paused by ${actor.name}`);
+      else if (action === 'unpause') await handle.unpause(`unpaused by ${actor.name}`);
+      else await handle.trigger();
+    });
     return c.json(present(product, await handle.describe()));
   });
 }

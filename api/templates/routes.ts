@@ -1,6 +1,6 @@
 import { getProduct } from '../../db/repos/products.ts';
 import { createTemplate, getTemplate, listTemplates, productsUsing, updateTemplate } from '../../db/repos/templates.ts';
-import { audit } from '../audit.ts';
+import { audit } from '../audit/record.ts';
 import { requireAdmin } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { issueToken } from '../../db/repos/tokens.ts';
-import { audit } from '../audit.ts';
+import { audit } from '../audit/record.ts';
 import { requireAdmin } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import type { Routes } from '../route.ts';
