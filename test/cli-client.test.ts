@@ -137,6 +137,11 @@ describe('culvert command line for release owners', () => {
     const frozen = await culvert(['freeze', rel], owner);
     expect(frozen).toMatchObject({ code: 0, out: `${rel} is frozen` });
     expect(await culvert(['freeze', rel], owner)).toMatchObject({ code: 1, err: expect.stringMatching(/already frozen \(409 release_frozen\)/) });
+    const audit = await culvert(['audit', product], sam);
+    expect(audit.code, audit.err).toBe(0);
+    expect(audit.out).toMatch(/olga\s+release\.freeze\s+s1\s+done/);
+    expect(audit.out).toMatch(/sam\s+approval\.approve\s+s1 \S+\s+done/);
+    expect(audit.out).toMatch(/olga\s+approval\.approve\s+s1 \S+\s+refused: not_in_group/);
 
     // Mistakes: each says what is wrong; 2 for the caller's own, 1 for what Culvert refused.
     const unknownSeq = await culvert(['approve', rel, '#99'], owner);

@@ -3,7 +3,7 @@ import type { CommandContext } from './commands.ts';
 import { releaseArg } from './commands.ts';
 import { ClientUsageError } from './config.ts';
 import { table } from './format.ts';
-import type { GateView } from './views.ts';
+import type { AuditView, GateView } from './views.ts';
 
 const seg = encodeURIComponent;
 const opt = (ctx: CommandContext, name: string): string | undefined => (typeof ctx.args.options[name] === 'string' ? (ctx.args.options[name] as string) : undefined);
@@ -47,4 +47,14 @@ export async function freeze(ctx: CommandContext): Promise<number> {
   const { base, product, release } = releaseArg(ctx.args, 0);
   const frozen = await ctx.api.json<{ state: string }>('POST', `${base}/freeze`);
   return print(ctx, frozen, `${product}/${release} is ${frozen.state}`);
+}
+
+export async function audit(ctx: CommandContext): Promise<number> {
+  const product = ctx.args.positional[0];
+  if (!product) throw new ClientUsageError('usage: culvert audit <product> [--limit n]');
+  const { items } = await ctx.api.json<{ items: AuditView[] }>('GET', `/v1/products/${seg(product)}/audit?limit=${seg(opt(ctx, 'limit') ?? '50')}`);
+  return print(ctx, items, table(['when', 'who', 'action', 'on', 'outcome'], items.map((e) => [
+    e.at, e.actor, e.action, [e.release, e.target].filter(Boolean).join(' '),
+    e.outcome === 'refused' && e.refusal ? `refused: ${e.refusal.code}` : e.outcome,
+  ])));
 }

@@ -2,7 +2,7 @@ import type { Fetch } from './api.ts';
 import { ApiCallError, ApiClient } from './api.ts';
 import { ClientUsageError, clientConfig, parseArgs } from './config.ts';
 import type { CommandContext } from './commands.ts';
-import { deploy, freeze, gates, vote } from './actions.ts';
+import { audit, deploy, freeze, gates, vote } from './actions.ts';
 import { changes, decide, notes, releases, where } from './commands.ts';
 
 export const clientUsage = `release owners' commands (talk to a running Culvert over HTTP):
@@ -16,12 +16,13 @@ export const clientUsage = `release owners' commands (talk to a running Culvert 
   vote <gate-id> approve|reject [--comment text]       a vote on a gate
   deploy <product>/<release> <environment> [--candidate "3.11 RC1"]   the deploy click (a rollback: an older release)
   freeze <product>/<release>                           no more changes; a binary release goes on to its final
+  audit <product> [--limit n]                          who did what, when, refused attempts included
 client options: --url URL (CULVERT_URL, default http://127.0.0.1:8080), --token T (CULVERT_TOKEN, default the
   local admin token in the data dir), --json (the API's answer as it is)
 `;
 
 const commands: Record<string, (ctx: CommandContext) => Promise<number>> = {
-  releases, changes, where, notes, gates, vote, deploy, freeze,
+  releases, changes, where, notes, gates, vote, deploy, freeze, audit,
   approve: (ctx) => decide(ctx, 'approve'),
   reject: (ctx) => decide(ctx, 'reject'),
 };

@@ -52,3 +52,13 @@ export interface GateView {
   votes: { by: string; decision: 'approve' | 'reject' }[];
   escalatedTo: string[] | null;
 }
+
+export interface AuditView {
+  at: string;
+  actor: string;
+  action: string;
+  release: string | null;
+  target: string | null;
+  outcome: 'pending' | 'done' | 'refused';
+  refusal: { code: string; message: string } | null;
+}
