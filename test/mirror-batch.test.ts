@@ -89,6 +89,10 @@ describe('Mirror batch look-ups', () => {
     const tree = await mirror.treeOf(c);
     expect(await mirror.candidates(tree)).toEqual([]);
     expect(await mirror.candidates('0000000')).toEqual([]);
+    // Full SHAs: the commit itself, a tree is no commit, an unknown one is nothing.
+    expect(await mirror.candidates(c)).toEqual([c]);
+    expect(await mirror.candidates(tree.slice(0, 40))).toEqual([]);
+    expect(await mirror.candidates('0'.repeat(40))).toEqual([]);
   });
 
   it('writes the scaffolding commit of a pick itself, byte for byte what commit-tree makes', async () => {

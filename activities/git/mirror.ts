@@ -483,8 +483,10 @@ export class Mirror {
   /** Full SHAs that an abbreviated one could mean (more than one: ambiguous; none: unknown). */
   async candidates(prefix: string): Promise<string[]> {
     assertNotOption('revision', prefix);
-    const { stdout } = await this.run(['rev-parse', `--disambiguate=${prefix}`], { okExitCodes: [1, 128] });
-    const shas = stdout.split('\n').filter(Boolean);
+    // A full SHA names at most itself: only its type is in question.
+    const shas = /^[0-9a-f]{40}$/.test(prefix)
+      ? [prefix]
+      : (await this.run(['rev-parse', `--disambiguate=${prefix}`], { okExitCodes: [1, 128] })).stdout.split('\n').filter(Boolean);
     if (shas.length === 0) return [];
     // One look-up for every candidate; an object that vanished meanwhile reads "<sha> missing".
     const { stdout: types } = await this.run(['cat-file', '--batch-check=%(objectname) %(objecttype)'], { input: `${shas.join('\n')}\n` });
