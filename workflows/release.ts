@@ -19,7 +19,7 @@ import type { ChangeView, DecideInput, DecisionResult, ReleaseView, RequestChang
 import { applyVote, judge, nextBatch } from './release-changes.ts';
 import { deploymentsSeenLimit, doneState, rememberDone } from './release-state.ts';
 import type { CarriedState, ChangeMem, DeployJob } from './release-state.ts';
-import { flowKey, productKey, releaseKey, releaseStateKey } from './search-attributes.ts';
+import { releaseSearchAttributes } from './search-attributes.ts';
 
 export interface ReleaseInput {
   product: ProductConfig;
@@ -537,11 +537,6 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
   }
 
   function setSearchAttributes(x: CarriedState): void {
-    upsertSearchAttributes([
-      { key: productKey, value: x.product.name },
-      { key: releaseKey, value: x.name },
-      { key: flowKey, value: x.product.flow },
-      { key: releaseStateKey, value: x.state },
-    ]);
+    upsertSearchAttributes(releaseSearchAttributes({ product: x.product.name, release: x.name, flow: x.product.flow, state: x.state }));
   }
 }

@@ -5,7 +5,7 @@ import { releaseWorkflowId } from './domain.ts';
 import type { Actor } from './domain.ts';
 import { scheduledCloseSignal } from './messages.ts';
 import { releaseWorkflow } from './release.ts';
-import { flowKey, productKey, releaseKey, releaseStateKey } from './search-attributes.ts';
+import { releaseSearchAttributes } from './search-attributes.ts';
 
 export interface ScheduledCutInput {
   product: string;
@@ -24,14 +24,11 @@ export async function scheduledCutWorkflow(input: ScheduledCutInput): Promise<{ 
   if (!plan) return { release: null, closed: null };
   try {
     await startChild(releaseWorkflow, {
-    workflowId: releaseWorkflowId(input.product, plan.name),
-    args: [{ product: plan.config, name: plan.name, from: null, production: input.production, createdBy: scheduler }],
-    parentClosePolicy: ParentClosePolicy.ABANDON,
-    typedSearchAttributes: [
-      { key: productKey, value: input.product }, { key: releaseKey, value: plan.name },
-      { key: flowKey, value: plan.config.flow }, { key: releaseStateKey, value: 'open' },
-    ],
-  });
+      workflowId: releaseWorkflowId(input.product, plan.name),
+      args: [{ product: plan.config, name: plan.name, from: null, production: input.production, createdBy: scheduler }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      typedSearchAttributes: releaseSearchAttributes({ product: input.product, release: plan.name, flow: plan.config.flow, state: 'open' }),
+    });
   } catch (err) {
     // A retried or doubled trigger: the release is already there.
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

@@ -12,7 +12,7 @@ import { closeUpdate, cutUpdate, freezeUpdate } from '../../workflows/messages.t
 import { artifactsOfCandidates, candidatesOfRelease } from '../../db/repos/candidates.ts';
 import { listApprovals } from '../../db/repos/approvals.ts';
 import { releaseWorkflow } from '../../workflows/release.ts';
-import { flowKey, productKey, releaseKey, releaseStateKey } from '../../workflows/search-attributes.ts';
+import { releaseSearchAttributes } from '../../workflows/search-attributes.ts';
 import { audited } from '../audit/record.ts';
 import { requireOwner, requireRequest, requireView } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
@@ -74,10 +74,7 @@ export function releaseRoutes(r: Routes, deps: AppDeps): void {
     const start = new WithStartWorkflowOperation(releaseWorkflow, {
       workflowId, taskQueue: deps.temporal.taskQueue, workflowIdConflictPolicy: 'FAIL',
       args: [{ product, name, from: body.from ?? null, production: body.production, createdBy: actor }],
-      typedSearchAttributes: [
-        { key: productKey, value: productName }, { key: releaseKey, value: name },
-        { key: flowKey, value: product.flow }, { key: releaseStateKey, value: 'open' },
-      ],
+      typedSearchAttributes: releaseSearchAttributes({ product: productName, release: name, flow: product.flow, state: 'open' }),
     });
     await audited(deps.db, actor, 'release.cut', { product: productName, release: name, details: body }, () =>
       client.workflow.executeUpdateWithStart(cutUpdate, { startWorkflowOperation: start }));
