@@ -7,6 +7,9 @@ import type { TestProject } from 'vitest/node';
 import { loadDevServerConfig, testServerOptions } from '../cli/dev-server-config.ts';
 import { requireTemporalCli } from '../cli/temporal-cli.ts';
 import { workflowsPath } from '../cli/worker.ts';
+import { collectHistories, saveHistories } from './helpers/histories.ts';
+
+const culvertWorkflowTypes = ['releaseWorkflow', 'deploymentWorkflow', 'scheduledCutWorkflow', 'indexTrunkWorkflow'];
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -36,6 +39,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('temporalNamespace', env.namespace ?? cfg.namespace);
   project.provide('workflowBundlePath', workflowBundlePath);
   return async () => {
+    // Every history this run produced must replay against the code that wrote it (and will run it next).
+    const exportDir = process.env.CULVERT_EXPORT_HISTORIES;
+    if (exportDir) {
+      const histories = await collectHistories(env.client, culvertWorkflowTypes);
+      await saveHistories(exportDir, histories);
+      console.log(`saved ${histories.length} histories to ${exportDir}`);
+    }
     await env.teardown();
     await rm(dir, { recursive: true, force: true });
   };
