@@ -1,6 +1,6 @@
-import { refuse } from '../workflows/errors.ts';
+import { refuse } from '../domain/errors.ts';
 import type { CommitDetail } from '../db/schema.ts';
-import type { ProductConfig } from '../workflows/domain.ts';
+import type { ProductConfig } from '../domain/types.ts';
 import type { ActivityDeps } from './deps.ts';
 import { culvertIdentity, mirrorFor } from './deps.ts';
 import { isShaLike } from './git/index.ts';

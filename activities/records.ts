@@ -2,8 +2,8 @@ import type { ChangeRecord } from '../db/repos/changes.ts';
 import { upsertChanges } from '../db/repos/changes.ts';
 import { upsertDeployment } from '../db/repos/deployments.ts';
 import { setReleaseState } from '../db/repos/releases.ts';
-import type { ReleaseState } from '../workflows/domain.ts';
-import type { DeployJob } from '../workflows/release-state.ts';
+import type { ReleaseState } from '../domain/types.ts';
+import type { DeployJob } from '../domain/deploy.ts';
 import type { ActivityDeps } from './deps.ts';
 
 export function recordActivities(deps: ActivityDeps) {

@@ -1,8 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { SecondPullRequestReleaseError, upsertRelease } from '../db/repos/releases.ts';
-import { releaseBranch } from '../workflows/domain.ts';
-import type { ProductConfig } from '../workflows/domain.ts';
-import { refuse } from '../workflows/errors.ts';
+import { releaseBranch } from '../domain/types.ts';
+import type { ProductConfig } from '../domain/types.ts';
+import { refuse } from '../domain/errors.ts';
 import type { ActivityDeps } from './deps.ts';
 import { culvertIdentity, mirrorFor } from './deps.ts';
 import { InvalidRefError, assertSafeBranchName, isShaLike } from './git/index.ts';

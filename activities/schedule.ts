@@ -1,7 +1,7 @@
 import { getProduct } from '../db/repos/products.ts';
 import { getRelease, listReleases } from '../db/repos/releases.ts';
-import { fillTemplate } from '../workflows/domain.ts';
-import type { ProductConfig } from '../workflows/domain.ts';
+import { fillTemplate } from '../domain/types.ts';
+import type { ProductConfig } from '../domain/types.ts';
 import type { ActivityDeps } from './deps.ts';
 
 export function scheduleActivities(deps: ActivityDeps) {

@@ -1,8 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { upsertDeployment } from '../db/repos/deployments.ts';
 import { markCandidateDeployed } from '../db/repos/candidates.ts';
-import type { ProductConfig, TriggerEvent } from '../workflows/domain.ts';
-import type { DeployJob } from '../workflows/release-state.ts';
+import type { ProductConfig, TriggerEvent } from '../domain/types.ts';
+import type { DeployJob } from '../domain/deploy.ts';
 import type { ActivityDeps } from './deps.ts';
 import { culvertIdentity, mirrorFor } from './deps.ts';
 import { executeStep } from './step-exec.ts';

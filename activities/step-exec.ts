@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { finishRun, startRun } from '../db/repos/runs.ts';
-import type { ProductConfig } from '../workflows/domain.ts';
+import type { ProductConfig } from '../domain/types.ts';
 import type { ActivityDeps } from './deps.ts';
 import { runLogPath } from './deps.ts';
 import type { Mirror } from './git/index.ts';

@@ -1,8 +1,8 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Db } from '../db/client.ts';
 import { findToken } from '../db/repos/tokens.ts';
-import { mayDecide, mayRequest } from '../workflows/domain.ts';
-import type { Actor } from '../workflows/domain.ts';
+import { mayDecide, mayRequest } from '../domain/types.ts';
+import type { Actor } from '../domain/types.ts';
 import type { AppEnv } from './context.ts';
 import { ApiError } from './errors.ts';
 

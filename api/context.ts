@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client.ts';
 import type { ApiToken } from '../db/schema.ts';
-import type { Actor } from '../workflows/domain.ts';
+import type { Actor } from '../domain/types.ts';
 
 export interface TemporalDeps {
   client: Client;

@@ -1,8 +1,8 @@
 import { WorkflowUpdateFailedError, isGrpcServiceError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import { z } from 'zod';
-import { errorStatus, isErrorCode } from '../workflows/errors.ts';
-import type { ErrorCode } from '../workflows/errors.ts';
+import { errorStatus, isErrorCode } from '../domain/errors.ts';
+import type { ErrorCode } from '../domain/errors.ts';
 
 export interface ErrorBody { code: string; message: string; details?: unknown }
 

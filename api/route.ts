@@ -1,6 +1,6 @@
 import type { Context, Hono } from 'hono';
 import { z } from 'zod';
-import type { Actor } from '../workflows/domain.ts';
+import type { Actor } from '../domain/types.ts';
 import type { AppEnv } from './context.ts';
 import { ApiError, fromZod } from './errors.ts';
 

@@ -15,7 +15,7 @@ import { createWorker } from '../cli/worker.ts';
 import { openDatabase } from '../db/client.ts';
 import type { Database } from '../db/client.ts';
 import { issueToken } from '../db/repos/tokens.ts';
-import type { Role } from '../workflows/domain.ts';
+import type { Role } from '../domain/types.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // What a benchmark module is, and what run.ts hands it.

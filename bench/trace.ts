@@ -19,7 +19,7 @@ import { createProduct } from '../db/repos/products.ts';
 import { upsertRelease } from '../db/repos/releases.ts';
 import { seededRandom } from '../test/helpers/seeded-random.ts';
 import { issueToken } from '../db/repos/tokens.ts';
-import type { ProductConfig } from '../workflows/domain.ts';
+import type { ProductConfig } from '../domain/types.ts';
 import type { Benchmark, BenchContext, BenchResult, ResultRow } from './lib.ts';
 import { since, summarize } from './lib.ts';
 

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Worker } from '@temporalio/worker';
-import type { Actor } from '../workflows/domain.ts';
+import type { Actor } from '../domain/types.ts';
 import { decideUpdate } from '../workflows/messages.ts';
 import type { Benchmark, BenchContext, BenchRemote, BenchResult, BenchStack } from './lib.ts';
 import { createBenchRemote, since, startBenchStack } from './lib.ts';

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import type { CommitDetail } from '../domain/changes.ts';
 import {
   bigserial, boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, serial, text, timestamp, uniqueIndex,
 } from 'drizzle-orm/pg-core';
@@ -95,9 +96,7 @@ export const changeRequests = pgTable('change_requests', {
 
 export interface ChangeEvent { at: string; state: string; by?: string; note?: string }
 export interface Vote { by: string; decision: 'approve' | 'reject'; at: string; comment?: string }
-export interface CommitDetail {
-  sha: string; subject: string; author: string; authorDate: string; files: number; insertions: number; deletions: number; paths: string[];
-}
+export type { CommitDetail } from '../domain/changes.ts';
 
 export const stepRuns = pgTable('step_runs', {
   id: text('id').primaryKey(),

@@ -12,7 +12,7 @@ import { git } from '../activities/git/run.ts';
 import { openDatabase } from '../db/client.ts';
 import { getChange } from '../db/repos/changes.ts';
 import { createProduct } from '../db/repos/products.ts';
-import type { Actor, ProductConfig } from '../workflows/domain.ts';
+import type { Actor, ProductConfig } from '../domain/types.ts';
 import { cutUpdate, decideUpdate, requestChangeUpdate, summaryQuery } from '../workflows/messages.ts';
 import type { ReleaseSummary } from '../workflows/messages.ts';
 import { releaseWorkflow } from '../workflows/release.ts';

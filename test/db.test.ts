@@ -20,8 +20,8 @@ import { findToken, hashSecret, issueToken } from '../db/repos/tokens.ts';
 import { apiTokens, changeRequests, deployments, environments, products, releaseCommits, releases } from '../db/schema.ts';
 import * as schema from '../db/schema.ts';
 import type { AuditEntry, ChangeRequest } from '../db/schema.ts';
-import type { Actor } from '../workflows/domain.ts';
-import type { EnvironmentConfig, ProductConfig } from '../workflows/domain.ts';
+import type { Actor } from '../domain/types.ts';
+import type { EnvironmentConfig, ProductConfig } from '../domain/types.ts';
 import { openTestDatabase } from './helpers/db.ts';
 
 // The database suite: the same tests on in-memory PGlite (default) and on the Postgres server named

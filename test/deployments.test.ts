@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import type { Actor } from '../workflows/domain.ts';
+import type { Actor } from '../domain/types.ts';
 import { deployUpdate } from '../workflows/messages.ts';
 import { deploymentWorkflow } from '../workflows/deployment.ts';
 import { createRemote } from './helpers/git-fixture.ts';

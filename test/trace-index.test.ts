@@ -15,7 +15,7 @@ import { upsertChanges } from '../db/repos/changes.ts';
 import { createProduct } from '../db/repos/products.ts';
 import { containedIn, currentLine, diffSnapshots, moveTo, snapshotOf } from '../db/repos/trace.ts';
 import { releaseCommits, releaseCuts } from '../db/schema.ts';
-import type { ProductConfig } from '../workflows/domain.ts';
+import type { ProductConfig } from '../domain/types.ts';
 import { openTestDatabase } from './helpers/db.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';

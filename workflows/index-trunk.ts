@@ -1,6 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { CulvertActivities } from '../activities/index.ts';
-import type { ProductConfig } from './domain.ts';
+import type { ProductConfig } from '../domain/types.ts';
 
 // Someone is waiting on the answer: a repository that cannot be fetched fails the lookup soon
 // instead of being retried for hours.

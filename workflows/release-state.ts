@@ -1,4 +1,7 @@
-import type { ChangeKind, ChangeState, CheckOutcome, ProductConfig, ReleaseState } from './domain.ts';
+import type { DeployJob } from '../domain/deploy.ts';
+import type { ChangeKind, ChangeState, CheckOutcome, ProductConfig, ReleaseState } from '../domain/types.ts';
+
+export type { DeployJob } from '../domain/deploy.ts';
 import type { Gate } from './gate.ts';
 
 // What a release workflow carries across continue-as-new. Everything needed to go on without
@@ -26,15 +29,6 @@ export interface ChangeMem {
   decidedBy: string | null;
 }
 
-export interface DeployJob {
-  deploymentId: string;
-  environment: string;
-  commitSha: string;
-  trigger: 'deploy.clicked' | 'release.updated' | 'release.final';
-  requestedBy: string;
-  /** binary flow: the candidate this deployment ships. */
-  candidateId?: string;
-}
 
 export interface CarriedState {
   product: ProductConfig;

@@ -4,13 +4,13 @@ import {
   upsertSearchAttributes, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import { local, long, quick } from './proxies.ts';
-import type { ChangeRecord } from '../db/repos/changes.ts';
+import type { ChangeRecord } from '../domain/changes.ts';
 import { binaryHasWork, binaryStep, gatePolicy } from './binary.ts';
 import { deploymentWorkflow } from './deployment.ts';
-import { defaultSeverities, deploymentWorkflowId, mayDecide, mayRequest, nextVersion } from './domain.ts';
+import { defaultSeverities, deploymentWorkflowId, mayDecide, mayRequest, nextVersion } from '../domain/types.ts';
 import { handleGateVotes, watchGate } from './gate.ts';
-import type { Actor, ChangeState, EnvironmentConfig, ProductConfig } from './domain.ts';
-import { refuse } from './errors.ts';
+import type { Actor, ChangeState, EnvironmentConfig, ProductConfig } from '../domain/types.ts';
+import { refuse } from '../domain/errors.ts';
 import {
   closeUpdate, cutUpdate, decideUpdate, deployUpdate, freezeUpdate, productUpdatedSignal, requestChangeUpdate, scheduledCloseSignal,
   summaryQuery,

@@ -1,8 +1,8 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ParentClosePolicy, getExternalWorkflowHandle, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type { CulvertActivities } from '../activities/index.ts';
-import { releaseWorkflowId } from './domain.ts';
-import type { Actor } from './domain.ts';
+import { releaseWorkflowId } from '../domain/types.ts';
+import type { Actor } from '../domain/types.ts';
 import { scheduledCloseSignal } from './messages.ts';
 import { releaseWorkflow } from './release.ts';
 import { releaseSearchAttributes } from './search-attributes.ts';

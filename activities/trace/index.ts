@@ -8,7 +8,7 @@ import {
 } from '../../db/repos/trace.ts';
 import type { IndexedCommit, TraceEntry } from '../../db/repos/trace.ts';
 import type { TraceLine } from '../../db/schema.ts';
-import type { ProductConfig } from '../../workflows/domain.ts';
+import type { ProductConfig } from '../../domain/types.ts';
 import type { ActivityDeps } from '../deps.ts';
 import { mirrorFor } from '../deps.ts';
 import type { Mirror } from '../git/index.ts';

@@ -1,6 +1,6 @@
 import type { Db } from '../../db/client.ts';
 import { appendAudit, settleAudit } from '../../db/repos/audit.ts';
-import type { Actor } from '../../workflows/domain.ts';
+import type { Actor } from '../../domain/types.ts';
 import { toApiError } from '../errors.ts';
 
 export interface AuditWhere {

@@ -4,7 +4,7 @@ import type { Db } from '../../db/client.ts';
 import { getChange, listChanges } from '../../db/repos/changes.ts';
 import { runsByIds } from '../../db/repos/runs.ts';
 import type { ChangeRequest, Release } from '../../db/schema.ts';
-import { nextVersion } from '../../workflows/domain.ts';
+import { nextVersion } from '../../domain/types.ts';
 import { decideUpdate, requestChangeUpdate } from '../../workflows/messages.ts';
 import type { DecisionResult } from '../../workflows/messages.ts';
 import { audited } from '../audit/record.ts';
@@ -14,7 +14,7 @@ import { ApiError } from '../errors.ts';
 import { loadRelease } from '../releases/routes.ts';
 import type { Routes } from '../route.ts';
 import { param, slugParam } from '../route.ts';
-import { isErrorCode } from '../../workflows/errors.ts';
+import { isErrorCode } from '../../domain/errors.ts';
 import { assertSafeBranchName } from '../../activities/git/refs.ts';
 
 const branchName = z.string().min(1).max(255).superRefine((b, ctx) => {

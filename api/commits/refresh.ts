@@ -1,6 +1,6 @@
 import type { TemporalDeps } from '../context.ts';
 import type { ProductRecord } from '../../db/repos/products.ts';
-import { trunkIndexWorkflowId } from '../../workflows/domain.ts';
+import { trunkIndexWorkflowId } from '../../domain/types.ts';
 import { indexTrunkWorkflow } from '../../workflows/index-trunk.ts';
 
 /** A lookup waits this long for fresh trunk indexes before it answers from what it has. */

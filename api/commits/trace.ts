@@ -4,7 +4,7 @@
 import type { Db } from '../../db/client.ts';
 import { commitRows, currentOf, cutsOfLine, finishedTime, movesOf, productConfigs, tracedDeployments } from '../../db/repos/trace.ts';
 import type { LineCut, LinePosition, ReleaseCommitRow, TracedDeployment } from '../../db/repos/trace.ts';
-import type { ProductConfig } from '../../workflows/domain.ts';
+import type { ProductConfig } from '../../domain/types.ts';
 
 /** How a release holds the commit: the earliest move at which it holds it directly and as a pick. */
 interface Membership {

@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { candidatesOfRelease } from '../../db/repos/candidates.ts';
-import { deploymentWorkflowId } from '../../workflows/domain.ts';
+import { deploymentWorkflowId } from '../../domain/types.ts';
 import { deploymentWorkflow } from '../../workflows/deployment.ts';
-import type { DeployJob } from '../../workflows/release-state.ts';
+import type { DeployJob } from '../../domain/deploy.ts';
 import { z } from 'zod';
 import { deploymentsOfProduct } from '../../db/repos/deployments.ts';
 import { currentOf } from '../../db/repos/trace.ts';

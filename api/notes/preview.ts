@@ -4,7 +4,7 @@ import type { Db } from '../../db/client.ts';
 import { deploymentsOfProduct } from '../../db/repos/deployments.ts';
 import { currentOf, emptySnapshot, moveTo, snapshotOf } from '../../db/repos/trace.ts';
 import type { Release } from '../../db/schema.ts';
-import type { EnvironmentConfig } from '../../workflows/domain.ts';
+import type { EnvironmentConfig } from '../../domain/types.ts';
 import { ApiError } from '../errors.ts';
 import { changesBetween } from './notes.ts';
 import type { ChangeSet } from './notes.ts';

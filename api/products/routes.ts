@@ -3,7 +3,7 @@ import { createProduct, getProduct, listProducts, updateProduct } from '../../db
 import type { ProductRecord } from '../../db/repos/products.ts';
 import { listReleases } from '../../db/repos/releases.ts';
 import { getTemplate } from '../../db/repos/templates.ts';
-import type { ProductConfig } from '../../workflows/domain.ts';
+import type { ProductConfig } from '../../domain/types.ts';
 import { productUpdatedSignal } from '../../workflows/messages.ts';
 import { audit } from '../audit/record.ts';
 import { requireAdmin, requireOwner, requireView } from '../auth.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ProductConfig } from '../../workflows/domain.ts';
+import type { ProductConfig } from '../../domain/types.ts';
 import { fromZod } from '../errors.ts';
 import { slug } from '../route.ts';
 

@@ -1,35 +1,11 @@
 import { and, asc, count, desc, eq, ilike, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { changeRequests } from '../schema.ts';
-import type { ChangeEvent, ChangeRequest, CommitDetail } from '../schema.ts';
+import type { ChangeEvent, ChangeRequest } from '../schema.ts';
+import type { ChangeRecord } from '../../domain/changes.ts';
 
-export interface ChangeRecord {
-  id: string;
-  seq: number;
-  kind: ChangeRequest['kind'];
-  state: ChangeRequest['state'];
-  check: ChangeRequest['checkOutcome'];
-  branch?: string | null;
-  sourceSha?: string | null;
-  commits?: string[];
-  reason?: string | null;
-  severity?: string | null;
-  requester: string;
-  checkRunId?: string | null;
-  resultSha?: string | null;
-  conflictPaths?: string[] | null;
-  decidedBy?: string | null;
-  decisionComment?: string | null;
-  votes?: { by: string; decision: 'approve' | 'reject' }[];
-  dependsOn?: string[];
-  revertOf?: string | null;
-  trunkOrder?: number | null;
-  /** Written when the request is filed; later writes leave it as it is. */
-  commitDetails?: CommitDetail[];
-  /** Appended to the history unless the history already ends in this state (a retried write). */
-  by?: string;
-  note?: string;
-}
+export type { ChangeRecord } from '../../domain/changes.ts';
+
 
 /** Upserts by id, in one transaction: a retried activity writes the same rows again, harmlessly. */
 export async function upsertChanges(db: Db, product: string, release: string, records: ChangeRecord[], at = new Date()): Promise<void> {

@@ -1,5 +1,5 @@
 import { asc, eq, sql } from 'drizzle-orm';
-import type { ProductConfig } from '../../workflows/domain.ts';
+import type { ProductConfig } from '../../domain/types.ts';
 import type { Db } from '../client.ts';
 import { environments, products } from '../schema.ts';
 

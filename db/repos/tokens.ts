@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { and, eq, isNull } from 'drizzle-orm';
-import type { Role } from '../../workflows/domain.ts';
+import type { Role } from '../../domain/types.ts';
 import type { Db } from '../client.ts';
 import { apiTokens } from '../schema.ts';
 import type { ApiToken } from '../schema.ts';

@@ -10,7 +10,7 @@ import type { Faults } from '../../activities/deps.ts';
 import { createApp } from '../../api/app.ts';
 import type { Database } from '../../db/client.ts';
 import { issueToken } from '../../db/repos/tokens.ts';
-import type { Role } from '../../workflows/domain.ts';
+import type { Role } from '../../domain/types.ts';
 import { createWorker } from '../../cli/worker.ts';
 import { openTestDatabase } from './db.ts';
 

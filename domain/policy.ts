@@ -1,4 +1,4 @@
-import type { ApprovalPolicy } from './domain.ts';
+import type { ApprovalPolicy } from './types.ts';
 
 export interface Ballot { by: string; decision: 'approve' | 'reject' }
 
