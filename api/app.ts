@@ -9,6 +9,7 @@ import { changeRoutes } from './changes/routes.ts';
 import { commitRoutes } from './commits/routes.ts';
 import type { AppDeps, AppEnv } from './context.ts';
 import { deploymentRoutes } from './deployments/routes.ts';
+import { environmentRoutes } from './environments/routes.ts';
 import { ApiError, toApiError } from './errors.ts';
 import type { ErrorBody } from './errors.ts';
 import { notesRoutes } from './notes/routes.ts';
@@ -58,6 +59,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   releaseRoutes(routes, deps);
   changeRoutes(routes, deps);
   deploymentRoutes(routes, deps);
+  environmentRoutes(routes, deps);
   commitRoutes(routes, deps);
   notesRoutes(routes, deps);
   scheduleRoutes(routes, deps);

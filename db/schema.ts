@@ -146,7 +146,12 @@ export const deployments = pgTable('deployments', {
   runId: text('run_id'),
   finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
   ...timestamps,
-}, (t) => [index('deployments_env').on(t.product, t.environment)]);
+}, (t) => [
+  // An environment's history, newest first.
+  index('deployments_env_history').on(t.product, t.environment, t.createdAt, t.id),
+  // What an environment runs: its latest succeeded deployment by finish time (currentOf in repos/trace.ts).
+  index('deployments_env_current').on(t.product, t.environment, t.state, sql`coalesce(${t.finishedAt}, ${t.createdAt})`, t.createdAt, t.id),
+]);
 
 export const approvals = pgTable('approvals', {
   id: text('id').primaryKey(),

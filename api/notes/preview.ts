@@ -1,8 +1,8 @@
 // "Deployment changes": what deploying a release's head to an environment would add and take away,
 // compared with what the environment runs now, answered before the click.
 import type { Db } from '../../db/client.ts';
-import { deploymentsOfProduct } from '../../db/repos/deployments.ts';
-import { currentOf, emptySnapshot, moveTo, snapshotOf } from '../../db/repos/trace.ts';
+import { currentDeployments } from '../../db/repos/deployments.ts';
+import { emptySnapshot, moveTo, snapshotOf } from '../../db/repos/trace.ts';
 import type { Release } from '../../db/schema.ts';
 import type { EnvironmentConfig } from '../../domain/types.ts';
 import { ApiError } from '../errors.ts';
@@ -26,8 +26,7 @@ export interface DeploymentPreview {
 export async function previewDeployment(db: Db, product: string, env: EnvironmentConfig, release: Release, limit: number): Promise<DeploymentPreview> {
   const target = await snapshotOf(db, product, release.name, null);
   if (!target) throw new ApiError('release_untraced', `release ${product}/${release.name} was cut before Culvert traced commits`, { release: release.name });
-  const history = (await deploymentsOfProduct(db, product)).filter((d) => d.environment === env.name);
-  const current = currentOf(history);
+  const current = (await currentDeployments(db, product, [env.name])).get(env.name);
   let running = emptySnapshot;
   if (current) {
     const move = await moveTo(db, product, current.release, current.commitSha);

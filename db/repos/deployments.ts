@@ -1,4 +1,5 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
 import type { Db } from '../client.ts';
 import { deployments } from '../schema.ts';
 import type { Deployment } from '../schema.ts';
@@ -28,6 +29,31 @@ export async function deploymentsOfRelease(db: Db, product: string, release: str
 
 export async function deploymentsOfProduct(db: Db, product: string, limit = 500): Promise<Deployment[]> {
   return db.select().from(deployments).where(eq(deployments.product, product)).orderBy(desc(deployments.createdAt)).limit(limit);
+}
+
+/**
+ * What each of the product's `environments` runs now: its latest succeeded deployment by finish time,
+ * ties to the later created, then the larger id (currentOf in repos/trace.ts, as one query). One index
+ * probe (deployments_env_current) per environment, however many deployments there are; environments
+ * that never ran anything are absent from the map.
+ */
+export async function currentDeployments(db: Db, product: string, environments: readonly string[]): Promise<Map<string, Deployment>> {
+  const names = [...new Set(environments)];
+  if (names.length === 0) return new Map();
+  const d = alias(deployments, 'd');
+  const latest = db.select({ id: d.id }).from(d)
+    .where(and(eq(d.product, product), sql`${d.environment} = env.name`, eq(d.state, 'succeeded')))
+    .orderBy(desc(sql`coalesce(${d.finishedAt}, ${d.createdAt})`), desc(d.createdAt), desc(d.id)).limit(1);
+  const envs = sql`(values ${sql.join(names.map((n) => sql`(${n}::text)`), sql`, `)}) as env(name)`;
+  const rows = await db.select().from(deployments)
+    .where(and(eq(deployments.product, product), sql`${deployments.id} = any(array(select (${latest}) from ${envs}))`));
+  return new Map(rows.map((r) => [r.environment, r]));
+}
+
+/** An environment's latest deployments in any state, newest first (deployments_env_history). */
+export async function environmentHistory(db: Db, product: string, environment: string, limit = 20): Promise<Deployment[]> {
+  return db.select().from(deployments).where(and(eq(deployments.product, product), eq(deployments.environment, environment)))
+    .orderBy(desc(deployments.createdAt), desc(deployments.id)).limit(limit);
 }
 
 export async function getDeployment(db: Db, id: string): Promise<Deployment | undefined> {

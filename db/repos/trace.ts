@@ -316,16 +316,23 @@ export async function movesOf(db: Db, keys: { product: string; release: string; 
 }
 
 /**
- * The deployment an environment runs now: its latest succeeded one, by when it finished. Failed and
+ * The deployment an environment runs now: its latest succeeded one, by when it finished (ties: the later
+ * created, then the larger id, as currentDeployments in repos/deployments.ts orders them). Failed and
  * unfinished deployments never change what an environment runs.
  */
-export function currentOf<D extends Pick<Deployment, 'state' | 'finishedAt' | 'createdAt'>>(history: D[]): D | undefined {
+export function currentOf<D extends Pick<Deployment, 'id' | 'state' | 'finishedAt' | 'createdAt'>>(history: D[]): D | undefined {
   let best: D | undefined;
   for (const d of history) {
     if (d.state !== 'succeeded') continue;
-    if (!best || finishedTime(d) > finishedTime(best) || (finishedTime(d) === finishedTime(best) && d.createdAt > best.createdAt)) best = d;
+    if (!best || later(d, best)) best = d;
   }
   return best;
+}
+
+function later(a: Pick<Deployment, 'id' | 'finishedAt' | 'createdAt'>, b: Pick<Deployment, 'id' | 'finishedAt' | 'createdAt'>): boolean {
+  if (finishedTime(a) !== finishedTime(b)) return finishedTime(a) > finishedTime(b);
+  if (a.createdAt.getTime() !== b.createdAt.getTime()) return a.createdAt > b.createdAt;
+  return a.id > b.id;
 }
 
 export const finishedTime = (d: Pick<Deployment, 'finishedAt' | 'createdAt'>): number => (d.finishedAt ?? d.createdAt).getTime();
