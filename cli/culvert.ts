@@ -2,7 +2,7 @@ import { serve } from '@hono/node-server';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createApp } from '../api/app.ts';
-import { openDatabase } from '../db/client.ts';
+import { DatabaseInUseError, openDatabase } from '../db/client.ts';
 import type { Database } from '../db/client.ts';
 import { issueToken, newSecret } from '../db/repos/tokens.ts';
 import { clientUsage } from './client/index.ts';
@@ -162,6 +162,10 @@ main().catch((err: unknown) => {
   if (err instanceof ConfigError) {
     console.error(err.message);
     process.exit(2);
+  }
+  if (err instanceof DatabaseInUseError) {
+    console.error(`culvert: ${err.message}`);
+    process.exit(1);
   }
   console.error('culvert:', err);
   process.exit(1);
