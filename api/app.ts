@@ -10,7 +10,7 @@ import { commitRoutes } from './commits/routes.ts';
 import type { AppDeps, AppEnv } from './context.ts';
 import { deploymentRoutes } from './deployments/routes.ts';
 import { environmentRoutes } from './environments/routes.ts';
-import { ApiError, toApiError } from './errors.ts';
+import { ApiError, databaseRetryAfterSeconds, defaultRetryAfterSeconds, temporalRetryAfterSeconds, toApiError } from './errors.ts';
 import type { ErrorBody } from './errors.ts';
 import { notesRoutes } from './notes/routes.ts';
 import { docsPage, openApiDocument } from './openapi.ts';
@@ -24,13 +24,19 @@ import { tokenRoutes } from './tokens/routes.ts';
 
 export type { AppDeps } from './context.ts';
 
+const readOnlyMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const limit = deps.bodyLimit ?? 1024 * 1024;
 
   app.onError((err, c) => {
-    const apiError = toApiError(err);
+    // A read, or a request that failed before its handler ran (auth reads the database), changed nothing.
+    const mayHaveChanged = !readOnlyMethods.has(c.req.method) && c.get('actor') !== undefined;
+    const apiError = toApiError(err, { mayHaveChanged });
     if (apiError.status >= 500) console.error('culvert api:', err);
+    const retryAfter = apiError.retryAfterSeconds ?? (apiError.status === 503 ? defaultRetryAfterSeconds : undefined);
+    if (retryAfter !== undefined) c.header('Retry-After', String(retryAfter));
     const body: ErrorBody = { code: apiError.code, message: apiError.message, ...(apiError.details !== undefined ? { details: apiError.details } : {}) };
     return c.json(body, apiError.status as 500);
   });
@@ -51,6 +57,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       (deps.temporal.client.connection as Connection).healthService.check({}).then(() => 'up' as const, () => 'down' as const),
     ]);
     const ok = database === 'up' && temporal === 'up';
+    if (!ok) c.header('Retry-After', String(database === 'down' ? databaseRetryAfterSeconds : temporalRetryAfterSeconds));
     return c.json({ ok, database, temporal, namespace: deps.temporal.namespace, temporalUi: deps.temporal.uiUrl }, ok ? 200 : 503);
   });
   tokenRoutes(routes, deps);
