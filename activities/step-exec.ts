@@ -7,7 +7,8 @@ import type { ProductConfig } from '../domain/types.ts';
 import type { ActivityDeps } from './deps.ts';
 import { runLogPath } from './deps.ts';
 import type { Mirror } from './git/index.ts';
-import { runStep } from './steps/index.ts';
+import { withHeartbeat } from './heartbeat.ts';
+import { ownerTag, runStep, stopRecordedStep } from './steps/index.ts';
 import type { StepOutcome } from './steps/index.ts';
 
 export interface StepJob {
@@ -24,10 +25,19 @@ export interface StepJob {
   afterSuccess?: (dir: string) => Promise<void>;
 }
 
+/** Where a run's step records its process group while it runs (see steps/procs.ts). */
+export const stepPidFile = (dataDir: string, runId: string): string => join(dataDir, 'work', `${runId}.pid`);
+
 /** Runs one step in a fresh checkout of exactly `commit`, keeping its log and its run record. */
 export async function executeStep(deps: ActivityDeps, job: StepJob): Promise<StepOutcome> {
   const step = job.product.steps[job.stepName];
   if (!step) throw ApplicationFailure.nonRetryable(`product ${job.product.name} has no step ${job.stepName}`);
+  const work = join(deps.dataDir, 'work');
+  await mkdir(work, { recursive: true });
+  // An earlier attempt of this run may still be running on this host (its worker stuck past the
+  // heartbeat timeout, or killed together with its step supervisor): it goes before this one starts.
+  const pidFile = stepPidFile(deps.dataDir, job.runId);
+  await withHeartbeat(() => stopRecordedStep(pidFile));
   const logPath = runLogPath(deps.dataDir, job.runId);
   await mkdir(join(deps.dataDir, 'runs'), { recursive: true });
   await rm(logPath, { force: true });
@@ -35,22 +45,23 @@ export async function executeStep(deps: ActivityDeps, job: StepJob): Promise<Ste
     id: job.runId, product: job.product.name, release: job.release, changeId: job.changeId ?? null,
     deploymentId: job.deploymentId ?? null, step: job.stepName, argv: step.argv, commitSha: job.commit, state: 'running', logPath,
   });
-  const dir = join(deps.dataDir, 'work', `${job.runId}-${activityInfo().attempt}`);
-  await mkdir(join(deps.dataDir, 'work'), { recursive: true });
-  const checkout = await job.mirror.checkout(job.commit, dir);
+  // The owner tag lets a worker starting later remove this checkout if this process dies.
+  const dir = join(work, `${job.runId}-${activityInfo().attempt}${ownerTag()}`);
+  const checkout = await withHeartbeat(() => job.mirror.checkout(job.commit, dir));
   let outcome: StepOutcome;
   try {
     outcome = await runStep(step, {
-      dir, logPath, signal: cancellationSignal(),
+      dir, logPath, pidFile, signal: cancellationSignal(),
       extraEnv: {
         CULVERT_PRODUCT: job.product.name, CULVERT_RELEASE: job.release, CULVERT_COMMIT: job.commit,
         CULVERT_RUN_ID: job.runId, ...job.env,
       },
       onHeartbeat: (p) => heartbeat(p),
     });
-    if (outcome.state === 'succeeded') await job.afterSuccess?.(dir);
+    const { afterSuccess } = job;
+    if (outcome.state === 'succeeded' && afterSuccess) await withHeartbeat(() => afterSuccess(dir));
   } finally {
-    await checkout.dispose();
+    await withHeartbeat(() => checkout.dispose());
   }
   await finishRun(deps.db, job.runId, { state: outcome.state, exitCode: outcome.exitCode, durationMs: Math.round(outcome.durationMs) });
   if (outcome.state === 'cancelled') throw ApplicationFailure.nonRetryable(`step ${job.stepName} was cancelled`);

@@ -3,6 +3,8 @@ import { Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
 import type { ActivityDeps } from '../activities/index.ts';
+import { cleanStaleWork } from '../activities/steps/cleanup.ts';
+import { startStepSupervisor } from '../activities/steps/index.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -16,7 +18,20 @@ export interface WorkerSetup {
   options?: Partial<WorkerOptions>;
 }
 
-export function createWorker(s: WorkerSetup): Promise<Worker> {
+export async function createWorker(s: WorkerSetup): Promise<Worker> {
+  // A worker that died on this host may have left checkouts, still-running steps and worktree
+  // entries behind; none of that may stop this one from starting.
+  try {
+    const report = await cleanStaleWork(s.deps.dataDir);
+    const { removed, pidFiles, killed, pruned, errors } = report;
+    if (removed.length + pidFiles.length + pruned.length > 0) {
+      console.warn(`culvert: cleaned up after dead workers: ${removed.length} checkouts removed, ${pidFiles.length} step pid files (${killed.length} steps still running, killed), worktrees pruned in ${pruned.length} mirrors`);
+    }
+    for (const error of errors) console.error(`culvert: cleaning up after dead workers: ${error}`);
+  } catch (err) {
+    console.error('culvert: cleaning up after dead workers failed:', err);
+  }
+  startStepSupervisor();
   return Worker.create({
     connection: s.connection,
     namespace: s.namespace,

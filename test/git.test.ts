@@ -1,6 +1,6 @@
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import {
   GitError,
@@ -53,6 +53,41 @@ async function pathExists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** Every path under `dir` (but .git), as "<mode> <path> <content or link target>", in git's terms. */
+async function describeTree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    const full = join(entry.parentPath, entry.name);
+    const rel = relative(dir, full);
+    if (entry.isDirectory()) continue;
+    if (entry.isSymbolicLink()) out.push(`120000 ${rel} ${await readlink(full)}`);
+    else out.push(`${(await stat(full)).mode & 0o100 ? '100755' : '100644'} ${rel} ${await readFile(full, 'utf8')}`);
+  }
+  return out.sort();
+}
+
+/** The same description, of the tree of `commit` as git stores it. */
+async function describeCommit(gitDir: string, commit: string): Promise<string[]> {
+  const { stdout } = await git(['ls-tree', '-r', '-z', commit], { env: { GIT_DIR: gitDir } });
+  const out: string[] = [];
+  for (const line of stdout.split('\0').filter(Boolean)) {
+    const [meta, path] = line.split('\t') as [string, string];
+    const [mode, , blob] = meta.split(' ') as [string, string, string];
+    const { stdout: content } = await git(['cat-file', 'blob', blob], { env: { GIT_DIR: gitDir } });
+    out.push(`${mode} ${path} ${content}`);
+  }
+  return out.sort();
+}
+
+/** Every path in a directory tree with its size, to tell whether anything was written there. */
+async function listTree(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return Promise.all(entries.map(async (e) => {
+    const full = join(e.parentPath, e.name);
+    return `${relative(dir, full)} ${e.isFile() ? (await stat(full)).size : '-'}`;
+  })).then((l) => l.sort());
 }
 
 describe('branch names and shas', () => {
@@ -321,12 +356,16 @@ describe('Mirror', () => {
     expect(await remoteRef(fx, 'main')).toBe(c1);
   });
 
-  it('checks out an unpushed merge commit and disposes of it', async () => {
+  it('checks out an unpushed merge commit as a plain tree and disposes of it', async () => {
     const { fx, mirror } = await setup();
     await fx.commit({ 'f.txt': 'a\nb\nc\n' }, 'base');
     await fx.branch('feature');
     const feature = await fx.commit({ 'src/new.txt': 'feature\n' }, 'feature', 'feature');
-    const main = await fx.commit({ 'f.txt': 'a\nb\nC\n' }, 'main');
+    await fx.commit({ 'f.txt': 'a\nb\nC\n', 'bin/run.sh': '#!/bin/sh\necho run\n' }, 'main');
+    // An executable bit and a symlink, committed as such.
+    await chmod(join(fx.work, 'bin/run.sh'), 0o755);
+    await symlink('../f.txt', join(fx.work, 'bin/f-link'));
+    const main = await fx.commit({}, 'mode and link');
     await fx.push();
     await fx.push('feature');
     await mirror.fetch();
@@ -334,27 +373,78 @@ describe('Mirror', () => {
     const merged = await mirror.mergeTrees(main, feature);
     if (!merged.clean) throw new Error('expected a clean merge');
     const sha = await mirror.commitTree({ tree: merged.tree, parents: [main, feature], message: 'Merge feature', author: ALICE });
+    const mirrorBefore = await listTree(mirror.gitDir);
 
     const dir = join(await tempDir('culvert-wt-'), 'checkout');
     const co = await mirror.checkout(sha, dir);
     expect(co.dir).toBe(dir);
+    expect(await describeTree(dir)).toEqual(await describeCommit(mirror.gitDir, sha));
     expect(await readFile(join(dir, 'f.txt'), 'utf8')).toBe('a\nb\nC\n');
     expect(await readFile(join(dir, 'src/new.txt'), 'utf8')).toBe('feature\n');
-    const { stdout: head } = await git(['rev-parse', 'HEAD'], { cwd: dir });
-    expect(head.trim()).toBe(sha);
+    expect((await stat(join(dir, 'bin/run.sh'))).mode & 0o111).not.toBe(0);
+    expect((await stat(join(dir, 'f.txt'))).mode & 0o111).toBe(0);
+    expect(await readlink(join(dir, 'bin/f-link'))).toBe('../f.txt');
+    expect(await pathExists(join(dir, '.git'))).toBe(false);
+    // Nothing was written into the mirror: no worktree, no index.
+    expect(await listTree(mirror.gitDir)).toEqual(mirrorBefore);
 
     await co.dispose();
     expect(await pathExists(dir)).toBe(false);
-    const { stdout: list } = await git(['worktree', 'list', '--porcelain'], { env: { GIT_DIR: mirror.gitDir } });
-    expect(list).not.toContain(dir);
 
     const again = await mirror.checkout(sha, dir);
     await rm(dir, { recursive: true, force: true });
     await again.dispose();
     await again.dispose();
-    const { stdout: after } = await git(['worktree', 'list', '--porcelain'], { env: { GIT_DIR: mirror.gitDir } });
-    expect(after).not.toContain(dir);
+    expect(await pathExists(dir)).toBe(false);
   });
+
+  it('refuses to check out into a directory that is not empty, and leaves it alone', async () => {
+    const { fx, mirror } = await setup();
+    const sha = await fx.commit({ 'f.txt': 'f\n' }, 'base');
+    await fx.push();
+    await mirror.fetch();
+    const dir = await tempDir('culvert-wt-');
+    await writeFile(join(dir, 'mine.txt'), 'keep me\n');
+    await expect(mirror.checkout(sha, dir)).rejects.toThrow(/not empty/);
+    expect(await readdir(dir)).toEqual(['mine.txt']);
+  });
+
+  it('checks out while fetches run, neither ever failing', async () => {
+    const { fx, mirror } = await setup();
+    let latest = await fx.commit({ 'n.txt': '0\n', 'tool.sh': '#!/bin/sh\n' }, 'base');
+    await fx.push();
+    await mirror.fetch();
+    const root = await tempDir('culvert-wt-');
+
+    let fetching = true;
+    const fetches = (async () => {
+      try {
+        for (let i = 1; i <= 20; i++) {
+          latest = await fx.commit({ 'n.txt': `${i}\n`, [`dir${i % 3}/f${i}.txt`]: `${i}\n` }, `commit ${i}`);
+          await fx.push();
+          await mirror.fetch();
+        }
+      } finally {
+        fetching = false;
+      }
+    })();
+    let checkouts = 0;
+    const checkingOut = (async () => {
+      while (fetching || checkouts < 5) {
+        const sha = (await mirror.resolveBranch('main')) as string;
+        const co = await mirror.checkout(sha, join(root, `co-${checkouts}`));
+        expect(await describeTree(co.dir)).toEqual(await describeCommit(mirror.gitDir, sha));
+        await co.dispose();
+        checkouts++;
+      }
+    })();
+    await Promise.all([fetches, checkingOut]);
+
+    expect(checkouts).toBeGreaterThanOrEqual(5);
+    expect(await mirror.resolveBranch('main')).toBe(latest);
+    expect(await readdir(root)).toEqual([]);
+    expect(await pathExists(join(mirror.gitDir, 'worktrees'))).toBe(false);
+  }, 120_000);
 
   it('picks a commit onto another tree: clean, empty and conflicting', async () => {
     const { fx, mirror } = await setup();

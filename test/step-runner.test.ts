@@ -215,6 +215,28 @@ describe('runStep', () => {
     expect(lines.at(-1)).toBe('cancelled');
   });
 
+  it('records the step in its pid file while it runs, and removes it after', async () => {
+    const { dir, logPath } = await setup();
+    const pidFile = path.join(dir, 'run.pid');
+    const outcome = await runStep(
+      { argv: [NODE, '-e', 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); process.exit(r.pgid === process.pid ? 0 : 9)', pidFile] },
+      { dir, logPath, pidFile },
+    );
+
+    expect(outcome).toMatchObject({ state: 'succeeded', exitCode: 0 });
+    expect(existsSync(pidFile)).toBe(false);
+  });
+
+  it('does not run a step whose pid file cannot be written', async () => {
+    const { dir, logPath } = await setup();
+    const outcome = await runStep({ argv: ['sh', '-c', 'touch started'] }, { dir, logPath, pidFile: path.join(dir, 'missing', 'run.pid') });
+
+    expect(outcome).toMatchObject({ state: 'failed', exitCode: null });
+    expect(existsSync(path.join(dir, 'started'))).toBe(false);
+    const lines = await readLines(logPath);
+    expect(lines.at(-1)).toMatch(/^failed to start: could not record the step's process group in .*ENOENT/);
+  });
+
   it('heartbeats while the step runs', async () => {
     const { dir, logPath } = await setup();
     const beats: { logBytes: number; elapsedMs: number }[] = [];

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { FastTrees } from './fast-trees.ts';
@@ -664,20 +664,52 @@ export class Mirror {
     throw new GitError(`git push failed: ${line ?? stderr.trim()}`, args, exitCode, stderr);
   }
 
-  /** A detached worktree of exactly `sha`; the commit need not be reachable from any ref. */
+  /**
+   * A plain copy of the tree of exactly `sha` in `dir` (created; it must not exist or be empty): file
+   * modes and symlinks as committed, no `.git`, and no trace in the mirror (no worktree bookkeeping,
+   * which `git fetch` would trip over). The commit need not be reachable from any ref.
+   *
+   * Runs without the mirror's lock: read-tree and checkout-index only read objects, and write nothing
+   * but a temporary index (inside `dir`, removed before returning) and the files; a concurrent fetch
+   * only ever adds objects and moves refs, atomically.
+   */
   async checkout(sha: string, dir: string): Promise<Checkout> {
     assertFullSha('sha', sha);
     const absDir = resolve(dir);
-    await this.run(['worktree', 'add', '--detach', '--force', '--end-of-options', absDir, sha]);
-    return {
-      dir: absDir,
-      dispose: async () => {
-        if (await exists(absDir)) await this.run(['worktree', 'remove', '--force', '--end-of-options', absDir]);
-        // Also clears the bookkeeping of a worktree whose directory someone else deleted.
-        await this.run(['worktree', 'prune']);
-      },
-    };
+    await mkdir(absDir, { recursive: true });
+    if ((await readdir(absDir)).length > 0) throw new Error(`checkout directory ${absDir} is not empty`);
+    const index = join(absDir, `.culvert-index-${randomBytes(6).toString('hex')}`);
+    const env = { GIT_INDEX_FILE: index, GIT_WORK_TREE: absDir };
+    try {
+      await this.run(['read-tree', '--end-of-options', sha], { env });
+      await this.run(['checkout-index', '--all', '--force'], { env });
+      await rm(index, { force: true });
+    } catch (err) {
+      await removeTree(absDir);
+      throw err;
+    }
+    return { dir: absDir, dispose: () => removeTree(absDir) };
   }
+}
+
+/**
+ * `rm -rf`, also of directories a build made read-only (which rm alone cannot empty). Missing is fine.
+ */
+export async function removeTree(dir: string): Promise<void> {
+  try {
+    await rm(dir, { recursive: true, force: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM') throw err;
+    await makeWritable(dir);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function makeWritable(dir: string): Promise<void> {
+  await chmod(dir, 0o700).catch(() => undefined);
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) if (entry.isDirectory()) await makeWritable(join(dir, entry.name));
 }
 
 function rootCommitError(op: 'pick' | 'revert', target: string, commit: string): GitError {

@@ -5,17 +5,18 @@
  * Knows nothing about Temporal. The activity that wraps it passes a heartbeat
  * callback and the activity's AbortSignal.
  *
- * Every step is spawned in its own process group (`detached: true`), so on
- * timeout or cancellation the whole group — grandchildren included — gets
- * SIGTERM, then SIGKILL after a grace period. When the step's main process
- * exits, anything it left running in its group is killed too: a step must not
- * leave processes behind.
+ * Every step is spawned in its own process group, so on timeout or
+ * cancellation the whole group — grandchildren included — gets SIGTERM, then
+ * SIGKILL after a grace period. When the step's main process exits, anything it
+ * left running in its group is killed too: a step must not leave processes
+ * behind. Steps are started by the step supervisor (supervisor.ts), which also
+ * kills their groups when this process dies, however it dies.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants, fstatSync } from 'node:fs';
 import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { superviseStep, type SupervisedEnding } from './supervisor.ts';
 
 export interface StepSpec {
   /** argv[0] is the program (looked up on PATH if it has no slash); non-empty. */
@@ -55,11 +56,21 @@ export interface RunStepOptions {
   heartbeatMs?: number;
   /** Time between SIGTERM and SIGKILL; default 5000. */
   killGraceMs?: number;
+  /**
+   * Records the step's process group while it runs (see procs.ts): a later attempt of the same run
+   * kills what it names first (stopRecordedStep). Removed when the step ends.
+   */
+  pidFile?: string;
 }
 
 /** The spec is unusable: empty argv, cwd escaping the checkout, bad timeout, ... */
 export class StepSpecError extends Error {
   override name = 'StepSpecError';
+}
+
+/** The step supervisor died (or could not start) under the step: not the step's doing, so worth a retry. */
+export class StepSupervisorError extends Error {
+  override name = 'StepSupervisorError';
 }
 
 export const DEFAULT_TIMEOUT_SECONDS = 3600;
@@ -145,32 +156,6 @@ function checkMs(value: number | undefined, fallback: number, name: string, min:
   return ms;
 }
 
-/**
- * Signals a whole process group. Best effort and never throws (it runs from timers
- * and abort listeners): a group that is already gone (ESRCH) is the usual case.
- */
-function killGroup(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, sig);
-  } catch {
-    // ESRCH: nothing left to kill. EPERM: a member we may not signal; nothing more we can do.
-  }
-}
-
-type Ending =
-  | { kind: 'exit'; code: number | null; signal: NodeJS.Signals | null }
-  | { kind: 'error'; error: NodeJS.ErrnoException };
-
-/** Resolves once the child has exited, or failed to start. Never rejects. */
-function waitForChild(child: ChildProcess): Promise<Ending> {
-  return new Promise((resolve) => {
-    child.once('exit', (code, signal) => resolve({ kind: 'exit', code, signal }));
-    // With stdio going to a file and kills sent via process.kill, 'error' only
-    // means the process could not be spawned (ENOENT, EACCES, ...).
-    child.once('error', (error: NodeJS.ErrnoException) => resolve({ kind: 'error', error }));
-  });
-}
-
 /** The byte at offset size-1 of a file, read through a separate read-only handle. */
 async function lastByte(file: string, size: number): Promise<number | undefined> {
   const handle = await open(file, 'r');
@@ -240,7 +225,8 @@ function statSizeSync(fd: number): number {
 /**
  * Runs one step. Resolves with the outcome; never rejects because of the step
  * itself (a missing program is a `failed` outcome). Throws StepSpecError for a
- * bad spec, and rejects if the log file cannot be written.
+ * bad spec, rejects if the log file cannot be written, and rejects with
+ * StepSupervisorError if the step supervisor dies under the step (which kills it).
  */
 export async function runStep(spec: StepSpec, opts: RunStepOptions): Promise<StepOutcome> {
   const { argv, cwd, timeoutMs } = resolveStepSpec(spec, opts.dir);
@@ -266,29 +252,18 @@ export async function runStep(spec: StepSpec, opts: RunStepOptions): Promise<Ste
       return { state: 'failed', exitCode: null, signal: null, durationMs: elapsed(), logBytes: await log.bytes() };
     }
 
-    let child: ChildProcess;
-    try {
-      child = spawn(argv[0] as string, argv.slice(1), {
-        cwd,
-        env,
-        detached: true,
-        stdio: ['ignore', log.handle.fd, log.handle.fd],
-      });
-    } catch (err) {
-      // Synchronous spawn failures (invalid arguments the checks above missed).
-      await log.writeTrailer(`failed to start: ${(err as Error).message}`);
-      return { state: 'failed', exitCode: null, signal: null, durationMs: elapsed(), logBytes: await log.bytes() };
-    }
-    const ended = waitForChild(child);
+    const step = superviseStep({
+      argv, cwd, env, logPath: path.resolve(opts.logPath), pidFile: opts.pidFile === undefined ? undefined : path.resolve(opts.pidFile),
+    });
 
+    let finished = false;
     let stopping: 'timed_out' | 'cancelled' | null = null;
     let killTimer: NodeJS.Timeout | undefined;
     const stop = (why: 'timed_out' | 'cancelled'): void => {
-      if (stopping !== null || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+      if (stopping !== null || finished) return;
       stopping = why;
-      const pid = child.pid;
-      killGroup(pid, 'SIGTERM');
-      killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), killGraceMs);
+      step.signal('SIGTERM');
+      killTimer = setTimeout(() => step.signal('SIGKILL'), killGraceMs);
     };
 
     const timeoutTimer = setTimeout(() => stop('timed_out'), timeoutMs);
@@ -304,19 +279,22 @@ export async function runStep(spec: StepSpec, opts: RunStepOptions): Promise<Ste
         }, heartbeatMs)
       : undefined;
 
-    let ending: Ending;
+    // The supervisor has killed whatever the step left running in its group by the time it reports.
+    let ending: SupervisedEnding;
     try {
-      ending = await ended;
+      ending = await step.ended;
     } finally {
+      finished = true;
       clearTimeout(timeoutTimer);
       clearTimeout(killTimer);
       clearInterval(heartbeatTimer);
       opts.signal?.removeEventListener('abort', onAbort);
     }
 
-    // Whatever the step left running in its group goes too. The group id cannot be
-    // reused while any member is alive, so this cannot hit an unrelated process.
-    if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
+    if (ending.kind === 'lost') {
+      await log.writeTrailer(`lost: ${ending.message}`);
+      throw new StepSupervisorError(ending.message);
+    }
 
     const durationMs = elapsed();
     let state: StepState;
@@ -325,7 +303,7 @@ export async function runStep(spec: StepSpec, opts: RunStepOptions): Promise<Ste
     let trailer: string;
     if (ending.kind === 'error') {
       state = 'failed';
-      const { code, message } = ending.error;
+      const { code, message } = ending;
       trailer = `failed to start: ${message}${code && !message.includes(code) ? ` (${code})` : ''}`;
     } else {
       exitCode = ending.code;
