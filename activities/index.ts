@@ -1,5 +1,9 @@
 import type { ActivityDeps } from './deps.ts';
 import { buildActivities } from './builds.ts';
+import { cutActivities } from './cut.ts';
+import { inspectActivities } from './inspect.ts';
+import { releaseRecordActivities } from './release-records.ts';
+import { unitActivities } from './units.ts';
 import { pickActivities } from './picks.ts';
 import { recordActivities } from './records.ts';
 import { releaseGitActivities } from './release-git.ts';
@@ -18,6 +22,10 @@ export function createActivities(deps: ActivityDeps) {
     ...scheduleActivities(deps),
     ...traceActivities(deps),
     ...buildActivities(deps),
+    ...cutActivities(deps),
+    ...inspectActivities(deps),
+    ...releaseRecordActivities(deps),
+    ...unitActivities(deps),
   };
 }
 

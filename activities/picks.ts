@@ -8,6 +8,7 @@ import type { CommitInfo, CommitTreeOptions, Identity, Mirror } from './git/inde
 import type { FastTrees } from './git/fast-trees.ts';
 import { withHeartbeat } from './heartbeat.ts';
 import { recordMove } from './moves.ts';
+import { permanent } from './faults.ts';
 
 export interface PickItem {
   changeId: string;
@@ -28,7 +29,7 @@ const pickedFrom = /\(cherry picked from commit ([0-9a-f]{40})\)/g;
 const changeTrailer = (id: string): string => `Culvert-Change: ${id}`;
 
 /** Origins of every pick already in `range`, from the standard trailer. */
-async function pickedOrigins(m: Mirror, range: string): Promise<Set<string>> {
+export async function pickedOrigins(m: Mirror, range: string): Promise<Set<string>> {
   const origins = new Set<string>();
   for (const { message } of await m.messages(range)) {
     for (const match of message.matchAll(pickedFrom)) if (match[1]) origins.add(match[1]);
@@ -36,20 +37,78 @@ async function pickedOrigins(m: Mirror, range: string): Promise<Set<string>> {
   return origins;
 }
 
-export function pickActivities(deps: ActivityDeps) {
-  const identity = deps.identity ?? culvertIdentity;
-
-  async function resolvePick(m: Mirror, product: ProductConfig, trunkHead: string, given: string): Promise<string> {
-    if (!isShaLike(given)) throw refuse('bad_request', `"${given}" is not a commit SHA (4 to 40 hex digits)`, { commit: given });
-    const found = await m.candidates(given.toLowerCase());
-    if (found.length > 1) throw refuse('ambiguous_commit', `commit ${given} is ambiguous: it could be ${found.slice(0, 5).join(', ')}`, { commit: given, candidates: found });
-    const sha = found[0];
-    if (!sha) throw refuse('unknown_commit', `commit ${given} does not exist in ${product.repository}`, { commit: given });
-    if (!(await m.isAncestor(sha, trunkHead))) {
-      throw refuse('commit_not_on_trunk', `commit ${given} is not on trunk ${product.trunk}: only trunk commits can be picked`, { commit: given });
-    }
-    return sha;
+/** The full SHA of a trunk commit named by a user (full or abbreviated); refuses anything else. */
+export async function resolvePick(m: Mirror, product: ProductConfig, trunkHead: string, given: string): Promise<string> {
+  if (!isShaLike(given)) throw refuse('bad_request', `"${given}" is not a commit SHA (4 to 40 hex digits)`, { commit: given });
+  const found = await m.candidates(given.toLowerCase());
+  if (found.length > 1) throw refuse('ambiguous_commit', `commit ${given} is ambiguous: it could be ${found.slice(0, 5).join(', ')}`, { commit: given, candidates: found });
+  const sha = found[0];
+  if (!sha) throw refuse('unknown_commit', `commit ${given} does not exist in ${product.repository}`, { commit: given });
+  if (!(await m.isAncestor(sha, trunkHead))) {
+    throw refuse('commit_not_on_trunk', `commit ${given} is not on trunk ${product.trunk}: only trunk commits can be picked`, { commit: given });
   }
+  return sha;
+}
+
+export interface BatchInput {
+  product: ProductConfig; release: string; branch: string; expectedHead: string; cutFrom: string; committedAt: string; items: PickItem[];
+}
+
+/**
+ * Applies a batch of approved picks (and reverts) in the given order without a working tree, then
+ * pushes once with the expected old head. Commits are deterministic (author from the original,
+ * committer date from the workflow), so a retry after a crash recomputes the very same SHAs and
+ * recognises its own push (at the head, or under commits pushed on top since) instead of applying
+ * anything twice.
+ */
+export async function applyBatch(deps: ActivityDeps, i: BatchInput): Promise<ApplyResult> {
+  const identity = deps.identity ?? culvertIdentity;
+  const m = await mirrorFor(deps, i.product.repository);
+  await m.fetch();
+  const remote = await m.resolveBranch(i.branch);
+  if (!remote) throw permanent(`release branch ${i.branch} is gone from ${i.product.repository}`);
+  const committer = { ...identity, date: i.committedAt };
+  const origins = await pickedOrigins(m, `${i.cutFrom}..${i.expectedHead}`);
+  // What every pick needs to know about its commit (message, author, parents), and which of them
+  // the release already holds, in two git calls for the whole batch instead of two per pick.
+  const pickShas = [...new Set(i.items.flatMap((item) => (item.kind === 'pick' ? item.commits : [])))];
+  const [infos, onHead] = await Promise.all([m.commitInfos(pickShas), m.reachableFrom(pickShas, i.expectedHead)]);
+  const infoOf = new Map(infos.map((c) => [c.sha, c]));
+  // Commits are written the way commit-tree writes them, without a git process each (see commitMaker).
+  const makeCommit = await m.commitMaker();
+  // Most picks touch only paths the release left alone: merged in process, merge-tree for the rest.
+  const fast = await m.fastTrees();
+  const batch: Batch = { tip: i.expectedHead, tipTree: undefined, made: new Set(), origins, onHead, infoOf };
+  const results: PickOutcome[] = [];
+  try {
+    for (const item of i.items) {
+      results.push(await applyItem(m, batch, item, { cutFrom: i.cutFrom, committer, makeCommit, fast }));
+    }
+  } finally {
+    fast?.close();
+  }
+  const tip = batch.tip;
+  if (tip !== i.expectedHead && remote !== tip) {
+    if (remote !== i.expectedHead) {
+      // Our own push of an earlier attempt, with someone else's commits on top since.
+      if (await m.isAncestor(tip, remote)) {
+        await recordMove(deps, m, i.product.name, i.release, i.expectedHead, tip);
+        return { kind: 'applied', head: tip, results };
+      }
+      return { kind: 'stale', actual: remote };
+    }
+    await deps.faults?.beforePush?.(i.items[0]?.changeId ?? '');
+    const pushed = await m.push({ sha: tip, branch: i.branch, expectedOld: i.expectedHead });
+    if (!pushed.ok) return { kind: 'stale', actual: pushed.actual ?? i.expectedHead };
+    await deps.faults?.afterPush?.(i.items[0]?.changeId ?? '');
+  }
+  if (tip !== i.expectedHead) await recordMove(deps, m, i.product.name, i.release, i.expectedHead, tip);
+  // Nothing to add, but the branch is not where the workflow thinks: it adopts the new head first.
+  else if (remote !== i.expectedHead) return { kind: 'stale', actual: remote };
+  return { kind: 'applied', head: tip, results };
+}
+
+export function pickActivities(deps: ActivityDeps) {
 
   return {
     /** Validates a pick request and gathers what a release owner needs to triage it. */
@@ -92,53 +151,9 @@ export function pickActivities(deps: ActivityDeps) {
       });
     },
 
-    /**
-     * Applies a batch of approved picks (and reverts) in the given order without a working tree, then
-     * pushes once with the expected old head. Commits are deterministic (author from the original,
-     * committer date from the workflow), so a retry after a crash recomputes the very same SHAs and
-     * recognises its own push instead of applying anything twice.
-     */
-    async applyPicks(i: {
-      product: ProductConfig; release: string; branch: string; expectedHead: string; cutFrom: string; committedAt: string; items: PickItem[];
-    }): Promise<ApplyResult> {
-      return withHeartbeat(async () => {
-        const m = await mirrorFor(deps, i.product.repository);
-        await m.fetch();
-        const remote = await m.resolveBranch(i.branch);
-        if (!remote) throw refuse('internal', `release branch ${i.branch} is gone from ${i.product.repository}`);
-        const committer = { ...identity, date: i.committedAt };
-        const origins = await pickedOrigins(m, `${i.cutFrom}..${i.expectedHead}`);
-        // What every pick needs to know about its commit (message, author, parents), and which of them
-        // the release already holds, in two git calls for the whole batch instead of two per pick.
-        const pickShas = [...new Set(i.items.flatMap((item) => (item.kind === 'pick' ? item.commits : [])))];
-        const [infos, onHead] = await Promise.all([m.commitInfos(pickShas), m.reachableFrom(pickShas, i.expectedHead)]);
-        const infoOf = new Map(infos.map((c) => [c.sha, c]));
-        // Commits are written the way commit-tree writes them, without a git process each (see commitMaker).
-        const makeCommit = await m.commitMaker();
-        // Most picks touch only paths the release left alone: merged in process, merge-tree for the rest.
-        const fast = await m.fastTrees();
-        const batch: Batch = { tip: i.expectedHead, tipTree: undefined, made: new Set(), origins, onHead, infoOf };
-        const results: PickOutcome[] = [];
-        try {
-          for (const item of i.items) {
-            results.push(await applyItem(m, batch, item, { cutFrom: i.cutFrom, committer, makeCommit, fast }));
-          }
-        } finally {
-          fast?.close();
-        }
-        const tip = batch.tip;
-        if (tip !== i.expectedHead && remote !== tip) {
-          if (remote !== i.expectedHead) return { kind: 'stale', actual: remote };
-          await deps.faults?.beforePush?.(i.items[0]?.changeId ?? '');
-          const pushed = await m.push({ sha: tip, branch: i.branch, expectedOld: i.expectedHead });
-          if (!pushed.ok) return { kind: 'stale', actual: pushed.actual ?? i.expectedHead };
-          await deps.faults?.afterPush?.(i.items[0]?.changeId ?? '');
-        }
-        if (tip !== i.expectedHead) await recordMove(deps, m, i.product.name, i.release, i.expectedHead, tip);
-        // Nothing to add, but the branch is not where the workflow thinks: it adopts the new head first.
-        else if (remote !== i.expectedHead) return { kind: 'stale', actual: remote };
-        return { kind: 'applied', head: tip, results };
-      });
+    /** The batch of the release workflow of 2026-11 (releaseWorkflow); applyApprovedPicks is today's. */
+    async applyPicks(i: BatchInput): Promise<ApplyResult> {
+      return withHeartbeat(() => applyBatch(deps, i));
     },
   };
 }

@@ -5,6 +5,7 @@ import { setReleaseState } from '../db/repos/releases.ts';
 import type { ReleaseState } from '../domain/types.ts';
 import type { DeployJob } from '../domain/deploy.ts';
 import type { ActivityDeps } from './deps.ts';
+import { classified } from './faults.ts';
 
 export function recordActivities(deps: ActivityDeps) {
   const { db } = deps;
@@ -13,11 +14,12 @@ export function recordActivities(deps: ActivityDeps) {
       await upsertChanges(db, i.product, i.release, i.changes);
     },
 
-    async recordDeployment(i: { product: string; release: string; job: DeployJob; state: 'pending' | 'failed'; runId?: string }): Promise<void> {
-      await upsertDeployment(db, {
+    async recordDeployment(i: { product: string; release: string; job: DeployJob; state: 'pending' | 'failed'; runId?: string; failure?: string }): Promise<void> {
+      await classified(() => upsertDeployment(db, {
         id: i.job.deploymentId, product: i.product, release: i.release, environment: i.job.environment,
         commitSha: i.job.commitSha, trigger: i.job.trigger, requestedBy: i.job.requestedBy, state: i.state, runId: i.runId ?? null,
-      });
+        failure: i.failure ?? null,
+      }));
     },
 
     async recordReleaseState(i: { product: string; release: string; state: ReleaseState }): Promise<void> {

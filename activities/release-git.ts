@@ -9,6 +9,7 @@ import { InvalidRefError, assertSafeBranchName, isShaLike } from './git/index.ts
 import { withHeartbeat } from './heartbeat.ts';
 import { recordMove } from './moves.ts';
 import { recordCut } from './trace/index.ts';
+import { permanent } from './faults.ts';
 
 export type MergeResult =
   | { kind: 'merged'; sha: string }
@@ -25,9 +26,56 @@ export function safeBranch(branch: string): void {
   }
 }
 
-export function releaseGitActivities(deps: ActivityDeps) {
-  const identity = deps.identity ?? culvertIdentity;
+export interface MergeInput {
+  product: ProductConfig; release: string; branch: string; expectedHead: string;
+  change: { id: string; seq: number; branch: string; sourceSha: string; decidedBy: string };
+}
 
+/**
+ * Merges one approved change onto the release branch without a working tree. Idempotent: a retry
+ * after a crash finds its own merge commit on the remote (by trailer) instead of merging twice.
+ */
+export async function mergeOnto(deps: ActivityDeps, i: MergeInput): Promise<MergeResult> {
+  const identity = deps.identity ?? culvertIdentity;
+  const m = await mirrorFor(deps, i.product.repository);
+  await m.fetch();
+  const remote = await m.resolveBranch(i.branch);
+  if (!remote) throw permanent(`release branch ${i.branch} is gone from ${i.product.repository}`);
+  const trailer = `Culvert-Change: ${i.change.id}`;
+  if (remote !== i.expectedHead) {
+    const info = await m.commitInfo(remote);
+    if (info.parents[0] === i.expectedHead && info.message.includes(trailer)) {
+      await recordMove(deps, m, i.product.name, i.release, i.expectedHead, remote);
+      return { kind: 'merged', sha: remote };
+    }
+    if (await m.isAncestor(i.expectedHead, remote)) {
+      await recordMove(deps, m, i.product.name, i.release, i.expectedHead, remote);
+    }
+    return { kind: 'stale', actual: remote };
+  }
+  if (await m.isAncestor(i.change.sourceSha, i.expectedHead)) return { kind: 'already-present' };
+  const merged = await m.mergeTrees(i.expectedHead, i.change.sourceSha);
+  if (!merged.clean) return { kind: 'conflict', paths: merged.conflicts };
+  const message = [
+    `Merge branch '${i.change.branch}' into ${i.branch}`,
+    '',
+    `Culvert merged request #${i.change.seq}, approved by ${i.change.decidedBy}.`,
+    '',
+    trailer,
+  ].join('\n');
+  const sha = await m.commitTree({ tree: merged.tree, parents: [i.expectedHead, i.change.sourceSha], message, author: identity });
+  await deps.faults?.beforePush?.(i.change.id);
+  const pushed = await m.push({ sha, branch: i.branch, expectedOld: i.expectedHead });
+  if (!pushed.ok) {
+    if (pushed.actual) return { kind: 'stale', actual: pushed.actual };
+    throw permanent(`release branch ${i.branch} vanished during the merge`);
+  }
+  await deps.faults?.afterPush?.(i.change.id);
+  await recordMove(deps, m, i.product.name, i.release, i.expectedHead, sha);
+  return { kind: 'merged', sha };
+}
+
+export function releaseGitActivities(deps: ActivityDeps) {
   return {
     async cutRelease(i: {
       product: ProductConfig; name: string; from: string | null; production: boolean; createdBy: string; workflowId: string; at: string;
@@ -84,48 +132,9 @@ export function releaseGitActivities(deps: ActivityDeps) {
      * Merges one approved change onto the release branch without a working tree. Idempotent: a retry
      * after a crash finds its own merge commit on the remote (by trailer) instead of merging twice.
      */
-    async mergeChange(i: {
-      product: ProductConfig; release: string; branch: string; expectedHead: string;
-      change: { id: string; seq: number; branch: string; sourceSha: string; decidedBy: string };
-    }): Promise<MergeResult> {
-      return withHeartbeat(async () => {
-        const m = await mirrorFor(deps, i.product.repository);
-        await m.fetch();
-        const remote = await m.resolveBranch(i.branch);
-        if (!remote) throw ApplicationFailure.nonRetryable(`release branch ${i.branch} is gone from ${i.product.repository}`);
-        const trailer = `Culvert-Change: ${i.change.id}`;
-        if (remote !== i.expectedHead) {
-          const info = await m.commitInfo(remote);
-          if (info.parents[0] === i.expectedHead && info.message.includes(trailer)) {
-            await recordMove(deps, m, i.product.name, i.release, i.expectedHead, remote);
-            return { kind: 'merged', sha: remote };
-          }
-          if (await m.isAncestor(i.expectedHead, remote)) {
-            await recordMove(deps, m, i.product.name, i.release, i.expectedHead, remote);
-          }
-          return { kind: 'stale', actual: remote };
-        }
-        if (await m.isAncestor(i.change.sourceSha, i.expectedHead)) return { kind: 'already-present' };
-        const merged = await m.mergeTrees(i.expectedHead, i.change.sourceSha);
-        if (!merged.clean) return { kind: 'conflict', paths: merged.conflicts };
-        const message = [
-          `Merge branch '${i.change.branch}' into ${i.branch}`,
-          '',
-          `Culvert merged request #${i.change.seq}, approved by ${i.change.decidedBy}.`,
-          '',
-          trailer,
-        ].join('\n');
-        const sha = await m.commitTree({ tree: merged.tree, parents: [i.expectedHead, i.change.sourceSha], message, author: identity });
-        await deps.faults?.beforePush?.(i.change.id);
-        const pushed = await m.push({ sha, branch: i.branch, expectedOld: i.expectedHead });
-        if (!pushed.ok) {
-          if (pushed.actual) return { kind: 'stale', actual: pushed.actual };
-          throw ApplicationFailure.nonRetryable(`release branch ${i.branch} vanished during the merge`);
-        }
-        await deps.faults?.afterPush?.(i.change.id);
-        await recordMove(deps, m, i.product.name, i.release, i.expectedHead, sha);
-        return { kind: 'merged', sha };
-      });
+    /** The merge of the release workflow of 2026-11 (releaseWorkflow); mergeApproved is today's. */
+    async mergeChange(i: MergeInput): Promise<MergeResult> {
+      return withHeartbeat(() => mergeOnto(deps, i));
     },
   };
 }

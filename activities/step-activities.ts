@@ -1,10 +1,12 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { upsertDeployment } from '../db/repos/deployments.ts';
+import { getDeployment, upsertDeployment } from '../db/repos/deployments.ts';
 import { markCandidateDeployed } from '../db/repos/candidates.ts';
-import type { ProductConfig, TriggerEvent } from '../domain/types.ts';
+import { getRun } from '../db/repos/runs.ts';
 import type { DeployJob } from '../domain/deploy.ts';
+import type { ProductConfig, TriggerEvent } from '../domain/types.ts';
 import type { ActivityDeps } from './deps.ts';
 import { culvertIdentity, mirrorFor } from './deps.ts';
+import { classified } from './faults.ts';
 import { executeStep } from './step-exec.ts';
 import type { StepJob } from './step-exec.ts';
 import type { Mirror } from './git/index.ts';
@@ -14,11 +16,13 @@ export function stepsTriggeredBy(product: ProductConfig, event: TriggerEvent): s
   return product.triggers.filter((t) => t.on === event).map((t) => t.run);
 }
 
+type CheckSource = { kind: 'merge'; sha: string } | { kind: 'pick'; commits: string[] };
+
 export function stepActivities(deps: ActivityDeps) {
   const identity = deps.identity ?? culvertIdentity;
 
   /** The commit a check tests: the merge or the picks on top of the release head, made without a working tree. */
-  async function candidate(m: Mirror, base: string, source: { kind: 'merge'; sha: string } | { kind: 'pick'; commits: string[] }, changeId: string): Promise<string | { conflicts: string[] }> {
+  async function candidate(m: Mirror, base: string, source: CheckSource, changeId: string): Promise<string | { conflicts: string[] }> {
     const author = { ...identity, date: '1700000000 +0000' };
     const message = `Culvert check of change ${changeId}`;
     if (source.kind === 'merge') {
@@ -37,60 +41,70 @@ export function stepActivities(deps: ActivityDeps) {
 
   const execute = (job: StepJob) => executeStep(deps, job);
 
+  const fetched = (repository: string) => withHeartbeat(async () => {
+    const m = await mirrorFor(deps, repository);
+    await m.fetch();
+    return m;
+  });
+
   return {
     /** Runs the change.requested steps on the merge result, computed without a working tree. */
     async runCheck(i: {
-      product: ProductConfig; release: string; changeId: string; runId: string; baseSha: string;
-      source: { kind: 'merge'; sha: string } | { kind: 'pick'; commits: string[] };
+      product: ProductConfig; release: string; changeId: string; runId: string; baseSha: string; source: CheckSource;
     }): Promise<{ outcome: 'passed' | 'failed' | 'conflict'; conflicts?: string[]; runId: string | null }> {
-      const mirror = await withHeartbeat(async () => {
-        const m = await mirrorFor(deps, i.product.repository);
-        await m.fetch();
-        return m;
+      return classified(async () => {
+        const mirror = await fetched(i.product.repository);
+        const commit = await withHeartbeat(() => candidate(mirror, i.baseSha, i.source, i.changeId));
+        if (typeof commit !== 'string') return { outcome: 'conflict' as const, conflicts: commit.conflicts, runId: null };
+        const names = stepsTriggeredBy(i.product, 'change.requested');
+        for (const [n, stepName] of names.entries()) {
+          const runId = n === 0 ? i.runId : `${i.runId}-${n}`;
+          const outcome = await execute({
+            mirror, product: i.product, release: i.release, runId, stepName, commit, changeId: i.changeId,
+            env: { CULVERT_CHANGE_ID: i.changeId },
+          });
+          if (outcome.state !== 'succeeded') return { outcome: 'failed' as const, runId };
+        }
+        return { outcome: 'passed' as const, runId: names.length > 0 ? i.runId : null };
       });
-      const commit = await candidate(mirror, i.baseSha, i.source, i.changeId);
-      if (typeof commit !== 'string') return { outcome: 'conflict', conflicts: commit.conflicts, runId: null };
-      const names = stepsTriggeredBy(i.product, 'change.requested');
-      for (const [n, stepName] of names.entries()) {
-        const runId = n === 0 ? i.runId : `${i.runId}-${n}`;
-        const outcome = await execute({
-          mirror, product: i.product, release: i.release, runId, stepName, commit, changeId: i.changeId,
-          env: { CULVERT_CHANGE_ID: i.changeId },
-        });
-        if (outcome.state !== 'succeeded') return { outcome: 'failed', runId };
-      }
-      return { outcome: 'passed', runId: names.length > 0 ? i.runId : null };
     },
 
-    /** Runs the deploy step for one deployment and records its outcome. */
+    /**
+     * Runs the deploy step for one deployment and records its outcome, once: a deployment already
+     * finished (or whose step run finished before its worker died) is answered from the record.
+     */
     async runDeploy(i: { product: ProductConfig; release: string; job: DeployJob; runId: string }): Promise<{ state: 'succeeded' | 'failed'; runId: string }> {
-      const { job } = i;
-      const record = (state: 'running' | 'succeeded' | 'failed') => upsertDeployment(deps.db, {
-        id: job.deploymentId, product: i.product.name, release: i.release, environment: job.environment,
-        commitSha: job.commitSha, trigger: job.trigger, requestedBy: job.requestedBy, state, runId: i.runId,
-      });
-      await record('running');
-      const trigger = i.product.triggers.find((t) => t.on === job.trigger && (t.environment === undefined || t.environment === job.environment));
-      const stepName = trigger?.run ?? 'deploy';
-      const mirror = await withHeartbeat(async () => {
-        const m = await mirrorFor(deps, i.product.repository);
-        await m.fetch();
-        return m;
-      });
-      let state: 'succeeded' | 'failed';
-      try {
-        const outcome = await execute({
-          mirror, product: i.product, release: i.release, runId: i.runId, stepName, commit: job.commitSha,
-          deploymentId: job.deploymentId, env: { CULVERT_ENVIRONMENT: job.environment, CULVERT_DEPLOYMENT_ID: job.deploymentId },
+      return classified(async () => {
+        const { job } = i;
+        const record = (state: 'running' | 'succeeded' | 'failed', runId: string) => upsertDeployment(deps.db, {
+          id: job.deploymentId, product: i.product.name, release: i.release, environment: job.environment,
+          commitSha: job.commitSha, trigger: job.trigger, requestedBy: job.requestedBy, state, runId,
         });
-        state = outcome.state === 'succeeded' ? 'succeeded' : 'failed';
-      } catch (err) {
-        if (err instanceof ApplicationFailure && err.nonRetryable) state = 'failed';
-        else throw err;
-      }
-      await record(state);
-      if (state === 'succeeded' && job.candidateId) await markCandidateDeployed(deps.db, job.candidateId, job.environment);
-      return { state, runId: i.runId };
+        const settle = async (state: 'succeeded' | 'failed', runId: string) => {
+          await record(state, runId);
+          if (state === 'succeeded' && job.candidateId) await markCandidateDeployed(deps.db, job.candidateId, job.environment);
+          return { state, runId };
+        };
+        const before = await getDeployment(deps.db, job.deploymentId);
+        if (before?.state === 'succeeded' || before?.state === 'failed') return settle(before.state, before.runId ?? i.runId);
+        const earlier = before?.runId ? await getRun(deps.db, before.runId) : undefined;
+        if (earlier && earlier.state !== 'running') return settle(earlier.state === 'succeeded' ? 'succeeded' : 'failed', earlier.id);
+        await record('running', i.runId);
+        const trigger = i.product.triggers.find((t) => t.on === job.trigger && (t.environment === undefined || t.environment === job.environment));
+        const stepName = trigger?.run ?? 'deploy';
+        const mirror = await fetched(i.product.repository);
+        try {
+          const outcome = await execute({
+            mirror, product: i.product, release: i.release, runId: i.runId, stepName, commit: job.commitSha,
+            deploymentId: job.deploymentId, env: { CULVERT_ENVIRONMENT: job.environment, CULVERT_DEPLOYMENT_ID: job.deploymentId },
+          });
+          return await settle(outcome.state === 'succeeded' ? 'succeeded' : 'failed', i.runId);
+        } catch (err) {
+          // A step that can never run (none configured, a bad spec) is a failed deployment, not a fault.
+          if (err instanceof ApplicationFailure && err.nonRetryable) return settle('failed', i.runId);
+          throw err;
+        }
+      });
     },
   };
 }

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import type { CommitDetail } from '../domain/changes.ts';
+import type { ChangeEvent, CommitDetail } from '../domain/changes.ts';
+import type { Blocked } from '../domain/records.ts';
 import {
   bigserial, boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, serial, text, timestamp, uniqueIndex,
 } from 'drizzle-orm/pg-core';
@@ -13,9 +14,9 @@ export const flowEnum = pgEnum('flow', ['pull-request', 'cherry-pick', 'binary']
 export const releaseStateEnum = pgEnum('release_state', ['open', 'frozen', 'closed']);
 export const changeKindEnum = pgEnum('change_kind', ['merge', 'pick', 'revert']);
 export const changeStateEnum = pgEnum('change_state', [
-  'requested', 'checking', 'awaiting-decision', 'approved', 'rejected', 'merged', 'conflict', 'failed', 'already-present',
+  'requested', 'checking', 'awaiting-decision', 'approved', 'rejected', 'merged', 'conflict', 'failed', 'already-present', 'withdrawn',
 ]);
-export const checkOutcomeEnum = pgEnum('check_outcome', ['none', 'running', 'passed', 'failed']);
+export const checkOutcomeEnum = pgEnum('check_outcome', ['none', 'running', 'passed', 'failed', 'queued']);
 export const runStateEnum = pgEnum('run_state', ['running', 'succeeded', 'failed', 'timed_out', 'cancelled']);
 export const deploymentStateEnum = pgEnum('deployment_state', ['pending', 'running', 'succeeded', 'failed']);
 export const approvalStateEnum = pgEnum('approval_state', ['pending', 'approved', 'rejected', 'expired']);
@@ -52,6 +53,15 @@ export const releases = pgTable('releases', {
   headSha: text('head_sha').notNull(),
   workflowId: text('workflow_id').notNull(),
   createdBy: text('created_by').notNull(),
+  /**
+   * The run of the release workflow that last recorded (its epoch): a reading of change requests taken
+   * with an older epoch may miss what that run did at its end, so the workflow refuses it as stale.
+   */
+  epoch: integer('epoch').notNull().default(0),
+  /** 1: the releaseWorkflow type of 2026-11; 2: pullRequestRelease / stableRelease / binaryRelease. */
+  engine: integer('engine').notNull().default(1),
+  /** What the release waits on while transient faults last (remote, database, worker); [] when nothing. */
+  blocked: jsonb('blocked').$type<Blocked[]>().notNull().default(sql`'[]'::jsonb`),
   ...timestamps,
 }, (t) => [
   primaryKey({ columns: [t.product, t.name] }),
@@ -87,14 +97,20 @@ export const changeRequests = pgTable('change_requests', {
   /** What a release owner needs to triage fast: subjects, authors, diff size, touched paths. */
   commitDetails: jsonb('commit_details').$type<CommitDetail[]>().notNull().default(sql`'[]'::jsonb`),
   history: jsonb('history').$type<ChangeEvent[]>().notNull().default(sql`'[]'::jsonb`),
+  /** Why a unit of work ended `failed`, or why its check could not run. */
+  failure: text('failure'),
+  /** The release-wide revision of the last write (domain/changes.ts): a write over a newer one changes nothing. */
+  rev: integer('rev').notNull().default(0),
   ...timestamps,
 }, (t) => [
   uniqueIndex('change_requests_release_seq').on(t.product, t.release, t.seq),
+  // Queued work a new run of the release loads: approved requests by revision, queued checks by number.
+  index('change_requests_queue').on(t.product, t.release, t.state, t.rev),
   index('change_requests_state').on(t.product, t.release, t.state),
   index('change_requests_trunk_order').on(t.product, t.release, t.trunkOrder),
 ]);
 
-export interface ChangeEvent { at: string; state: string; by?: string; note?: string }
+export type { ChangeEvent } from '../domain/changes.ts';
 export interface Vote { by: string; decision: 'approve' | 'reject'; at: string; comment?: string }
 export type { CommitDetail } from '../domain/changes.ts';
 
@@ -144,6 +160,8 @@ export const deployments = pgTable('deployments', {
   requestedBy: text('requested_by').notNull(),
   state: deploymentStateEnum('state').notNull(),
   runId: text('run_id'),
+  /** Why it failed when no step ran (refused, its gate rejected, its release closed first) or the step could not start. */
+  failure: text('failure'),
   finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
   ...timestamps,
 }, (t) => [
@@ -170,6 +188,8 @@ export const approvals = pgTable('approvals', {
   deadline: timestamp('deadline', { withTimezone: true, mode: 'date' }),
   reminders: integer('reminders').notNull().default(0),
   escalatedTo: jsonb('escalated_to').$type<string[]>(),
+  /** How many changes the gate had (votes, reminders, escalation) when written: a write over a newer one changes nothing. */
+  rev: integer('rev').notNull().default(0),
   ...timestamps,
 }, (t) => [index('approvals_state').on(t.state)]);
 

@@ -43,6 +43,8 @@ export const errorStatus = {
   commit_not_found: 404,
   product_mismatch: 400,
   release_untraced: 409,
+  /** The API read the database in an earlier run of the release than the one answering; it reads again. */
+  stale_snapshot: 409,
   internal: 500,
   unavailable: 503,
 } as const;

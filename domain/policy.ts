@@ -23,6 +23,6 @@ export function verdict(policy: ApprovalPolicy | undefined, votes: Ballot[], req
 }
 
 /** One vote per person: a later vote replaces the earlier one. */
-export function castVote(votes: Ballot[], ballot: Ballot): Ballot[] {
+export function castVote<B extends Ballot>(votes: B[], ballot: B): B[] {
   return [...votes.filter((v) => v.by !== ballot.by), ballot];
 }

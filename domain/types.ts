@@ -161,10 +161,12 @@ export function mayRequest(actor: Actor, product: string): boolean {
 export type ChangeKind = 'merge' | 'pick' | 'revert';
 export type ChangeState =
   | 'requested' | 'checking' | 'awaiting-decision' | 'approved' | 'rejected'
-  | 'merged' | 'conflict' | 'failed' | 'already-present';
-export type CheckOutcome = 'none' | 'running' | 'passed' | 'failed';
+  | 'merged' | 'conflict' | 'failed' | 'already-present' | 'withdrawn';
+/** `queued`: the check waits for a free slot; `running`: a check job is on it. */
+export type CheckOutcome = 'none' | 'queued' | 'running' | 'passed' | 'failed';
 
-export const terminalChangeStates: readonly ChangeState[] = ['rejected', 'merged', 'conflict', 'failed', 'already-present'];
+export const terminalChangeStates: readonly ChangeState[] = ['rejected', 'merged', 'conflict', 'failed', 'already-present', 'withdrawn'];
+export const openChangeStates: readonly ChangeState[] = ['requested', 'checking', 'awaiting-decision', 'approved'];
 
 export function isTerminal(state: ChangeState): boolean {
   return terminalChangeStates.includes(state);

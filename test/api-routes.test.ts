@@ -40,7 +40,7 @@ describe('api routes', () => {
     repo = await createRemote();
     await repo.commit({ 'README.md': 'routes\n' }, 'initial');
     await repo.push();
-    for (const f of ['feature-a', 'feature-b', 'feature-c', 'feature-d']) {
+    for (const f of ['feature-a', 'feature-b', 'feature-c', 'feature-d', 'feature-e']) {
       await repo.branch(f);
       featureSha[f] = await repo.commit({ [`${f}.txt`]: `${f}\n` }, f, f);
       await repo.push(f);
@@ -105,7 +105,10 @@ describe('api routes', () => {
         [rel]: ['get'],
         [`${rel}/close`]: ['post'],
         [`${rel}/changes`]: ['get', 'post'],
+        [`${rel}/changes/batch`]: ['post'],
         [`${rel}/changes/{id}`]: ['get'],
+        [`${rel}/changes/{id}/retry`]: ['post'],
+        [`${rel}/retry`]: ['post'],
         [`${rel}/changes/decisions`]: ['post'],
         [`${rel}/changes/{id}/decision`]: ['post'],
         [`${rel}/deployments`]: ['post'],
@@ -142,7 +145,7 @@ describe('api routes', () => {
           } else {
             expect(op.security, where).toEqual([]);
           }
-          if (method === 'post' && !/\/(close|freeze|\{action\})$/.test(path)) expect(op.requestBody, where).toBeDefined();
+          if (method === 'post' && !/\/(close|freeze|retry|\{action\})$/.test(path)) expect(op.requestBody, where).toBeDefined();
         }
       }
       expect(doc.paths['/v1/products/{product}/releases/{release}/changes']?.get?.parameters.map((x) => x.name)).toEqual(
@@ -185,6 +188,9 @@ describe('api routes', () => {
       ['GET', '/v1/products/:product/releases/:release/changes/:id'],
       ['POST', '/v1/products/:product/releases/:release/changes/decisions'],
       ['POST', '/v1/products/:product/releases/:release/changes/:id/decision'],
+      ['POST', '/v1/products/:product/releases/:release/changes/batch'],
+      ['POST', '/v1/products/:product/releases/:release/changes/:id/retry'],
+      ['POST', '/v1/products/:product/releases/:release/retry'],
       ['POST', '/v1/products/:product/releases/:release/deployments'],
       ['GET', '/v1/products/:product/environments'],
       ['GET', '/v1/runs/:id'],
@@ -417,6 +423,15 @@ describe('api routes', () => {
       expect((await stack.call('GET', `/v1/products/${p.close}/releases/master`)).body.state).toBe('closed');
       expectError(await stack.call('POST', path, { token: t.ownerA }), 409, 'release_closed', /already closed/);
     });
+
+    it('retry a stopped release: 403 ci and other owners, 404 unknown, 409 when nothing is stopped', async () => {
+      const path = `/v1/products/${p.a}/releases/master/retry`;
+      expectError(await stack.call('POST', path, { token: t.ci }), 403, 'forbidden', /is not an owner/);
+      expectError(await stack.call('POST', path, { token: t.ownerB }), 403, 'forbidden');
+      expectError(await stack.call('POST', `/v1/products/${p.a}/releases/nope/retry`, { token: t.ownerA }), 404, 'release_not_found');
+      expectError(await stack.call('POST', path, { token: t.ownerA }), 409, 'change_not_decidable', /nothing to retry/);
+      expect((await stack.call('GET', `/v1/products/${p.a}/releases/master`)).body.state).toBe('open');
+    });
   });
 
   describe('changes', () => {
@@ -455,6 +470,13 @@ describe('api routes', () => {
       expectError(await stack.call('POST', `/v1/products/${p.a}/releases/nope/changes`, { token: t.ci, body: { kind: 'merge', branch: 'feature-c' } }), 404, 'release_not_found');
       expect((await stack.call('GET', base())).body.total).toBe(before);
       expect((await stack.call('GET', `/v1/products/${p.b}/releases/main/changes`)).body.total).toBe(0);
+    });
+
+    it('retry a change: 403 ci, 404 unknown, 409 when it neither failed nor failed its checks', async () => {
+      const path = `${base()}/${first.id}/retry`;
+      expectError(await stack.call('POST', path, { token: t.ci }), 403, 'forbidden', /is not an owner/);
+      expectError(await stack.call('POST', `${base()}/no-such-change/retry`, { token: t.ownerA }), 404, 'change_not_found');
+      expectError(await stack.call('POST', path, { token: t.ownerA }), 409, 'change_not_decidable', /can be retried/);
     });
 
     it('list: 200 filtered and paginated, 400 bad filter, 403 out of scope, 404 unknown release', async () => {
@@ -540,6 +562,25 @@ describe('api routes', () => {
       const rejected = await stack.call('GET', `${base()}?state=rejected`);
       expect(rejected.body.items.map((x: { id: string }) => x.id).sort()).toEqual([c.body.id, d.body.id].sort());
       expect(rejected.body.items.find((x: { id: string }) => x.id === c.body.id)).toMatchObject({ decidedBy: 'olivia', decisionComment: 'no' });
+    });
+
+    it('batch: 200 with a result per request (a refused one among them), 400 bad body, 403 viewer, 404 unknown release', async () => {
+      const path = `${base()}/batch`;
+      const before = (await stack.call('GET', base())).body.total;
+      expectError(await stack.call('POST', path, { token: t.ci, body: { requests: [] } }), 400, 'bad_request', /requests/);
+      expectError(await stack.call('POST', path, { token: t.ci, body: { requests: [{ kind: 'merge' }] } }), 400, 'bad_request');
+      expectError(await stack.call('POST', path, { token: t.viewer, body: { requests: [{ kind: 'merge', branch: 'feature-c' }] } }), 403, 'forbidden');
+      expectError(await stack.call('POST', `/v1/products/${p.a}/releases/nope/changes/batch`, { token: t.ci, body: { requests: [{ kind: 'merge', branch: 'feature-c' }] } }), 404, 'release_not_found');
+      expect((await stack.call('GET', base())).body.total).toBe(before);
+      const key = unique('batch');
+      const body = { requests: [{ kind: 'merge', branch: 'feature-e' }, { kind: 'merge', branch: 'no-such-branch' }] };
+      const res = await stack.call('POST', path, { token: t.ci, body, headers: { 'idempotency-key': key } });
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.results[0]).toMatchObject({ ok: true, change: { kind: 'merge', branch: 'feature-e', state: 'awaiting-decision', requester: 'ci-bot' } });
+      expect(res.body.results[1]).toMatchObject({ ok: false, code: 'unknown_branch' });
+      const again = await stack.call('POST', path, { token: t.ci, body, headers: { 'idempotency-key': key } });
+      expect(again.body.results[0].change.id).toBe(res.body.results[0].change.id);
+      expect((await stack.call('GET', base())).body.total).toBe(before + 1);
     });
   });
 

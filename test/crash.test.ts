@@ -13,9 +13,9 @@ import { openDatabase } from '../db/client.ts';
 import { getChange } from '../db/repos/changes.ts';
 import { createProduct } from '../db/repos/products.ts';
 import type { Actor, ProductConfig } from '../domain/types.ts';
-import { cutUpdate, decideUpdate, requestChangeUpdate, summaryQuery } from '../workflows/messages.ts';
-import type { ReleaseSummary } from '../workflows/messages.ts';
-import { releaseWorkflow } from '../workflows/release.ts';
+import { cutUpdate, decideUpdate, fileUpdate, summaryQuery } from '../workflows/release/messages.ts';
+import type { ReleaseSummary } from '../workflows/release/messages.ts';
+import type { ReleaseInput } from '../workflows/release/state.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
 import { unique } from './helpers/stack.ts';
@@ -74,14 +74,10 @@ describe('a worker killed while merging', () => {
     await exited;
   }
 
-  /**
-   * The release's summary once nothing is queued and nothing is left to record. The workflow empties
-   * its queue in the same task that records the outcome: a local activity finishes before that task
-   * completes (and the server holds a query until it has), an ordinary one shows as pending until done.
-   */
+  /** The release's summary once nothing is approved and waiting, nothing is left to record and no activity runs. */
   async function settled(handle: WorkflowHandle): Promise<ReleaseSummary | undefined> {
     const s = await handle.query(summaryQuery);
-    if (s.mergeQueue.length > 0 || s.pendingChanges.length > 0) return undefined;
+    if (s.approved > 0 || s.outbox > 0) return undefined;
     const { raw } = await handle.describe();
     return (raw.pendingActivities?.length ?? 0) === 0 ? s : undefined;
   }
@@ -112,16 +108,14 @@ describe('a worker killed while merging', () => {
     const marker = join(root, `${at}.marker`);
     const first = await startChild({ at, marker });
     const workflowId = `culvert/${product}/master`;
+    const input: ReleaseInput = { product: config, name: 'master', from: null, production: true, createdBy: admin };
     await client.workflow.executeUpdateWithStart(cutUpdate, {
-      startWorkflowOperation: new WithStartWorkflowOperation(releaseWorkflow, {
-        workflowId, taskQueue, workflowIdConflictPolicy: 'FAIL',
-        args: [{ product: config, name: 'master', from: null, production: true, createdBy: admin }],
-      }),
+      startWorkflowOperation: new WithStartWorkflowOperation('pullRequestRelease', { workflowId, taskQueue, workflowIdConflictPolicy: 'FAIL', args: [input] }),
     });
     const handle = client.workflow.getHandle(workflowId);
     const base = (await git(['rev-parse', 'main'], { cwd: repo.remote })).stdout.trim();
     const id = randomUUID();
-    await handle.executeUpdate(requestChangeUpdate, { args: [{ id, kind: 'merge', branch, actor: admin }] });
+    await handle.executeUpdate(fileUpdate, { args: [{ requests: [{ id, kind: 'merge', branch }], actor: admin }] });
     await handle.executeUpdate(decideUpdate, { args: [{ decisions: [{ id, decision: 'approve' }], actor: admin }] });
 
     await waitFor('the worker to reach the fault point', async () => existsSync(marker));
@@ -168,19 +162,17 @@ describe('a worker killed while merging', () => {
     const marker = join(root, `picks-${at}.marker`);
     const first = await startChild({ at, marker });
     const workflowId = `culvert/${product}/${release}`;
+    const input: ReleaseInput = { product: config, name: release, from: cutPoint, production: false, createdBy: admin };
     const cut = await client.workflow.executeUpdateWithStart(cutUpdate, {
-      startWorkflowOperation: new WithStartWorkflowOperation(releaseWorkflow, {
-        workflowId, taskQueue, workflowIdConflictPolicy: 'FAIL',
-        args: [{ product: config, name: release, from: cutPoint, production: false, createdBy: admin }],
-      }),
+      startWorkflowOperation: new WithStartWorkflowOperation('stableRelease', { workflowId, taskQueue, workflowIdConflictPolicy: 'FAIL', args: [input] }),
     });
     expect(cut.branch).toBe(branch);
     const handle = client.workflow.getHandle(workflowId);
     const ids = origins.map(() => randomUUID());
     // Filed newest first: the batch still applies them in trunk order.
     for (let i = origins.length - 1; i >= 0; i--) {
-      await handle.executeUpdate(requestChangeUpdate, {
-        args: [{ id: ids[i] as string, kind: 'pick', commits: [(origins[i] as string).slice(0, 12)], reason: `fix ${i}`, severity: 'normal', actor: admin }],
+      await handle.executeUpdate(fileUpdate, {
+        args: [{ requests: [{ id: ids[i] as string, kind: 'pick', commits: [(origins[i] as string).slice(0, 12)], reason: `fix ${i}`, severity: 'normal' }], actor: admin }],
       });
     }
     const decided = await handle.executeUpdate(decideUpdate, { args: [{ decisions: ids.map((id) => ({ id, decision: 'approve' as const })), actor: admin }] });

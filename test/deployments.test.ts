@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Actor } from '../domain/types.ts';
 import { deployUpdate } from '../workflows/messages.ts';
-import { deploymentWorkflow } from '../workflows/deployment.ts';
+import { deploymentWorkflow } from '../workflows/legacy/deployment.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
 import { startStack, unique } from './helpers/stack.ts';

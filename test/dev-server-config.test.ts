@@ -48,6 +48,7 @@ describe('temporal-dev.yaml', () => {
       CulvertRelease: 'Keyword',
       CulvertFlow: 'Keyword',
       CulvertReleaseState: 'Keyword',
+      CulvertBlocked: 'Keyword',
     });
     expect(cfg.dynamicConfig['limit.historyCount.suggestContinueAsNew']).toBe(10240);
   });

@@ -2,14 +2,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { loadDevServerConfig, testServerOptions } from '../cli/dev-server-config.ts';
 import { requireTemporalCli } from '../cli/temporal-cli.ts';
 import { workflowsPath } from '../cli/worker.ts';
-import { collectHistories, saveHistories } from './helpers/histories.ts';
+import * as culvertWorkflows from '../workflows/index.ts';
+import { collectHistories, replayAll, saveHistories } from './helpers/histories.ts';
 
-const culvertWorkflowTypes = ['releaseWorkflow', 'deploymentWorkflow', 'scheduledCutWorkflow', 'indexTrunkWorkflow'];
+/** Every workflow type the worker registers: their histories are replayed at the end of the run. */
+const culvertWorkflowTypes = Object.keys(culvertWorkflows);
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -24,6 +26,12 @@ export const testContinueAsNewThreshold = 400;
 
 // One real dev server and one workflow bundle for the whole run; tests isolate by task queue and ids.
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The replay at the end runs workers in this process: warnings and errors only.
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Installed already (vitest --watch runs setup again in the same process).
+  }
   const cfg = loadDevServerConfig();
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
@@ -40,14 +48,24 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('workflowBundlePath', workflowBundlePath);
   return async () => {
     // Every history this run produced must replay against the code that wrote it (and will run it next).
-    const exportDir = process.env.CULVERT_EXPORT_HISTORIES;
-    if (exportDir) {
+    try {
       const histories = await collectHistories(env.client, culvertWorkflowTypes);
-      await saveHistories(exportDir, histories);
-      console.log(`saved ${histories.length} histories to ${exportDir}`);
+      const exportDir = process.env.CULVERT_EXPORT_HISTORIES;
+      if (exportDir) {
+        await saveHistories(exportDir, histories);
+        console.log(`saved ${histories.length} histories to ${exportDir}`);
+      }
+      const started = Date.now();
+      const { replayed, failures } = await replayAll(workflowBundlePath, histories);
+      console.log(`replayed ${replayed} workflow histories of this run against the current workflow code in ${Date.now() - started} ms: ${failures.length} failed`);
+      if (failures.length > 0) {
+        for (const f of failures.slice(0, 10)) console.error(`history that does not replay: ${f.type} ${f.workflowId} ${f.runId}\n  ${f.error}`);
+        throw new Error(`${failures.length} of ${replayed} workflow histories of this run do not replay against the current workflow code`);
+      }
+    } finally {
+      await env.teardown();
+      await rm(dir, { recursive: true, force: true });
     }
-    await env.teardown();
-    await rm(dir, { recursive: true, force: true });
   };
 }
 

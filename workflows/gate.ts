@@ -1,67 +1,88 @@
-// Approval gates: wait for a quorum of a group. Pure logic, used by the release workflow (QA sign-off)
-// and meant for deploy and change-request gates as well.
-import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
-import { quick } from './proxies.ts';
+// An approval gate as a workflow of its own: "wait for N approvals from group G", votes as Updates
+// with a synchronous validator, reminders and escalation on timers, the outcome recorded and reported
+// to whoever opened it (a release's QA sign-off, a deployment's environment gate).
+import { allHandlersFinished, condition, setHandler, workflowInfo } from '@temporalio/workflow';
 import { refuse } from '../domain/errors.ts';
-import { tally, voteRefusal } from '../domain/gate.ts';
+import { openGate, tally, voteRefusal } from '../domain/gate.ts';
 import type { Gate, GatePolicy } from '../domain/gate.ts';
-
-export { gatePolicyOf, openGate } from '../domain/gate.ts';
-export type { Gate, GatePolicy } from '../domain/gate.ts';
+import { reportDone, untilOutcome } from './jobs.ts';
 import { voteUpdate } from './messages.ts';
+import { records } from './release/acts.ts';
 
-/**
- * Runs beside the owning workflow's main code while a gate waits: reminders every so often, and at the
- * deadline either fails the gate or hands it to the escalation group (once). Timers cost nothing while
- * waiting; the deadline is absolute, so a continued-as-new run picks up where the last one stopped.
- */
-export async function watchGate(holder: { gate: Gate | null }, policy: GatePolicy, where: { product: string; release: string }): Promise<void> {
-  for (;;) {
-    const gate = holder.gate;
-    if (!gate || gate.state !== 'pending') return;
-    const now = Date.now();
-    const deadline = gate.deadline ? Date.parse(gate.deadline) : Infinity;
-    const wake = Math.min(deadline, policy.remindEveryMs ? now + policy.remindEveryMs : Infinity);
-    if (wake === Infinity) {
-      await condition(() => gate.state !== 'pending');
-      return;
-    }
-    if (await condition(() => gate.state !== 'pending', Math.max(1, wake - now))) return;
-    if (Date.now() >= deadline) {
-      const onTimeout = policy.onTimeout ?? 'fail';
-      if (onTimeout !== 'fail' && !gate.escalatedTo) {
-        gate.escalatedTo = onTimeout.escalateTo;
-        gate.deadline = policy.timeoutMs ? new Date(Date.now() + policy.timeoutMs).toISOString() : null;
-      } else {
-        gate.state = 'expired';
-      }
-    } else {
-      gate.reminders++;
-    }
-    await quick.recordGate({ ...where, workflowId: workflowInfo().workflowId, gate, reminded: gate.state === 'pending' });
-  }
+export interface GateInput {
+  id: string;
+  subject: string;
+  policy: GatePolicy;
+  requestedBy: string;
+  product: string;
+  release: string;
+  /** Told when the gate is decided (jobDoneSignal); null when the opener awaits this workflow's result. */
+  parent: string | null;
+  /** Votes cast before (a gate carried over from an older workflow). */
+  votes?: Gate['votes'];
 }
 
-/**
- * Takes votes on the gate `holder` has (none yet, or a closed one, refuses them): the validator checks
- * group, exclusion and second votes synchronously, so a refused vote leaves no trace in history.
- */
-export function handleGateVotes(holder: { readonly gate: Gate | null }, where: () => { product: string; release: string }): void {
-  const find = (gateId: string): Gate => {
-    const gate = holder.gate;
-    if (!gate || gate.id !== gateId) throw refuse('approval_not_found', `no approval ${gateId} here`);
-    return gate;
-  };
-  setHandler(voteUpdate, async ({ gateId, decision, comment, actor }) => {
-    const gate = find(gateId);
-    gate.votes.push({ by: actor.name, decision, at: new Date().toISOString(), ...(comment ? { comment } : {}) });
-    gate.state = tally(gate);
-    await quick.recordGate({ ...where(), workflowId: workflowInfo().workflowId, gate });
-    return { gateId, state: gate.state, votes: gate.votes.length };
+export async function gate(input: GateInput): Promise<{ state: 'approved' | 'rejected' | 'expired' }> {
+  const g: Gate = { ...openGate(input.id, input.subject, input.policy, input.requestedBy, new Date(workflowInfo().startTime)), votes: input.votes ?? [] };
+  g.state = tally(g);
+  let recorded = 0;
+  let changes = 1;
+  let reminded = false;
+  const where = { product: input.product, release: input.release };
+
+  setHandler(voteUpdate, ({ decision, comment, actor }) => {
+    g.votes.push({ by: actor.name, decision, at: new Date().toISOString(), ...(comment ? { comment } : {}) });
+    g.state = tally(g);
+    changes++;
+    return { gateId: g.id, state: g.state, votes: g.votes.length, gate: { ...g, votes: [...g.votes] }, rev: changes };
   }, {
     validator: ({ gateId, actor }) => {
-      const refusal = voteRefusal(find(gateId), actor);
+      if (gateId !== g.id) throw refuse('approval_not_found', `no approval ${gateId} here`);
+      const refusal = voteRefusal(g, actor);
       if (refusal) throw refuse(refusal.code, refusal.message);
     },
   });
+
+  // Records every change of the gate (votes, reminders, escalation), one write at a time, until it is decided and recorded.
+  const recorder = (async () => {
+    for (;;) {
+      await condition(() => recorded < changes);
+      const upTo = changes;
+      const remind = reminded;
+      reminded = false;
+      await untilOutcome(null, `recording approval ${g.id}`, () => records.recordGate({ ...where, workflowId: workflowInfo().workflowId, gate: { ...g, votes: [...g.votes] }, reminded: remind, rev: upTo }));
+      recorded = upTo;
+      if (g.state !== 'pending' && recorded >= changes) return;
+    }
+  })();
+
+  const policy = input.policy;
+  while (g.state === 'pending') {
+    const now = Date.now();
+    const deadline = g.deadline ? Date.parse(g.deadline) : Infinity;
+    const wake = Math.min(deadline, policy.remindEveryMs ? now + policy.remindEveryMs : Infinity);
+    if (wake === Infinity) {
+      await condition(() => g.state !== 'pending');
+      break;
+    }
+    if (await condition(() => g.state !== 'pending', Math.max(1, wake - now))) break;
+    if (Date.now() >= deadline) {
+      const onTimeout = policy.onTimeout ?? 'fail';
+      if (onTimeout !== 'fail' && !g.escalatedTo) {
+        g.escalatedTo = onTimeout.escalateTo;
+        g.deadline = policy.timeoutMs ? new Date(Date.now() + policy.timeoutMs).toISOString() : null;
+      } else {
+        g.state = 'expired';
+      }
+    } else {
+      g.reminders++;
+      reminded = true;
+    }
+    changes++;
+  }
+  await recorder;
+  await condition(allHandlersFinished);
+  const state = g.state as 'approved' | 'rejected' | 'expired';
+  if (input.parent) await reportDone(input.parent, { kind: 'gate', gateId: g.id, state });
+  return { state };
 }

@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Gate } from '../domain/gate.ts';
 import type { Actor, ProductConfig } from '../domain/types.ts';
 import type {
   ChangeView, DecideInput, DecisionResult, DeployAccepted, DeployInput, ReleaseSummary, ReleaseView, RequestChangeInput, VoteInput,
@@ -16,7 +17,8 @@ export const decideUpdate = defineUpdate<{ results: DecisionResult[] }, [DecideI
 export const deployUpdate = defineUpdate<DeployAccepted, [DeployInput]>('culvert.deploy');
 
 export const freezeUpdate = defineUpdate<ReleaseView, [{ actor: Actor }]>('culvert.freeze');
-export const voteUpdate = defineUpdate<{ gateId: string; state: string; votes: number }, [VoteInput]>('culvert.vote');
+/** `gate` and `rev` come from gate workflows (the API stores them at once); legacy gates answer without. */
+export const voteUpdate = defineUpdate<{ gateId: string; state: string; votes: number; gate?: Gate; rev?: number }, [VoteInput]>('culvert.vote');
 export const closeUpdate = defineUpdate<ReleaseView, [{ actor: Actor }]>('culvert.close');
 /** Closing by automation (a schedule that cut the next release); people close through closeUpdate. */
 export const scheduledCloseSignal = defineSignal<[]>('culvert.scheduledClose');

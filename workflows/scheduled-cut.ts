@@ -1,10 +1,12 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ParentClosePolicy, getExternalWorkflowHandle, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
+import { ParentClosePolicy, getExternalWorkflowHandle, patched, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type { CulvertActivities } from '../activities/index.ts';
 import { releaseWorkflowId } from '../domain/types.ts';
 import type { Actor } from '../domain/types.ts';
 import { scheduledCloseSignal } from './messages.ts';
-import { releaseWorkflow } from './release.ts';
+import { releaseWorkflow } from './legacy/release.ts';
+import { releaseWorkflowType } from './release/flows.ts';
+import type { ReleaseInput } from './release/state.ts';
 import { releaseSearchAttributes } from './search-attributes.ts';
 
 export interface ScheduledCutInput {
@@ -23,12 +25,15 @@ export async function scheduledCutWorkflow(input: ScheduledCutInput): Promise<{ 
   const plan = await acts.planScheduledCut({ product: input.product, at });
   if (!plan) return { release: null, closed: null };
   try {
-    await startChild(releaseWorkflow, {
+    const release = { product: plan.config, name: plan.name, from: null, production: input.production, createdBy: scheduler };
+    const options = {
       workflowId: releaseWorkflowId(input.product, plan.name),
-      args: [{ product: plan.config, name: plan.name, from: null, production: input.production, createdBy: scheduler }],
       parentClosePolicy: ParentClosePolicy.ABANDON,
       typedSearchAttributes: releaseSearchAttributes({ product: input.product, release: plan.name, flow: plan.config.flow, state: 'open' }),
-    });
+    };
+    // Cuts started after 2026-11 run today's workflow type of the product's flow.
+    if (patched('culvert-flow-workflows')) await startChild(releaseWorkflowType(plan.config.flow), { ...options, args: [release satisfies ReleaseInput] });
+    else await startChild(releaseWorkflow, { ...options, args: [release] });
   } catch (err) {
     // A retried or doubled trigger: the release is already there.
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

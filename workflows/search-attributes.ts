@@ -7,6 +7,8 @@ export const productKey = defineSearchAttributeKey('CulvertProduct', 'KEYWORD');
 export const releaseKey = defineSearchAttributeKey('CulvertRelease', 'KEYWORD');
 export const flowKey = defineSearchAttributeKey('CulvertFlow', 'KEYWORD');
 export const releaseStateKey = defineSearchAttributeKey('CulvertReleaseState', 'KEYWORD');
+/** What a release waits on while a transient fault lasts (a remote, the database, a worker); empty when nothing. */
+export const blockedKey = defineSearchAttributeKey('CulvertBlocked', 'KEYWORD');
 
 /** What every release workflow carries, from its start on, so the Temporal UI can filter releases. */
 export function releaseSearchAttributes(r: { product: string; release: string; flow: string; state: string }): SearchAttributePair[] {

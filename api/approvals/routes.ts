@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { getApproval, listApprovals } from '../../db/repos/approvals.ts';
+import { getApproval, listApprovals, recordGate } from '../../db/repos/approvals.ts';
+import { executeUpdateWithRetry } from '../temporal-update.ts';
 import type { Approval } from '../../db/schema.ts';
 import { voteUpdate } from '../../workflows/messages.ts';
 import { audited } from '../audit/record.ts';
@@ -41,8 +42,13 @@ export function approvalRoutes(r: Routes, deps: AppDeps): void {
     if (!gate) throw new ApiError('approval_not_found', `no approval ${id}`);
     requireView(actor, gate.product);
     if (gate.state !== 'pending') throw new ApiError('gate_closed', `approval ${id} is already ${gate.state}`);
-    await audited(deps.db, actor, `approval.${body.decision}`, { product: gate.product, release: gate.release ?? undefined, target: id, details: body }, () =>
-      deps.temporal.client.workflow.getHandle(gate.workflowId).executeUpdate(voteUpdate, { args: [{ gateId: id, ...body, actor }] }));
+    await audited(deps.db, actor, `approval.${body.decision}`, { product: gate.product, release: gate.release ?? undefined, target: id, details: body }, async () => {
+      const voted = await executeUpdateWithRetry(deps.temporal.client.workflow.getHandle(gate.workflowId), voteUpdate, { args: [{ gateId: id, ...body, actor }] });
+      // A gate workflow answers with the gate itself: stored now, so the caller reads its own vote.
+      if (voted.gate && voted.rev !== undefined) {
+        await recordGate(deps.db, { product: gate.product, release: gate.release, workflowId: gate.workflowId, gate: voted.gate, rev: voted.rev });
+      }
+    });
     const after = await getApproval(deps.db, id);
     return c.json(present(after ?? gate));
   });

@@ -5,8 +5,13 @@ import { getChange, listChanges } from '../../db/repos/changes.ts';
 import { runsByIds } from '../../db/repos/runs.ts';
 import type { ChangeRequest, Release } from '../../db/schema.ts';
 import { nextVersion } from '../../domain/types.ts';
-import { decideUpdate, requestChangeUpdate } from '../../workflows/messages.ts';
-import type { DecisionResult } from '../../workflows/messages.ts';
+import { decideUpdate, fileUpdate, retryUpdate } from '../../workflows/release/messages.ts';
+import type { Decision, DecisionResult, FileResult } from '../../workflows/release/messages.ts';
+import type { FileRequest } from '../../domain/requests.ts';
+import type { Actor } from '../../domain/types.ts';
+import { changesByIds } from '../../db/repos/trace.ts';
+import { storeWrites, withRelease } from '../release-workflow.ts';
+import { executeUpdateWithRetry } from '../temporal-update.ts';
 import { audited } from '../audit/record.ts';
 import { requireOwner, requireRequest, requireView } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
@@ -39,7 +44,9 @@ const changeSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('revert'), revertOf: z.string().min(1).max(100), reason: z.string().trim().min(1).max(4000) }),
 ]);
 
-const states = ['requested', 'checking', 'awaiting-decision', 'approved', 'rejected', 'merged', 'conflict', 'failed', 'already-present'] as const;
+const batchSchema = z.strictObject({ requests: z.array(changeSchema).min(1).max(1000) });
+
+const states = ['requested', 'checking', 'awaiting-decision', 'approved', 'rejected', 'merged', 'conflict', 'failed', 'already-present', 'withdrawn'] as const;
 
 const listQuery = z.strictObject({
   state: z.string().optional().transform((s, ctx) => {
@@ -70,7 +77,7 @@ export function presentChange(x: ChangeRequest) {
   return {
     id: x.id, seq: x.seq, product: x.product, release: x.release, kind: x.kind, state: x.state, check: x.checkOutcome,
     checkRunId: x.checkRunId, branch: x.branch, sourceSha: x.sourceSha, commits: x.commits, reason: x.reason, severity: x.severity,
-    requester: x.requester, resultSha: x.resultSha, conflictPaths: x.conflictPaths, decidedBy: x.decidedBy,
+    requester: x.requester, resultSha: x.resultSha, conflictPaths: x.conflictPaths, failure: x.failure, decidedBy: x.decidedBy,
     decisionComment: x.decisionComment, votes: x.votes, wantedBy: x.votes.filter((v) => v.decision === 'approve').map((v) => v.by),
     passedBy: x.votes.filter((v) => v.decision === 'reject').map((v) => v.by), dependsOn: x.dependsOn, revertOf: x.revertOf,
     trunkOrder: x.trunkOrder, commitDetails: x.commitDetails,
@@ -107,24 +114,65 @@ async function loadChange(db: Db, product: string, release: string, id: string):
   return change;
 }
 
+/** A refusal from the workflow's answer for one request or decision, as the API's error. */
+function refusal(r: { code: string; message: string; details?: unknown }): ApiError {
+  return new ApiError(isErrorCode(r.code) ? r.code : 'internal', r.message, r.details);
+}
+
 export function changeRoutes(r: Routes, deps: AppDeps): void {
-  const { client } = deps.temporal;
   const base = '/v1/products/:product/releases/:release/changes';
+
+  /** Files requests through the release workflow and stores its answer; one result per request. */
+  async function file(rel: Release, requests: FileRequest[], actor: Actor, updateId: string): Promise<FileResult[]> {
+    const { results } = await withRelease(deps, rel, requests.flatMap((q) => [q.id, ...(q.kind === 'pick' ? q.dependsOn ?? [] : []), ...(q.kind === 'revert' ? [q.revertOf] : [])]),
+      (handle, known) => executeUpdateWithRetry(handle, fileUpdate, { args: [{ requests, actor, known }], updateId }));
+    await storeWrites(deps, rel, results.flatMap((x) => (x.ok ? [x.write] : [])));
+    return results;
+  }
 
   r.add({
     method: 'post', path: base, tag: 'changes', summary: 'Request a change: a merge of a branch, a pick of trunk commits, or a revert of a pick', body: changeSchema,
-    responses: { 201: 'the change request', 409: 'release frozen or closed', 422: 'unknown branch' },
+    responses: { 201: 'the change request', 409: 'release frozen or closed', 422: 'unknown branch', 503: 'the repository or the release is unavailable; nothing was filed' },
   }, async ({ body, actor, c }) => {
     const product = slugParam(c, 'product');
     const release = slugParam(c, 'release');
     requireRequest(actor, product);
     const rel = await loadRelease(deps.db, product, release);
     const id = changeId(product, release, c.req.header('idempotency-key'));
+    const existing = await getChange(deps.db, product, release, id);
+    if (existing) return c.json(presentChange(existing), existing.state === 'already-present' ? 200 : 201);
     mustBeOpen(rel);
-    const view = await audited(deps.db, actor, 'change.request', { product, release, target: id, details: body }, () =>
-      client.workflow.getHandle(rel.workflowId).executeUpdate(requestChangeUpdate, { args: [{ id, ...body, actor }], updateId: `change-${id}` }));
-    const saved = await loadChange(deps.db, product, release, view.id);
+    await audited(deps.db, actor, 'change.request', { product, release, target: id, details: body }, async () => {
+      const [result] = await file(rel, [{ id, ...body } as FileRequest], actor, `change-${id}`);
+      if (result && !result.ok) throw refusal(result);
+    });
+    const saved = await loadChange(deps.db, product, release, id);
     return c.json(presentChange(saved), saved.state === 'already-present' ? 200 : 201);
+  });
+
+  r.add({
+    method: 'post', path: `${base}/batch`, tag: 'changes', body: batchSchema,
+    summary: 'Request many changes in one call (up to 1,000): one result per request, in order (CI filing picks in bulk)',
+    responses: { 200: 'a result per request: the change, or why it was refused', 409: 'release frozen or closed', 503: 'the repository or the release is unavailable; nothing was filed' },
+  }, async ({ body, actor, c }) => {
+    const product = slugParam(c, 'product');
+    const release = slugParam(c, 'release');
+    requireRequest(actor, product);
+    const rel = await loadRelease(deps.db, product, release);
+    mustBeOpen(rel);
+    const key = c.req.header('idempotency-key');
+    const requests = body.requests.map((q, n) => ({ id: changeId(product, release, key ? `${key}#${n}` : undefined), ...q }) as FileRequest);
+    const results = await audited(deps.db, actor, 'change.request', { product, release, details: { requests: body.requests.length } }, () =>
+      file(rel, requests, actor, `changes-${createHash('sha256').update(requests.map((q) => q.id).join(',')).digest('hex').slice(0, 32)}`),
+    (done) => ({ requests: body.requests.length, filed: done.filter((x) => x.ok).length }));
+    const saved = await changesByIds(deps.db, results.flatMap((x) => (x.ok ? [x.id] : [])));
+    return c.json({
+      results: results.map((x) => {
+        if (!x.ok) return { id: x.id, ok: false, code: x.code, message: x.message, ...(x.details ? { details: x.details } : {}) };
+        const row = saved.get(x.id);
+        return { id: x.id, ok: true, change: row ? presentChange(row) : null };
+      }),
+    });
   });
 
   r.add({
@@ -139,6 +187,14 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     return c.json({ items: page.items.map(presentChange), total: page.total, limit: query.limit, offset: query.offset });
   });
 
+  /** Decides through the release workflow and stores its answer. */
+  async function decide(rel: Release, decisions: Decision[], actor: Actor): Promise<DecisionResult[]> {
+    const { results, writes } = await withRelease(deps, rel, decisions.map((d) => d.id), (handle, known) =>
+      executeUpdateWithRetry(handle, decideUpdate, { args: [{ decisions, actor, known }] }));
+    await storeWrites(deps, rel, writes);
+    return results;
+  }
+
   r.add({
     method: 'post', path: `${base}/decisions`, tag: 'changes', summary: 'Approve or reject many change requests at once (owner)',
     body: decisionsSchema, responses: { 200: 'a result per id', 403: 'not an owner', 409: 'release closed' },
@@ -148,9 +204,8 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     requireOwner(actor, product);
     const rel = await loadRelease(deps.db, product, release);
     mustBeOpen(rel);
-    const { results } = await audited(deps.db, actor, 'change.decide', { product, release, details: { decisions: body.decisions } }, () =>
-      client.workflow.getHandle(rel.workflowId).executeUpdate(decideUpdate, { args: [{ decisions: body.decisions, actor }] }),
-    (done) => ({ decisions: body.decisions, results: done.results }));
+    const results = await audited(deps.db, actor, 'change.decide', { product, release, details: { decisions: body.decisions } }, () =>
+      decide(rel, body.decisions, actor), (done) => ({ decisions: body.decisions, results: done }));
     return c.json({ results });
   });
 
@@ -165,9 +220,27 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     const rel = await loadRelease(deps.db, product, release);
     mustBeOpen(rel);
     await audited(deps.db, actor, `change.${body.decision}`, { product, release, target: id, details: body }, async () => {
-      const { results } = await client.workflow.getHandle(rel.workflowId).executeUpdate(decideUpdate, { args: [{ decisions: [{ id, ...body }], actor }] });
-      const result: DecisionResult | undefined = results[0];
-      if (result && !result.ok) throw new ApiError(isErrorCode(result.code) ? result.code : 'internal', result.message);
+      const [result] = await decide(rel, [{ id, ...body }], actor);
+      if (result && !result.ok) throw refusal(result);
+    });
+    return c.json(presentChange(await loadChange(deps.db, product, release, id)));
+  });
+
+  r.add({
+    method: 'post', path: `${base}/:id/retry`, tag: 'changes',
+    summary: 'Retry (owner): a change whose merge or pick failed goes back to the queue; one whose checks failed runs them again',
+    responses: { 200: 'the change request', 403: 'not an owner', 404: 'unknown change', 409: 'nothing to retry' },
+  }, async ({ actor, c }) => {
+    const product = slugParam(c, 'product');
+    const release = slugParam(c, 'release');
+    const id = param(c, 'id');
+    requireOwner(actor, product);
+    const rel = await loadRelease(deps.db, product, release);
+    mustBeOpen(rel);
+    await loadChange(deps.db, product, release, id);
+    await audited(deps.db, actor, 'change.retry', { product, release, target: id }, async () => {
+      const { write } = await withRelease(deps, rel, [id], (handle, known) => executeUpdateWithRetry(handle, retryUpdate, { args: [{ changeId: id, actor, known }] }));
+      await storeWrites(deps, rel, [write]);
     });
     return c.json(presentChange(await loadChange(deps.db, product, release, id)));
   });

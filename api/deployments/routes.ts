@@ -2,10 +2,13 @@ import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { candidatesOfRelease } from '../../db/repos/candidates.ts';
 import { deploymentWorkflowId } from '../../domain/types.ts';
-import { deploymentWorkflow } from '../../workflows/deployment.ts';
+import { deployment } from '../../workflows/deploy.ts';
+import { upsertDeployment } from '../../db/repos/deployments.ts';
+import { withRelease } from '../release-workflow.ts';
+import { executeUpdateWithRetry } from '../temporal-update.ts';
 import type { DeployJob } from '../../domain/deploy.ts';
 import { z } from 'zod';
-import { deployUpdate } from '../../workflows/messages.ts';
+import { deployUpdate } from '../../workflows/release/messages.ts';
 import { audited } from '../audit/record.ts';
 import { requireOwner } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
@@ -52,18 +55,25 @@ export function deploymentRoutes(r: Routes, deps: AppDeps): void {
         ...(target?.candidateId ? { candidateId: target.candidateId } : {}),
       };
       await audited(deps.db, actor, 'deploy.click', { product, release, target: deploymentId, details: body }, () =>
-        deps.temporal.client.workflow.start(deploymentWorkflow, {
-          workflowId: deploymentWorkflowId(deploymentId), taskQueue: deps.temporal.taskQueue,
+        deps.temporal.client.workflow.start(deployment, {
+          workflowId: deploymentWorkflowId(deploymentId), taskQueue: deps.temporal.taskQueue, workflowIdReusePolicy: 'REJECT_DUPLICATE',
           args: [{ product: config, release, production: rel.production, job }],
         }).catch((err: unknown) => {
           if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         }));
       return c.json({ deploymentId, environment: env.name, commitSha: job.commitSha, state: 'pending', product, release }, 202);
     }
-    const accepted = await audited(deps.db, actor, 'deploy.click', { product, release, target: deploymentId, details: body }, () =>
-      deps.temporal.client.workflow.getHandle(rel.workflowId).executeUpdate(deployUpdate, {
+    const { job } = await audited(deps.db, actor, 'deploy.click', { product, release, target: deploymentId, details: body }, async () => {
+      const accepted = await withRelease(deps, rel, [], (handle) => executeUpdateWithRetry(handle, deployUpdate, {
         args: [{ deploymentId, environment: body.environment, ...target, actor }], updateId: `deploy-${deploymentId}`,
       }));
-    return c.json({ ...accepted, product, release }, 202);
+      // Stored now so the caller sees its deployment at once; the release records it as well.
+      await upsertDeployment(deps.db, {
+        id: accepted.job.deploymentId, product, release, environment: accepted.job.environment, commitSha: accepted.job.commitSha,
+        trigger: accepted.job.trigger, requestedBy: accepted.job.requestedBy, state: 'pending', runId: null,
+      });
+      return accepted;
+    });
+    return c.json({ deploymentId: job.deploymentId, environment: job.environment, commitSha: job.commitSha, state: 'pending', product, release }, 202);
   });
 }

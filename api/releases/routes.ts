@@ -3,15 +3,18 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.ts';
 import { latestChanges } from '../../db/repos/changes.ts';
 import { deploymentsOfRelease } from '../../db/repos/deployments.ts';
-import { getRelease, listReleases } from '../../db/repos/releases.ts';
+import { advanceReleaseState, getRelease, listReleases } from '../../db/repos/releases.ts';
 import { runsOfRelease } from '../../db/repos/runs.ts';
 import type { Release } from '../../db/schema.ts';
 import { fillTemplate, nextVersion, releaseWorkflowId } from '../../domain/types.ts';
 import type { ProductConfig } from '../../domain/types.ts';
-import { closeUpdate, cutUpdate, freezeUpdate } from '../../workflows/messages.ts';
+import { closeUpdate, cutUpdate, freezeUpdate, retryStageUpdate } from '../../workflows/release/messages.ts';
+import { releaseWorkflowType } from '../../workflows/release/flows.ts';
+import type { ReleaseInput } from '../../workflows/release/state.ts';
+import { withRelease } from '../release-workflow.ts';
+import { executeUpdateWithRetry } from '../temporal-update.ts';
 import { artifactsOfCandidates, candidatesOfRelease } from '../../db/repos/candidates.ts';
 import { listApprovals } from '../../db/repos/approvals.ts';
-import { releaseWorkflow } from '../../workflows/release.ts';
 import { releaseSearchAttributes } from '../../workflows/search-attributes.ts';
 import { audited } from '../audit/record.ts';
 import { requireOwner, requireRequest, requireView } from '../auth.ts';
@@ -38,9 +41,11 @@ export function presentRelease(deps: AppDeps, r: Release) {
   return {
     product: r.product, name: r.name, flow: r.flow, branch: r.branch, state: r.state, production: r.production,
     headSha: r.headSha, cutFrom: r.cutFrom, createdBy: r.createdBy, createdAt: r.createdAt, updatedAt: r.updatedAt,
-    workflowId: r.workflowId, temporalUrl: workflowLink(deps.temporal, r.workflowId),
+    workflowId: r.workflowId, temporalUrl: workflowLink(deps.temporal, r.workflowId), blocked: r.blocked,
   };
 }
+
+
 
 export function defaultReleaseName(product: ProductConfig, existing: string[], now: Date): string {
   switch (product.flow) {
@@ -71,9 +76,9 @@ export function releaseRoutes(r: Routes, deps: AppDeps): void {
     }
     if (await getRelease(deps.db, productName, name)) throw new ApiError('release_exists', `release ${productName}/${name} already exists`);
     const workflowId = releaseWorkflowId(productName, name);
-    const start = new WithStartWorkflowOperation(releaseWorkflow, {
-      workflowId, taskQueue: deps.temporal.taskQueue, workflowIdConflictPolicy: 'FAIL',
-      args: [{ product, name, from: body.from ?? null, production: body.production, createdBy: actor }],
+    const input: ReleaseInput = { product, name, from: body.from ?? null, production: body.production, createdBy: actor };
+    const start = new WithStartWorkflowOperation(releaseWorkflowType(product.flow), {
+      workflowId, taskQueue: deps.temporal.taskQueue, workflowIdConflictPolicy: 'FAIL', args: [input],
       typedSearchAttributes: releaseSearchAttributes({ product: productName, release: name, flow: product.flow, state: 'open' }),
     });
     await audited(deps.db, actor, 'release.cut', { product: productName, release: name, details: body }, () =>
@@ -130,7 +135,8 @@ export function releaseRoutes(r: Routes, deps: AppDeps): void {
     const release = await loadRelease(deps.db, productName, name);
     if (release.state !== 'open') throw new ApiError(release.state === 'closed' ? 'release_closed' : 'release_frozen', `release ${productName}/${name} is already ${release.state}`);
     await audited(deps.db, actor, 'release.freeze', { product: productName, release: name }, () =>
-      client.workflow.getHandle(release.workflowId).executeUpdate(freezeUpdate, { args: [{ actor }] }));
+      withRelease(deps, release, [], (handle) => executeUpdateWithRetry(handle, freezeUpdate, { args: [{ actor }] })));
+    await advanceReleaseState(deps.db, productName, name, 'frozen');
     return c.json(presentRelease(deps, await loadRelease(deps.db, productName, name)));
   });
 
@@ -144,7 +150,23 @@ export function releaseRoutes(r: Routes, deps: AppDeps): void {
     const release = await loadRelease(deps.db, productName, name);
     if (release.state === 'closed') throw new ApiError('release_closed', `release ${productName}/${name} is already closed`);
     await audited(deps.db, actor, 'release.close', { product: productName, release: name }, () =>
-      client.workflow.getHandle(release.workflowId).executeUpdate(closeUpdate, { args: [{ actor }] }));
+      withRelease(deps, release, [], (handle) => executeUpdateWithRetry(handle, closeUpdate, { args: [{ actor }] })));
+    await advanceReleaseState(deps.db, productName, name, 'closed');
+    return c.json(presentRelease(deps, await loadRelease(deps.db, productName, name)));
+  });
+
+  r.add({
+    method: 'post', path: '/v1/products/:product/releases/:release/retry', tag: 'releases',
+    summary: 'Retry (owner): a frozen binary release stopped on its way to publishing (a failed final build, a rejected sign-off) builds its final again',
+    responses: { 200: 'the release', 403: 'not an owner', 409: 'nothing to retry' },
+  }, async ({ actor, c }) => {
+    const productName = slugParam(c, 'product');
+    const name = slugParam(c, 'release');
+    requireOwner(actor, productName);
+    const release = await loadRelease(deps.db, productName, name);
+    if (release.state === 'closed') throw new ApiError('release_closed', `release ${productName}/${name} is closed`);
+    await audited(deps.db, actor, 'release.retry', { product: productName, release: name }, () =>
+      withRelease(deps, release, [], (handle) => executeUpdateWithRetry(handle, retryStageUpdate, { args: [{ actor }] })));
     return c.json(presentRelease(deps, await loadRelease(deps.db, productName, name)));
   });
 }

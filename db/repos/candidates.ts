@@ -46,3 +46,7 @@ export async function getArtifact(db: Db, id: string): Promise<Artifact | undefi
 export async function markCandidateDeployed(db: Db, id: string, environment: string): Promise<void> {
   await db.update(candidates).set({ deployedTo: environment, updatedAt: sql`now()` }).where(eq(candidates.id, id));
 }
+
+export async function getCandidate(db: Db, id: string): Promise<Candidate | undefined> {
+  return (await db.select().from(candidates).where(eq(candidates.id, id)))[0];
+}

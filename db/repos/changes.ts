@@ -15,7 +15,7 @@ export async function upsertChanges(db: Db, product: string, release: string, re
       const rows = records.slice(i, i + 200).map((r) => {
         const event: ChangeEvent = { at: at.toISOString(), state: r.state, ...(r.by ? { by: r.by } : {}), ...(r.note ? { note: r.note } : {}) };
         return {
-          id: r.id, product, release, seq: r.seq, kind: r.kind, state: r.state, checkOutcome: r.check,
+          id: r.id, product, release, seq: r.seq, kind: r.kind, state: r.state as ChangeRequest['state'], checkOutcome: r.check as ChangeRequest['checkOutcome'],
           branch: r.branch ?? null, sourceSha: r.sourceSha ?? null, commits: r.commits ?? [], reason: r.reason ?? null,
           severity: r.severity ?? null, requester: r.requester, checkRunId: r.checkRunId ?? null, resultSha: r.resultSha ?? null,
           conflictPaths: r.conflictPaths ?? null, decidedBy: r.decidedBy ?? null, decisionComment: r.decisionComment ?? null,

@@ -4,18 +4,24 @@ import type { Db } from '../client.ts';
 import { deployments } from '../schema.ts';
 import type { Deployment } from '../schema.ts';
 
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
 export type DeploymentRecord = Omit<typeof deployments.$inferInsert, 'createdAt' | 'updatedAt' | 'finishedAt'>;
 
 const finished = (state: Deployment['state']): boolean => state === 'succeeded' || state === 'failed';
 
-/** Upsert by id; a finished deployment never goes back to pending or running (retries are harmless). */
-export async function upsertDeployment(db: Db, d: DeploymentRecord): Promise<void> {
+/** Upsert by id; a deployment never goes back (a finished one to running or pending, a running one to pending). */
+export async function upsertDeployment(db: Db | Tx, d: DeploymentRecord): Promise<void> {
   const done = finished(d.state);
   await db.insert(deployments).values({ ...d, finishedAt: done ? new Date() : null }).onConflictDoUpdate({
     target: deployments.id,
     set: {
-      state: sql`case when ${deployments.state} in ('succeeded', 'failed') then ${deployments.state} else excluded.state end`,
+      // Forward only: pending, running, then succeeded or failed (writers race; the furthest wins).
+      state: sql`case when ${deployments.state} in ('succeeded', 'failed') then ${deployments.state}
+                      when ${deployments.state} = 'running' and excluded.state = 'pending' then ${deployments.state}
+                      else excluded.state end`,
       runId: sql`coalesce(excluded.run_id, ${deployments.runId})`,
+      failure: sql`case when ${deployments.state} in ('succeeded', 'failed') then ${deployments.failure} else excluded.failure end`,
       finishedAt: sql`coalesce(${deployments.finishedAt}, excluded.finished_at)`,
       updatedAt: sql`now()`,
     },

@@ -1,7 +1,9 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
-import { releaseCommits, releases } from '../schema.ts';
+import { releaseCommits, releaseCuts, releaseMoves, releases } from '../schema.ts';
 import type { Release } from '../schema.ts';
+
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 export type NewRelease = Omit<typeof releases.$inferInsert, 'createdAt' | 'updatedAt'>;
 
@@ -10,7 +12,10 @@ export async function upsertRelease(db: Db, r: NewRelease): Promise<void> {
   try {
     await db.insert(releases).values(r).onConflictDoUpdate({
       target: [releases.product, releases.name],
-      set: { headSha: r.headSha, branch: r.branch, cutFrom: r.cutFrom, workflowId: r.workflowId, updatedAt: sql`now()` },
+      set: {
+        headSha: r.headSha, branch: r.branch, cutFrom: r.cutFrom, workflowId: r.workflowId, updatedAt: sql`now()`,
+        ...(r.epoch !== undefined ? { epoch: r.epoch } : {}), ...(r.engine !== undefined ? { engine: r.engine } : {}),
+      },
     });
   } catch (err) {
     if (violates(err, 'releases_one_pull_request')) throw new SecondPullRequestReleaseError(r.product, { cause: err });
@@ -44,6 +49,15 @@ export async function listReleases(db: Db, product: string): Promise<Release[]> 
   return db.select().from(releases).where(eq(releases.product, product)).orderBy(asc(releases.createdAt));
 }
 
+const stateRank = sql`case ${releases.state} when 'open' then 0 when 'frozen' then 1 else 2 end`;
+
+/** Moves a release's state forward only (open, frozen, closed): a late write of an earlier state changes nothing. */
+export async function advanceReleaseState(db: Db | Tx, product: string, name: string, state: Release['state']): Promise<void> {
+  const rank = state === 'open' ? 0 : state === 'frozen' ? 1 : 2;
+  await db.update(releases).set({ state, updatedAt: sql`now()` })
+    .where(and(eq(releases.product, product), eq(releases.name, name), sql`${stateRank} < ${rank}`));
+}
+
 export async function setReleaseState(db: Db, product: string, name: string, state: Release['state']): Promise<void> {
   await db.update(releases).set({ state, updatedAt: sql`now()` }).where(and(eq(releases.product, product), eq(releases.name, name)));
 }
@@ -59,5 +73,15 @@ export async function moveReleaseHead(db: Db, product: string, name: string, hea
       const rows = commits.slice(i, i + 500).map((c) => ({ product, release: name, ...c }));
       await tx.insert(releaseCommits).values(rows).onConflictDoNothing();
     }
+  });
+}
+
+/** Removes every trace of a release whose cut did not finish (its name is free again). */
+export async function forgetRelease(db: Db, product: string, name: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.delete(releaseCommits).where(and(eq(releaseCommits.product, product), eq(releaseCommits.release, name)));
+    await tx.delete(releaseMoves).where(and(eq(releaseMoves.product, product), eq(releaseMoves.release, name)));
+    await tx.delete(releaseCuts).where(and(eq(releaseCuts.product, product), eq(releaseCuts.release, name)));
+    await tx.delete(releases).where(and(eq(releases.product, product), eq(releases.name, name)));
   });
 }

@@ -1,6 +1,6 @@
 import { condition, log, uuid4, workflowInfo } from '@temporalio/workflow';
 import { long, quick } from './proxies.ts';
-import type { ProductConfig } from '../domain/types.ts';
+import type { ProductConfig } from '../../domain/types.ts';
 import { gatePolicyOf, handleGateVotes, openGate, watchGate } from './gate.ts';
 import type { Gate } from './gate.ts';
 import type { DeployJob } from './release-state.ts';

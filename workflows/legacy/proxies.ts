@@ -1,5 +1,5 @@
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
-import type { CulvertActivities } from '../activities/index.ts';
+import type { CulvertActivities } from '../../activities/index.ts';
 
 /** Git and database work: short, and retried until it succeeds; the heartbeat notices a dead worker fast. */
 export const quick = proxyActivities<CulvertActivities>({

@@ -1,25 +1,28 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   ActivityFailure, ApplicationFailure, ParentClosePolicy, allHandlersFinished, startChild, condition, continueAsNew, log, patched, setHandler,
-  upsertSearchAttributes, uuid4, workflowInfo,
+  makeContinueAsNewFunc, upsertSearchAttributes, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import { local, long, quick } from './proxies.ts';
-import type { ChangeRecord } from '../domain/changes.ts';
+import type { ChangeRecord } from '../../domain/changes.ts';
 import { binaryHasWork, binaryStep, gatePolicy } from './binary.ts';
 import { deploymentWorkflow } from './deployment.ts';
-import { defaultSeverities, deploymentWorkflowId, mayDecide, mayRequest, nextVersion } from '../domain/types.ts';
+import { defaultSeverities, deploymentWorkflowId, mayDecide, mayRequest, nextVersion } from '../../domain/types.ts';
 import { handleGateVotes, watchGate } from './gate.ts';
-import type { Actor, ChangeState, EnvironmentConfig, ProductConfig } from '../domain/types.ts';
-import { refuse } from '../domain/errors.ts';
+import type { Actor, ChangeState, EnvironmentConfig, ProductConfig } from '../../domain/types.ts';
+import { refuse } from '../../domain/errors.ts';
 import {
   closeUpdate, cutUpdate, decideUpdate, deployUpdate, freezeUpdate, productUpdatedSignal, requestChangeUpdate, scheduledCloseSignal,
   summaryQuery,
-} from './messages.ts';
-import type { ChangeView, DecideInput, DecisionResult, ReleaseView, RequestChangeInput } from './messages.ts';
+} from '../messages.ts';
+import type { ChangeView, DecideInput, DecisionResult, ReleaseView, RequestChangeInput } from '../messages.ts';
 import { applyVote, judge, nextBatch } from './release-changes.ts';
 import { deploymentsSeenLimit, doneState, rememberDone } from './release-state.ts';
 import type { CarriedState, ChangeMem, DeployJob } from './release-state.ts';
-import { releaseSearchAttributes } from './search-attributes.ts';
+import { releaseSearchAttributes } from '../search-attributes.ts';
+import { releaseWorkflowType } from '../release/flows.ts';
+import type { ReleaseInput as FlowInput } from '../release/state.ts';
+import { carriedFromLegacy, migrateSignal } from './migrate.ts';
 
 export interface ReleaseInput {
   product: ProductConfig;
@@ -303,6 +306,12 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
 
   handleGateVotes({ get gate() { return st?.gate ?? null; } }, () => ({ product: input.product.name, release: input.name }));
 
+  // Today's workflow types take over a running legacy release at its next step, or when asked.
+  let migrate = false;
+  setHandler(migrateSignal, () => {
+    migrate = true;
+  });
+
   if (!st) {
     try {
       const cut = await quick.cutRelease({
@@ -507,15 +516,21 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
     watch();
     await condition(() =>
       (s.checkQueue.length > 0 && runningChecks < maxConcurrentChecks) || hasMergeWork() || binaryWork() ||
-      s.updateDeploysOwed.length > 0 || s.deployQueue.length > 0 || workflowInfo().continueAsNewSuggested || finished());
+      s.updateDeploysOwed.length > 0 || s.deployQueue.length > 0 || workflowInfo().continueAsNewSuggested || finished() || migrate);
     if (finished()) {
       await condition(allHandlersFinished);
       if (finished()) return;
     }
     // Checks started now would hold up a continue-as-new the server already asks for.
-    while (!workflowInfo().continueAsNewSuggested && s.checkQueue.length > 0 && runningChecks < maxConcurrentChecks) {
+    while (!workflowInfo().continueAsNewSuggested && !migrate && s.checkQueue.length > 0 && runningChecks < maxConcurrentChecks) {
       const id = s.checkQueue.shift();
       if (id) startCheck(id);
+    }
+    if (migrate || patched('culvert-flow-workflows')) {
+      // Running checks are not waited for: today's workflow runs them again from the database.
+      await condition(allHandlersFinished);
+      const next = makeContinueAsNewFunc<(i: FlowInput) => Promise<void>>({ workflowType: releaseWorkflowType(s.product.flow) });
+      await next({ product: s.product, name: s.name, from: input.from, production: s.production, createdBy: input.createdBy, carried: carriedFromLegacy(s) });
     }
     if (hasMergeWork()) {
       await (picksFlow ? applyBatch() : mergeNext());

@@ -1,8 +1,8 @@
 // Pure decisions about change requests, shared by the release workflow's handlers and main loop.
-import { mayDecide } from '../domain/types.ts';
-import type { Actor } from '../domain/types.ts';
-import type { DecideInput, DecisionResult } from './messages.ts';
-import { castVote, verdict } from '../domain/policy.ts';
+import { mayDecide } from '../../domain/types.ts';
+import type { Actor } from '../../domain/types.ts';
+import type { DecideInput, DecisionResult } from '../messages.ts';
+import { castVote, verdict } from '../../domain/policy.ts';
 import { doneState } from './release-state.ts';
 import type { CarriedState, ChangeMem } from './release-state.ts';
 

@@ -1,7 +1,7 @@
-import type { DeployJob } from '../domain/deploy.ts';
-import type { ChangeKind, ChangeState, CheckOutcome, ProductConfig, ReleaseState } from '../domain/types.ts';
+import type { DeployJob } from '../../domain/deploy.ts';
+import type { ChangeKind, ChangeState, CheckOutcome, ProductConfig, ReleaseState } from '../../domain/types.ts';
 
-export type { DeployJob } from '../domain/deploy.ts';
+export type { DeployJob } from '../../domain/deploy.ts';
 import type { Gate } from './gate.ts';
 
 // What a release workflow carries across continue-as-new. Everything needed to go on without

@@ -1,0 +1,67 @@
+// Talking to a release workflow from the API: its reading of the database goes with every message
+// (see workflows/release/book.ts, Known), is read again when the workflow finds it stale, and a release
+// still on the legacy workflow type is moved to today's first.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import { readKnown, writeChanges } from '../db/repos/change-writes.ts';
+import { getRelease } from '../db/repos/releases.ts';
+import type { Release } from '../db/schema.ts';
+import type { ChangeWrite } from '../domain/changes.ts';
+import { migrateSignal } from '../workflows/legacy/migrate.ts';
+import type { Known } from '../workflows/release/book.ts';
+import type { AppDeps } from './context.ts';
+import { ApiError } from './errors.ts';
+
+const staleAttempts = 6;
+const migrateWaitMs = 20_000;
+
+function isStale(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof ApplicationFailure && e.type === 'stale_snapshot') return true;
+    if (!(e instanceof WorkflowUpdateFailedError) && !(e instanceof ApplicationFailure)) break;
+  }
+  return false;
+}
+
+/** Waits until a legacy release runs today's workflow type (it moves at once when asked). */
+async function current(deps: AppDeps, rel: Release): Promise<Release> {
+  if (rel.engine >= 2 || rel.state === 'closed') return rel;
+  const handle = deps.temporal.client.workflow.getHandle(rel.workflowId);
+  await handle.signal(migrateSignal).catch(() => undefined);
+  const deadline = Date.now() + migrateWaitMs;
+  for (let delay = 20; Date.now() < deadline; delay = Math.min(delay * 2, 500)) {
+    const now = await getRelease(deps.db, rel.product, rel.name);
+    if (now && (now.engine >= 2 || now.state === 'closed')) return now;
+    await sleep(delay);
+  }
+  throw new ApiError('unavailable', `release ${rel.product}/${rel.name} is moving to the current workflow; nothing was done, try again`, undefined, { retryAfterSeconds: 2 });
+}
+
+/**
+ * Sends one message to the release workflow with the database's reading of the changes it names;
+ * a reading from an earlier run of the release is refused by the workflow, read again and re-sent.
+ */
+export async function withRelease<T>(deps: AppDeps, rel: Release, ids: string[], send: (handle: WorkflowHandle, known: Known) => Promise<T>): Promise<T> {
+  const release = await current(deps, rel);
+  const handle = deps.temporal.client.workflow.getHandle(release.workflowId);
+  for (let attempt = 1; ; attempt++) {
+    const read = await readKnown(deps.db, release.product, release.name, ids);
+    if (!read) throw new ApiError('release_not_found', `no release ${release.product}/${release.name}`);
+    try {
+      return await send(handle, { epoch: read.epoch, changes: read.changes });
+    } catch (err) {
+      if (!isStale(err) || attempt >= staleAttempts) {
+        if (isStale(err)) throw new ApiError('unavailable', `release ${release.product}/${release.name} is busy starting a new run; nothing was done, try again`, undefined, { retryAfterSeconds: 1 });
+        throw err;
+      }
+      await sleep(10 * 2 ** attempt);
+    }
+  }
+}
+
+/** Stores what an Update answered (the workflow records it as well; the later of the two changes nothing). */
+export async function storeWrites(deps: AppDeps, rel: Release, writes: ChangeWrite[]): Promise<void> {
+  await writeChanges(deps.db, rel.product, rel.name, writes);
+}

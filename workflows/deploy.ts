@@ -1,0 +1,52 @@
+// One deployment as a workflow of its own (workflow id culvert-deploy/<id>, never reused): the
+// environment's gate when it has one, then the deploy step, its outcome recorded once and reported to
+// the release that queued it. A non-production release never reaches a production environment.
+import { allHandlersFinished, condition, executeChild } from '@temporalio/workflow';
+import type { DeployJob } from '../domain/deploy.ts';
+import { gatePolicyOf } from '../domain/gate.ts';
+import type { ProductConfig } from '../domain/types.ts';
+import { gate } from './gate.ts';
+import { reportDone, untilOutcome } from './jobs.ts';
+import { records, steps } from './release/acts.ts';
+
+export interface DeploymentInput {
+  product: ProductConfig;
+  release: string;
+  production: boolean;
+  job: DeployJob;
+  /** The release workflow to tell when it ends; none for a rollback to a closed release. */
+  parent?: string;
+}
+
+export async function deployment(input: DeploymentInput): Promise<{ state: 'succeeded' | 'failed' | 'refused' }> {
+  const { product, job } = input;
+  const where = { product: product.name, release: input.release };
+  const parent = input.parent ?? null;
+  const finish = async (state: 'succeeded' | 'failed' | 'refused', failure?: string) => {
+    if (state !== 'succeeded') {
+      await untilOutcome(parent, `recording deployment ${job.deploymentId}`, () => records.recordDeployment({ ...where, job, state: 'failed', ...(failure ? { failure } : {}) }));
+    }
+    if (parent) await reportDone(parent, { kind: 'deployment', deploymentId: job.deploymentId, state });
+    await condition(allHandlersFinished);
+    return { state };
+  };
+
+  await untilOutcome(parent, `recording deployment ${job.deploymentId}`, () => records.recordDeployment({ ...where, job, state: 'pending' }));
+  const env = product.environments.find((e) => e.name === job.environment);
+  if (!env && job.trigger !== 'release.final') return finish('refused', `product ${product.name} has no environment ${job.environment}`);
+  if (env?.production && !input.production) return finish('refused', `release ${where.release} is not a production release`);
+  if (env?.gate) {
+    const id = `${product.name}/deploy/${job.deploymentId}`;
+    const decided = await executeChild(gate, {
+      workflowId: `culvert-gate/${id}`,
+      args: [{
+        id, subject: `deploy ${product.name} ${input.release} to ${env.name}`, policy: gatePolicyOf(env.gate), requestedBy: job.requestedBy,
+        product: product.name, release: input.release, parent: null,
+      }],
+    });
+    if (decided.state !== 'approved') return finish('failed', `the gate of ${env.name} ended ${decided.state}`);
+  }
+  const o = await untilOutcome(parent, `deployment of ${input.release} to ${job.environment}`, (runId) => steps.runDeploy({ product, release: input.release, job, runId }));
+  if (!o.ok) return finish('failed', o.reason);
+  return finish(o.value.state);
+}

@@ -1,0 +1,525 @@
+// One run of a release workflow: the Book, the handlers around it, and the loop that does the work.
+//
+// Handlers only change state (filing alone first waits on a bounded git inspection) and answer; the
+// loop alone starts work, and never waits on it: every activity and child it starts settles into the
+// state when it ends. So no handler waits on a retry, continue-as-new is taken whenever nothing is in
+// flight, and a fault never fails the workflow: permanent ones become outcomes, transient ones wait
+// with capped backoff, shown as `blocked`.
+import {
+  ParentClosePolicy, WorkflowIdReusePolicy, allHandlersFinished, condition, getExternalWorkflowHandle, setHandler, startChild,
+  upsertSearchAttributes, uuid4, workflowInfo,
+} from '@temporalio/workflow';
+import type { ChangeWrite } from '../../domain/changes.ts';
+import type { DeployJob } from '../../domain/deploy.ts';
+import { refuse } from '../../domain/errors.ts';
+import { emptyReleaseWrite, isEmptyReleaseWrite } from '../../domain/records.ts';
+import type { Blocked, ReleaseWrite } from '../../domain/records.ts';
+import { deploymentWorkflowId, mayDecide, mayRequest } from '../../domain/types.ts';
+import type { Actor } from '../../domain/types.ts';
+import { blockedKey, releaseSearchAttributes } from '../search-attributes.ts';
+import { answering, records } from './acts.ts';
+import { Book } from './book.ts';
+import type { FileRequest, Known } from './book.ts';
+import { backoffMs, blockedAgain, outcomeOf } from './faults.ts';
+import {
+  closeUpdate, decideUpdate, deployUpdate, fileUpdate, freezeUpdate, jobBlockedSignal, jobDoneSignal, productUpdatedSignal, retryStageUpdate,
+  retryUpdate, scheduledCloseSignal, summaryQuery,
+} from './messages.ts';
+import type { FileResult, JobResult, ReleaseSummary } from './messages.ts';
+import type { BinaryState, Carried, JobRef } from './state.ts';
+
+/** Checks running at once per release. */
+const checkSlots = 4;
+/** Changes loaded from the database per read (each is a few hundred bytes of history). */
+const loadPage = 500;
+/** Writes carried into the next run rather than waited for; more than this and the run waits for the recorder. */
+const carryLimit = 500;
+
+/** What a flow adds to the run: its unit of work, and what happens when its children report. */
+export interface FlowHooks {
+  /** Starts the next unit of work if there is one; returns whether it did. */
+  startUnit(run: ReleaseRun): boolean;
+  /** Whether there is a unit to start now. */
+  hasUnit(run: ReleaseRun): boolean;
+  /** A build or gate this flow started reported. */
+  onJob?(run: ReleaseRun, result: JobResult): void;
+  /** Flow work besides units (binary: builds, sign-off, publish); returns whether it started something. */
+  step?(run: ReleaseRun): boolean;
+  hasStep?(run: ReleaseRun): boolean;
+  /** Whether the flow still has work after the release closed (binary: a publish that closes it). */
+  busyWhenClosed?(run: ReleaseRun): boolean;
+}
+
+export class ReleaseRun {
+  readonly book: Book;
+  readonly jobs: Record<string, JobRef>;
+  deployQueue: DeployJob[];
+  deploysOwed: string[];
+  readonly blocked: Record<string, Blocked>;
+  binary: BinaryState | null;
+  /** The release-level write not yet recorded. */
+  release: ReleaseWrite;
+  /** A unit of work in flight (its key), a record in flight, loads in flight, children being started. */
+  unit: string | null = null;
+  private recording = false;
+  private loading = false;
+  starting = 0;
+  /** When a blocked thing may be tried again (ms since the epoch, workflow time), by blocked key. */
+  readonly retryAt: Record<string, number> = {};
+  private cancelQueue: string[] = [];
+  private blockedShown: string | null = null;
+
+  constructor(carried: Carried, readonly flow: FlowHooks) {
+    this.book = new Book(carried.book);
+    for (const w of carried.writes) {
+      this.book.adopt(w.change);
+      this.book.outbox.set(w.change.id, w);
+    }
+    this.jobs = carried.jobs;
+    this.deployQueue = carried.deployQueue;
+    this.deploysOwed = carried.deploysOwed;
+    this.blocked = carried.blocked;
+    this.binary = carried.binary;
+    this.release = carried.release;
+  }
+
+  get s() {
+    return this.book.s;
+  }
+
+  now(): string {
+    return new Date().toISOString();
+  }
+
+  // ------------------------------------------------------------------ handlers
+
+  register(): void {
+    const b = this.book;
+    setHandler(summaryQuery, (): ReleaseSummary => ({
+      ...b.view(), epoch: this.s.epoch, seq: this.s.seq, rev: this.s.rev, blocked: Object.values(this.blocked),
+      approved: b.approved.length, checksRunning: this.checksRunning(), outbox: b.outbox.size, stage: this.binary?.stage ?? null,
+    }));
+
+    setHandler(productUpdatedSignal, (product) => {
+      if (product.name === this.s.product.name) this.s.product = product;
+    });
+
+    setHandler(fileUpdate, async ({ requests, actor, known }) => this.file(requests, actor, known), {
+      validator: ({ requests, actor, known }) => {
+        if (requests.length === 0) throw refuse('bad_request', 'no requests given');
+        if (!mayRequest(actor, this.s.product.name)) throw refuse('forbidden', `${actor.name} may not request changes on ${this.s.product.name}`);
+        const ids = new Set<string>();
+        for (const r of requests) {
+          if (ids.has(r.id)) throw refuse('bad_request', `request ${r.id} appears twice in one call`);
+          ids.add(r.id);
+        }
+        // One request alone is refused outright (no trace in history); a batch answers each.
+        if (requests.length === 1) {
+          const refusal = b.refusal(actor, requests[0] as FileRequest, known);
+          if (refusal) throw refuse(refusal.code as Parameters<typeof refuse>[0], refusal.message, refusal.details);
+        } else {
+          for (const r of requests) b.refusal(actor, r, known);
+        }
+      },
+    });
+
+    setHandler(decideUpdate, ({ decisions, actor, known }) => {
+      const { results, changed } = b.decide(actor, decisions, known, this.now());
+      return { results, writes: changed.map((c) => b.writeOf(c.id)).filter((w): w is ChangeWrite => w !== undefined) };
+    }, { validator: ({ decisions, actor, known }) => b.checkDecisions(actor, decisions, known) });
+
+    setHandler(retryUpdate, ({ changeId, actor, known }) => {
+      b.retry(actor, changeId, known, this.now());
+      return { write: b.writeOf(changeId) as ChangeWrite };
+    }, { validator: ({ changeId, actor, known }) => void b.retryKind(actor, changeId, known) });
+
+    setHandler(retryStageUpdate, () => {
+      if (this.binary) {
+        this.binary.stage = 'final';
+        this.binary.stopped = null;
+      }
+      return b.view();
+    }, {
+      validator: ({ actor }) => {
+        if (!mayDecide(actor, this.s.product.name)) throw refuse('forbidden', `${actor.name} may not retry work on ${this.s.product.name}`);
+        if (this.binary?.stage !== 'stopped' || this.s.state !== 'frozen') {
+          throw refuse('change_not_decidable', `release ${b.where} is not stopped on its way to publishing; nothing to retry`);
+        }
+      },
+    });
+
+    setHandler(deployUpdate, ({ deploymentId, environment, commitSha, candidateId, actor }) => {
+      const queued = this.deployQueue.find((j) => j.deploymentId === deploymentId);
+      if (queued) return { job: queued };
+      const job: DeployJob = {
+        deploymentId, environment, commitSha: commitSha ?? this.s.headSha, trigger: 'deploy.clicked', requestedBy: actor.name,
+        ...(candidateId ? { candidateId } : {}),
+      };
+      this.queueDeploy(job);
+      return { job };
+    }, {
+      validator: ({ environment, actor }) => {
+        if (!mayDecide(actor, this.s.product.name)) throw refuse('forbidden', `${actor.name} may not deploy ${this.s.product.name}`);
+        if (this.s.state === 'closed') throw refuse('release_closed', `release ${b.where} is closed`);
+        const env = this.s.product.environments.find((e) => e.name === environment);
+        if (!env) throw refuse('unknown_environment', `product ${this.s.product.name} has no environment ${environment}`);
+        if (env.production && !this.s.production) {
+          throw refuse('release_not_production', `release ${b.where} is not a production release and can never reach ${environment}`);
+        }
+      },
+    });
+
+    setHandler(freezeUpdate, ({ actor }) => {
+      this.release.bulk.push({ rev: b.reserveRev(), at: this.now(), from: ['requested', 'checking', 'awaiting-decision'], to: 'rejected', note: `release frozen by ${actor.name} before a decision`, except: [...b.applying] });
+      for (const c of b.freeze(actor, this.now())) this.cancelCheckOf(c.id);
+      if (this.binary) this.binary.stage = 'final';
+      this.setState('frozen');
+      return b.view();
+    }, {
+      validator: ({ actor }) => {
+        if (!mayDecide(actor, this.s.product.name)) throw refuse('forbidden', `${actor.name} (${actor.role}) may not freeze ${b.where}: owners only`);
+        if (this.s.product.flow === 'pull-request') throw refuse('flow_mismatch', `${b.where} uses the pull-request flow and never freezes`);
+        b.mustBeOpen();
+      },
+    });
+
+    setHandler(closeUpdate, ({ actor }) => {
+      this.close(actor.name);
+      return b.view();
+    }, {
+      validator: ({ actor }) => {
+        if (!mayDecide(actor, this.s.product.name)) throw refuse('forbidden', `${actor.name} may not close ${b.where}`);
+        if (this.s.state === 'closed') throw refuse('release_closed', `release ${b.where} is already closed`);
+      },
+    });
+
+    setHandler(scheduledCloseSignal, () => {
+      if (this.s.state !== 'closed') this.close('culvert-schedule');
+    });
+
+    setHandler(jobDoneSignal, ({ jobId, result }) => {
+      const job = this.jobs[jobId];
+      if (!job) return;
+      delete this.jobs[jobId];
+      this.unblock(`job:${jobId}`);
+      if (result.kind === 'check') {
+        b.checked(result.changeId, result, this.now());
+      } else {
+        this.flow.onJob?.(this, result);
+      }
+    });
+
+    setHandler(jobBlockedSignal, ({ jobId, blocked }) => {
+      if (!this.jobs[jobId]) return;
+      if (blocked) this.setBlocked(`job:${jobId}`, blocked);
+      else this.unblock(`job:${jobId}`);
+    });
+  }
+
+  private async file(requests: FileRequest[], actor: Actor, known: Known | undefined): Promise<{ results: FileResult[] }> {
+    const b = this.book;
+    const results: (FileResult | undefined)[] = requests.map((req) => {
+      const existing = b.find(req.id, known);
+      if (existing) return { id: req.id, ok: true, write: b.writeOf(req.id) ?? { change: existing, events: [] }, filedBefore: true };
+      const refusal = b.refusal(actor, req, known);
+      return refusal ? { id: req.id, ok: false, ...refusal } : undefined;
+    });
+    const todo = requests.filter((_, i) => results[i] === undefined);
+    if (todo.length > 0) {
+      const inspected = await outcomeOf(answering.inspectRequests({ product: this.s.product, head: this.s.headSha, cutFrom: this.s.cutFrom, requests: todo }));
+      if (!inspected.ok) {
+        if (inspected.permanent) throw refuse(inspected.code as Parameters<typeof refuse>[0], inspected.reason);
+        throw refuse('unavailable', `the repository of ${this.s.product.name} could not be read (${inspected.reason}); nothing was filed, try again`);
+      }
+      todo.forEach((req, k) => {
+        const i = requests.indexOf(req);
+        const answer = inspected.value[k];
+        if (!answer) return;
+        // The release may have been frozen or closed, or the same id filed, while git was asked.
+        const refusal = b.refusal(actor, req, known);
+        if (!answer.ok) results[i] = { id: req.id, ok: false, code: answer.code, message: answer.message, ...(answer.details ? { details: answer.details } : {}) };
+        else if (refusal) results[i] = { id: req.id, ok: false, ...refusal };
+        else {
+          const filedBefore = b.changes.has(req.id);
+          const change = b.file(actor, req, answer.inspected, known, this.now());
+          results[i] = { id: req.id, ok: true, write: b.writeOf(change.id) ?? { change, events: [] }, filedBefore };
+        }
+      });
+    }
+    return { results: results.map((r, i) => r ?? { id: requests[i]?.id ?? '', ok: false, code: 'internal', message: 'not answered' }) };
+  }
+
+  // ------------------------------------------------------------------ state helpers
+
+  setState(state: 'open' | 'frozen' | 'closed'): void {
+    this.s.state = state;
+    this.release.state = state;
+    upsertSearchAttributes(releaseSearchAttributes({ product: this.s.product.name, release: this.s.name, flow: this.s.product.flow, state }));
+  }
+
+  close(by: string): void {
+    const b = this.book;
+    this.release.bulk.push({
+      rev: b.reserveRev(), at: this.now(), from: ['requested', 'checking', 'awaiting-decision', 'approved'], to: 'withdrawn',
+      note: `release closed by ${by}`, except: [...b.applying],
+    });
+    b.close(by, this.now());
+    for (const [jobId, job] of Object.entries(this.jobs)) {
+      if (job.kind === 'check') {
+        this.cancelQueue.push(jobId);
+        delete this.jobs[jobId];
+        this.unblock(`job:${jobId}`);
+      }
+    }
+    this.deploysOwed = [];
+    for (const job of this.deployQueue.splice(0)) this.release.deployments.push({ job, state: 'failed', failure: `release closed by ${by} before it started` });
+    this.setState('closed');
+  }
+
+  private cancelCheckOf(changeId: string): void {
+    for (const [jobId, job] of Object.entries(this.jobs)) {
+      if (job.kind === 'check' && job.changeId === changeId) {
+        this.cancelQueue.push(jobId);
+        delete this.jobs[jobId];
+        this.unblock(`job:${jobId}`);
+      }
+    }
+  }
+
+  queueDeploy(job: DeployJob): void {
+    this.deployQueue.push(job);
+    this.release.deployments.push({ job, state: 'pending' });
+  }
+
+  /** release.updated deploys owed after changes landed (never to production from a non-production release). */
+  owePublish(): void {
+    for (const t of this.s.product.triggers) {
+      if (t.on === 'release.updated' && t.environment && !this.deploysOwed.includes(t.environment)) this.deploysOwed.push(t.environment);
+    }
+  }
+
+  checksRunning(): number {
+    return Object.values(this.jobs).filter((j) => j.kind === 'check').length;
+  }
+
+  setBlocked(key: string, blocked: Blocked): void {
+    this.blocked[key] = blocked;
+    this.release.blocked = Object.values(this.blocked);
+    this.showBlocked();
+  }
+
+  unblock(key: string): void {
+    delete this.retryAt[key];
+    if (!this.blocked[key]) return;
+    delete this.blocked[key];
+    this.release.blocked = Object.values(this.blocked);
+    this.showBlocked();
+  }
+
+  /** A transient fault of `key`: shown, and tried again after the backoff. */
+  failedAgain(key: string, what: string, reason: string): void {
+    const blocked = blockedAgain(this.blocked[key], what, reason, new Date());
+    this.setBlocked(key, blocked);
+    this.retryAt[key] = Date.now() + backoffMs(blocked.attempts);
+  }
+
+  mayTry(key: string): boolean {
+    const at = this.retryAt[key];
+    return at === undefined || Date.now() >= at;
+  }
+
+  /** The search attribute follows whether anything is blocked (set once per change, not per attempt). */
+  private showBlocked(): void {
+    const first = Object.values(this.blocked)[0];
+    const shown = first ? `${first.what}: ${first.reason}`.slice(0, 200) : '';
+    if (shown === (this.blockedShown ?? '')) return;
+    this.blockedShown = shown;
+    upsertSearchAttributes([{ key: blockedKey, value: shown }]);
+  }
+
+  // ------------------------------------------------------------------ lanes
+
+  private needsRecord(): boolean {
+    return !this.recording && this.mayTry('record') && (this.book.outbox.size > 0 || !isEmptyReleaseWrite(this.release));
+  }
+
+  /** One transaction with every pending write; a fault leaves them pending and is shown. */
+  private record(): void {
+    const writes = this.book.pendingWrites();
+    const release = this.release;
+    this.release = emptyReleaseWrite();
+    this.recording = true;
+    void outcomeOf(records.recordRelease({ product: this.s.product.name, release: this.s.name, writes, write: release })).then((o) => {
+      this.recording = false;
+      if (o.ok) {
+        this.book.recorded(writes);
+        if (release.epoch === this.s.epoch) this.book.epochRecorded = true;
+        this.unblock('record');
+        return;
+      }
+      // Not recorded: merge the release write back in front of anything newer.
+      this.release = mergeReleaseWrites(release, this.release);
+      this.failedAgain('record', 'recording to the database', o.reason);
+    });
+  }
+
+  private canStartCheck(): boolean {
+    return this.s.state !== 'closed' && this.checksRunning() + this.starting < checkSlots && this.book.checkQueue.length > 0;
+  }
+
+  private startChecks(): void {
+    while (this.checksRunning() + this.starting < checkSlots) {
+      const change = this.book.startCheck(this.now());
+      if (!change) return;
+      const jobId = `culvert-check/${this.s.product.name}/${this.s.name}/${change.id}/${change.rev}`;
+      this.jobs[jobId] = { kind: 'check', changeId: change.id };
+      this.startJob('releaseCheck', jobId, [{
+        product: this.s.product, release: this.s.name, parent: workflowInfo().workflowId, changeId: change.id, baseSha: this.s.headSha,
+        source: change.kind === 'merge' ? { kind: 'merge' as const, sha: change.sourceSha ?? '' } : { kind: 'pick' as const, commits: change.commits },
+      }]);
+    }
+  }
+
+  /** Starts a child that reports back by signal; it outlives this run (continue-as-new) and even the release. */
+  startJob(type: string, jobId: string, args: unknown[]): void {
+    this.starting++;
+    void startChild(type, {
+      workflowId: jobId, args, parentClosePolicy: ParentClosePolicy.ABANDON, workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    }).then(
+      () => undefined,
+      // Already started (a deployment the API started, a retried start): it reports all the same.
+      () => undefined,
+    ).finally(() => {
+      this.starting--;
+    });
+  }
+
+  private needsLoad(): 'approved' | 'checks' | null {
+    if (this.loading || !this.mayTry('load') || this.s.state === 'closed') return null;
+    if (this.s.backlog.approved && !this.book.hasApproved() && this.unit === null) return 'approved';
+    if (this.s.backlog.checks && this.book.checkQueue.length === 0 && this.checksRunning() < checkSlots) return 'checks';
+    return null;
+  }
+
+  private load(which: 'approved' | 'checks'): void {
+    this.loading = true;
+    void outcomeOf(records.loadChanges({ product: this.s.product.name, release: this.s.name, which, limit: loadPage })).then((o) => {
+      this.loading = false;
+      if (!o.ok) {
+        this.failedAgain('load', 'reading queued work from the database', o.reason);
+        return;
+      }
+      this.unblock('load');
+      for (const c of o.value.dependencies) this.book.adopt(c);
+      for (const c of o.value.changes) this.book.adopt(c);
+      if (!o.value.more) this.s.backlog[which] = false;
+    });
+  }
+
+  private hasDeployWork(): boolean {
+    return this.deploysOwed.length > 0 || this.deployQueue.length > 0;
+  }
+
+  /** Owed release.updated deploys become jobs; queued jobs become deployment workflows. */
+  private startDeploys(): void {
+    for (const envName of this.deploysOwed.splice(0)) {
+      const env = this.s.product.environments.find((e) => e.name === envName);
+      if (!env || (env.production && !this.s.production)) continue;
+      const job: DeployJob = {
+        deploymentId: uuid4(), environment: envName, commitSha: this.s.headSha,
+        trigger: 'release.updated', requestedBy: 'culvert',
+      };
+      this.queueDeploy(job);
+    }
+    for (const job of this.deployQueue.splice(0)) this.startDeployment(job);
+  }
+
+  startDeployment(job: DeployJob): void {
+    const jobId = deploymentWorkflowId(job.deploymentId);
+    this.jobs[jobId] = { kind: 'deployment', deploymentId: job.deploymentId };
+    this.startJob('deployment', jobId, [{ product: this.s.product, release: this.s.name, production: this.s.production, job, parent: workflowInfo().workflowId }]);
+  }
+
+  private cancelJobs(): void {
+    for (const jobId of this.cancelQueue.splice(0)) {
+      void getExternalWorkflowHandle(jobId).cancel().then(() => undefined, () => undefined);
+    }
+  }
+
+  // ------------------------------------------------------------------ the loop
+
+  private busy(): boolean {
+    return this.unit !== null || this.recording || this.loading || this.starting > 0;
+  }
+
+  private finished(): boolean {
+    return this.s.state === 'closed' && !this.busy() && this.book.outbox.size === 0 && isEmptyReleaseWrite(this.release) &&
+      !this.hasDeployWork() && !(this.flow.busyWhenClosed?.(this) ?? false);
+  }
+
+  private continueAsNewDue(): boolean {
+    const info = workflowInfo();
+    return (info.continueAsNewSuggested || info.historyLength > 20_000) && !this.busy() && this.book.outbox.size <= carryLimit;
+  }
+
+  private nextWake(): number | undefined {
+    const times = Object.values(this.retryAt);
+    if (times.length === 0) return undefined;
+    return Math.max(1, Math.min(...times) - Date.now());
+  }
+
+  private wake(): boolean {
+    return this.needsRecord() || this.canStartCheck() || this.needsLoad() !== null || (this.unit === null && this.s.state !== 'closed' && this.flow.hasUnit(this)) ||
+      (this.s.state !== 'closed' && this.hasDeployWork()) || this.cancelQueue.length > 0 || (this.flow.hasStep?.(this) ?? false) ||
+      this.finished() || this.continueAsNewDue();
+  }
+
+  async loop(continueWith: (carried: Carried) => Promise<never>): Promise<void> {
+    for (;;) {
+      const wait = this.nextWake();
+      if (wait === undefined) await condition(() => this.wake());
+      else await condition(() => this.wake(), wait);
+      if (this.finished()) {
+        await condition(allHandlersFinished);
+        if (this.finished()) return;
+      }
+      if (this.cancelQueue.length > 0) this.cancelJobs();
+      if (this.needsRecord()) this.record();
+      const load = this.needsLoad();
+      if (load) this.load(load);
+      if (this.canStartCheck()) this.startChecks();
+      if (this.unit === null && this.s.state !== 'closed') this.flow.startUnit(this);
+      if (this.s.state !== 'closed' && this.hasDeployWork()) this.startDeploys();
+      this.flow.step?.(this);
+      if (this.continueAsNewDue()) {
+        await condition(() => allHandlersFinished() || !this.continueAsNewDue());
+        if (this.continueAsNewDue() && allHandlersFinished()) await continueWith(this.carry());
+      }
+    }
+  }
+
+  carry(): Carried {
+    const b = this.book;
+    const approvedWaiting = b.approved.some((id) => b.changes.get(id)?.state === 'approved');
+    return {
+      book: {
+        ...this.s, epoch: this.s.epoch + 1,
+        backlog: { approved: this.s.backlog.approved || approvedWaiting, checks: this.s.backlog.checks || b.checkQueue.length > 0 },
+      },
+      writes: b.pendingWrites(),
+      release: { ...this.release, epoch: this.s.epoch + 1 },
+      jobs: this.jobs, deployQueue: this.deployQueue, deploysOwed: this.deploysOwed, blocked: this.blocked, binary: this.binary,
+    };
+  }
+}
+
+/** Two release writes as one, `later` winning where both say something. */
+export function mergeReleaseWrites(earlier: ReleaseWrite, later: ReleaseWrite): ReleaseWrite {
+  return {
+    ...(earlier.state !== undefined || later.state !== undefined ? { state: later.state ?? earlier.state } : {}),
+    ...(earlier.epoch !== undefined || later.epoch !== undefined ? { epoch: later.epoch ?? earlier.epoch } : {}),
+    ...(earlier.blocked !== undefined || later.blocked !== undefined ? { blocked: later.blocked ?? earlier.blocked } : {}),
+    bulk: [...earlier.bulk, ...later.bulk],
+    deployments: [...earlier.deployments, ...later.deployments],
+  };
+}
