@@ -8,6 +8,8 @@ export interface Identity { name: string; email: string }
 export interface Faults {
   beforePush?: (changeId: string) => Promise<void>;
   afterPush?: (changeId: string) => Promise<void>;
+  /** Around every activity: before it starts and after it finished (its side effects done, its result not yet reported). */
+  around?: (activity: string, phase: 'before' | 'after') => Promise<void>;
 }
 
 export interface ActivityDeps {

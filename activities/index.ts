@@ -14,7 +14,7 @@ import { traceActivities } from './trace/index.ts';
 export type { ActivityDeps } from './deps.ts';
 
 export function createActivities(deps: ActivityDeps) {
-  return {
+  const activities = {
     ...recordActivities(deps),
     ...releaseGitActivities(deps),
     ...stepActivities(deps),
@@ -27,6 +27,16 @@ export function createActivities(deps: ActivityDeps) {
     ...releaseRecordActivities(deps),
     ...unitActivities(deps),
   };
+  const around = deps.faults?.around;
+  if (!around) return activities;
+  // Tests arm a fault point at any activity boundary (e.g. to kill the worker right after a push).
+  const wrapped = Object.fromEntries(Object.entries(activities).map(([name, fn]) => [name, async (...args: unknown[]) => {
+    await around(name, 'before');
+    const result: unknown = await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+    await around(name, 'after');
+    return result;
+  }]));
+  return wrapped as typeof activities;
 }
 
 export type CulvertActivities = ReturnType<typeof createActivities>;

@@ -14,7 +14,8 @@ import type { Known } from '../workflows/release/book.ts';
 import type { AppDeps } from './context.ts';
 import { ApiError } from './errors.ts';
 
-const staleAttempts = 6;
+/** How long the API keeps re-reading for a release that is between runs (it takes a moment). */
+const staleForMs = 8_000;
 const migrateWaitMs = 20_000;
 
 function isStale(err: unknown): boolean {
@@ -46,17 +47,18 @@ async function current(deps: AppDeps, rel: Release): Promise<Release> {
 export async function withRelease<T>(deps: AppDeps, rel: Release, ids: string[], send: (handle: WorkflowHandle, known: Known) => Promise<T>): Promise<T> {
   const release = await current(deps, rel);
   const handle = deps.temporal.client.workflow.getHandle(release.workflowId);
-  for (let attempt = 1; ; attempt++) {
+  const deadline = Date.now() + staleForMs;
+  for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
     const read = await readKnown(deps.db, release.product, release.name, ids);
     if (!read) throw new ApiError('release_not_found', `no release ${release.product}/${release.name}`);
     try {
       return await send(handle, { epoch: read.epoch, changes: read.changes });
     } catch (err) {
-      if (!isStale(err) || attempt >= staleAttempts) {
-        if (isStale(err)) throw new ApiError('unavailable', `release ${release.product}/${release.name} is busy starting a new run; nothing was done, try again`, undefined, { retryAfterSeconds: 1 });
-        throw err;
+      if (!isStale(err)) throw err;
+      if (Date.now() > deadline) {
+        throw new ApiError('unavailable', `release ${release.product}/${release.name} is busy starting a new run; nothing was done, try again`, undefined, { retryAfterSeconds: 1 });
       }
-      await sleep(10 * 2 ** attempt);
+      await sleep(delay);
     }
   }
 }

@@ -349,7 +349,8 @@ describe('executeUpdateWithRetry', () => {
       const retries: UpdateRetry[] = [];
       const started = Date.now();
       const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) =>
-        executeUpdateWithRetry(handle, applyUpdate, { args: [{ id: `u${i}`, n: 1 }], updateId: `apply-u${i}`, onRetry: (r) => retries.push(r) })));
+        // A minute, not the default 15 s: the suite shares two cores with other files running at the same time.
+        executeUpdateWithRetry(handle, applyUpdate, { args: [{ id: `u${i}`, n: 1 }], updateId: `apply-u${i}`, maxElapsedMs: 60_000, onRetry: (r) => retries.push(r) })));
       const elapsed = Date.now() - started;
       const failed = results.filter((r) => r.status === 'rejected');
       const failure = (r: PromiseRejectedResult): string => {

@@ -38,7 +38,7 @@ describe('change writes by revision', () => {
     await database?.close();
   });
 
-  it('keeps the newest revision whatever order the writes arrive in, each history entry once', async () => {
+  it('keeps the newest revision whatever order the writes arrive in, and every history entry once, in order', async () => {
     const c = base('c1', 1);
     const filed = write(c, 1, {}, 'filed');
     const approved = write(c, 2, { state: 'approved', votes: [{ by: 'o', decision: 'approve', at: at(2) }], decidedBy: 'o' }, 'approved');
@@ -50,8 +50,8 @@ describe('change writes by revision', () => {
     await writeChanges(database.db, 'p', 'r', [write(c, 3, { state: 'merged', resultSha: 'b'.repeat(40), decidedBy: 'o' }, 'recorder', [2, 3])]);
     const row = await getChange(database.db, 'p', 'r', 'c1');
     expect(row).toMatchObject({ state: 'merged', rev: 3, resultSha: 'b'.repeat(40), decidedBy: 'o' });
-    // The approval's entry came after the merge's and is not in: a write over a newer revision changes nothing.
-    expect(row?.history.map((e) => e.note)).toEqual(['filed@1', 'merged@3']);
+    // The approval arrived last: its fields lose to the newer merge, its history entry takes its place in order.
+    expect(row?.history.map((e) => e.note)).toEqual(['filed@1', 'approved@2', 'merged@3']);
     expect(row?.votes).toEqual([{ by: 'o', decision: 'approve', at: at(2) }]);
 
     // The recorder carries every entry since its last write: those newer than the row go in, once.

@@ -56,6 +56,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
         console.log(`saved ${histories.length} histories to ${exportDir}`);
       }
       const started = Date.now();
+      const byType = new Map<string, number>();
+      for (const h of histories) byType.set(h.type, (byType.get(h.type) ?? 0) + 1);
+      console.log(`histories of this run by workflow type: ${[...byType].map(([t, n]) => `${t} ${n}`).join(', ')}`);
       const { replayed, failures } = await replayAll(workflowBundlePath, histories);
       console.log(`replayed ${replayed} workflow histories of this run against the current workflow code in ${Date.now() - started} ms: ${failures.length} failed`);
       if (failures.length > 0) {

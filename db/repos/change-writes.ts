@@ -1,5 +1,5 @@
-// Writes of change requests by revision (domain/changes.ts): a row only ever moves to a newer revision,
-// and its history gains exactly the entries newer than what it holds. Three writers may write the same
+// Writes of change requests by revision (domain/changes.ts): a row's fields only ever move to a newer
+// revision, and its history gains every entry it does not hold yet (one per revision, in order). Three writers may write the same
 // revision (the workflow's recorder, the API storing an Update's answer, a merge activity recording its
 // outcome); whichever comes second changes nothing.
 import { and, asc, eq, inArray, notInArray, sql } from 'drizzle-orm';
@@ -25,25 +25,32 @@ export async function writeChanges(db: Writer, product: string, release: string,
         votes: c.votes.map((v) => ({ by: v.by, decision: v.decision, at: v.at ?? at.toISOString() })), dependsOn: c.dependsOn, revertOf: c.revertOf, trunkOrder: c.trunkOrder,
         commitDetails: details ?? [], history: events, failure: c.failure, rev: c.rev, createdAt: at, updatedAt: at,
       }));
+      // Fields only from a newer revision; history entries from any write, each revision once (a
+      // writer of a later revision may have created the row without the entries before it).
+      const newer = (column: string) => sql.raw(`case when excluded.rev > change_requests.rev then excluded.${column} else change_requests.${column} end`);
       await tx.insert(changeRequests).values(rows).onConflictDoUpdate({
         target: changeRequests.id,
         set: {
-          state: sql`excluded.state`,
-          checkOutcome: sql`excluded.check_outcome`,
-          checkRunId: sql`excluded.check_run_id`,
-          resultSha: sql`excluded.result_sha`,
-          conflictPaths: sql`excluded.conflict_paths`,
-          decidedBy: sql`excluded.decided_by`,
-          decisionComment: sql`excluded.decision_comment`,
-          votes: sql`excluded.votes`,
-          failure: sql`excluded.failure`,
+          state: newer('state'),
+          checkOutcome: newer('check_outcome'),
+          checkRunId: newer('check_run_id'),
+          resultSha: newer('result_sha'),
+          conflictPaths: newer('conflict_paths'),
+          decidedBy: newer('decided_by'),
+          decisionComment: newer('decision_comment'),
+          votes: newer('votes'),
+          failure: newer('failure'),
           commitDetails: sql`case when jsonb_array_length(excluded.commit_details) > 0 then excluded.commit_details else ${changeRequests.commitDetails} end`,
-          history: sql`${changeRequests.history} || (select coalesce(jsonb_agg(e order by (e->>'rev')::int), '[]'::jsonb)
-                       from jsonb_array_elements(excluded.history) e where coalesce((e->>'rev')::int, 0) > ${changeRequests.rev})`,
-          rev: sql`excluded.rev`,
-          updatedAt: sql`excluded.updated_at`,
+          history: sql`(select coalesce(jsonb_agg(t.e order by t.r, t.o), '[]'::jsonb) from (
+              select h.e, coalesce((h.e->>'rev')::int, 0) as r, h.o from jsonb_array_elements(${changeRequests.history}) with ordinality as h(e, o)
+              union all
+              select x.e, (x.e->>'rev')::int, x.o + 1000000 from jsonb_array_elements(excluded.history) with ordinality as x(e, o)
+              where x.e->>'rev' is not null
+                and not exists (select 1 from jsonb_array_elements(${changeRequests.history}) as y(e) where y.e->>'rev' = x.e->>'rev')
+            ) as t)`,
+          rev: sql`greatest(${changeRequests.rev}, excluded.rev)`,
+          updatedAt: sql`case when excluded.rev > ${changeRequests.rev} then excluded.updated_at else ${changeRequests.updatedAt} end`,
         },
-        setWhere: sql`${changeRequests.rev} < excluded.rev`,
       });
     }
   };

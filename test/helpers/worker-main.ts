@@ -15,6 +15,8 @@ export interface ChildWorkerSpec {
   bundlePath: string;
   /** Write this file and hang (heartbeating) at that fault point, so the test can kill the worker there. */
   hang?: { at: 'beforePush' | 'afterPush'; marker: string };
+  /** Write this file and SIGKILL this process the first time `activity` reaches `phase`. */
+  kill?: { activity: string; phase: 'before' | 'after'; marker: string };
 }
 
 const spec = JSON.parse(process.env.CULVERT_CHILD_WORKER ?? '{}') as ChildWorkerSpec;
@@ -27,6 +29,16 @@ const hangHere = async (changeId: string): Promise<void> => {
   await new Promise<never>(() => undefined);
 };
 const faults: Faults = spec.hang?.at === 'beforePush' ? { beforePush: hangHere } : spec.hang?.at === 'afterPush' ? { afterPush: hangHere } : {};
+if (spec.kill) {
+  const { activity, phase, marker } = spec.kill;
+  faults.around = async (name, at) => {
+    if (name !== activity || at !== phase) return;
+    await mkdir(dirname(marker), { recursive: true });
+    await writeFile(marker, `${name} ${at}`);
+    process.kill(process.pid, 'SIGKILL');
+    await new Promise<never>(() => undefined);
+  };
+}
 
 const database = await openDatabase(spec.database);
 const connection = await NativeConnection.connect({ address: spec.address });

@@ -13,9 +13,9 @@ export const units = proxyActivities<CulvertActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3, nonRetryableErrorTypes: permanentTypes },
 });
 
-/** Database reads and writes. */
+/** Database reads and writes: seconds at most, so a dead worker is noticed by the time limit. */
 export const records = proxyActivities<CulvertActivities>({
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '5 seconds', maximumAttempts: 3, nonRetryableErrorTypes: permanentTypes },
 });
 

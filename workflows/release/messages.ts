@@ -49,6 +49,8 @@ export interface ReleaseSummary extends ReleaseView {
   blocked: Blocked[];
   approved: number;
   checksRunning: number;
+  /** Child workflows (checks, builds, deployments, gates) not yet reported back. */
+  jobs: number;
   outbox: number;
   stage: string | null;
 }

@@ -97,7 +97,7 @@ export class ReleaseRun {
     const b = this.book;
     setHandler(summaryQuery, (): ReleaseSummary => ({
       ...b.view(), epoch: this.s.epoch, seq: this.s.seq, rev: this.s.rev, blocked: Object.values(this.blocked),
-      approved: b.approved.length, checksRunning: this.checksRunning(), outbox: b.outbox.size, stage: this.binary?.stage ?? null,
+      approved: b.approved.length, checksRunning: this.checksRunning(), jobs: Object.keys(this.jobs).length, outbox: b.outbox.size, stage: this.binary?.stage ?? null,
     }));
 
     setHandler(productUpdatedSignal, (product) => {
@@ -107,6 +107,8 @@ export class ReleaseRun {
     setHandler(fileUpdate, async ({ requests, actor, known }) => this.file(requests, actor, known), {
       validator: ({ requests, actor, known }) => {
         if (requests.length === 0) throw refuse('bad_request', 'no requests given');
+        // A run about to continue as new takes no filing (it would hold it up); the API sends it again.
+        if (this.draining()) throw refuse('stale_snapshot', `release ${b.where} is starting a new run; send the request again`);
         if (!mayRequest(actor, this.s.product.name)) throw refuse('forbidden', `${actor.name} may not request changes on ${this.s.product.name}`);
         const ids = new Set<string>();
         for (const r of requests) {
@@ -457,9 +459,18 @@ export class ReleaseRun {
       !this.hasDeployWork() && !(this.flow.busyWhenClosed?.(this) ?? false);
   }
 
-  private continueAsNewDue(): boolean {
+  /**
+   * Continue-as-new is due: the run drains, starting no new work and taking no new filing (filing is
+   * the one handler that waits, on git) until nothing is in flight; whatever is unrecorded is carried.
+   */
+  draining(): boolean {
     const info = workflowInfo();
-    return (info.continueAsNewSuggested || info.historyLength > 20_000) && !this.busy() && this.book.outbox.size <= carryLimit;
+    return info.continueAsNewSuggested || info.historyLength > 20_000;
+  }
+
+  private mayContinueAsNew(): boolean {
+    // Beyond carryLimit pending writes the recorder goes on first (the carried state stays small).
+    return this.draining() && !this.busy() && allHandlersFinished() && this.book.outbox.size <= carryLimit;
   }
 
   private nextWake(): number | undefined {
@@ -469,9 +480,10 @@ export class ReleaseRun {
   }
 
   private wake(): boolean {
+    if (this.finished() || this.mayContinueAsNew() || this.cancelQueue.length > 0) return true;
+    if (this.draining()) return !this.busy() && this.needsRecord() && this.book.outbox.size > carryLimit;
     return this.needsRecord() || this.canStartCheck() || this.needsLoad() !== null || (this.unit === null && this.s.state !== 'closed' && this.flow.hasUnit(this)) ||
-      (this.s.state !== 'closed' && this.hasDeployWork()) || this.cancelQueue.length > 0 || (this.flow.hasStep?.(this) ?? false) ||
-      this.finished() || this.continueAsNewDue();
+      (this.s.state !== 'closed' && this.hasDeployWork()) || (this.flow.hasStep?.(this) ?? false);
   }
 
   async loop(continueWith: (carried: Carried) => Promise<never>): Promise<void> {
@@ -484,6 +496,11 @@ export class ReleaseRun {
         if (this.finished()) return;
       }
       if (this.cancelQueue.length > 0) this.cancelJobs();
+      if (this.mayContinueAsNew()) await continueWith(this.carry());
+      if (this.draining()) {
+        if (!this.busy() && this.needsRecord() && this.book.outbox.size > carryLimit) this.record();
+        continue;
+      }
       if (this.needsRecord()) this.record();
       const load = this.needsLoad();
       if (load) this.load(load);
@@ -491,10 +508,6 @@ export class ReleaseRun {
       if (this.unit === null && this.s.state !== 'closed') this.flow.startUnit(this);
       if (this.s.state !== 'closed' && this.hasDeployWork()) this.startDeploys();
       this.flow.step?.(this);
-      if (this.continueAsNewDue()) {
-        await condition(() => allHandlersFinished() || !this.continueAsNewDue());
-        if (this.continueAsNewDue() && allHandlersFinished()) await continueWith(this.carry());
-      }
     }
   }
 
