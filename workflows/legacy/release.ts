@@ -521,16 +521,16 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<void> {
       await condition(allHandlersFinished);
       if (finished()) return;
     }
-    // Checks started now would hold up a continue-as-new the server already asks for.
-    while (!workflowInfo().continueAsNewSuggested && !migrate && s.checkQueue.length > 0 && runningChecks < maxConcurrentChecks) {
-      const id = s.checkQueue.shift();
-      if (id) startCheck(id);
-    }
     if (migrate || patched('culvert-flow-workflows')) {
       // Running checks are not waited for: today's workflow runs them again from the database.
       await condition(allHandlersFinished);
       const next = makeContinueAsNewFunc<(i: FlowInput) => Promise<void>>({ workflowType: releaseWorkflowType(s.product.flow) });
       await next({ product: s.product, name: s.name, from: input.from, production: s.production, createdBy: input.createdBy, carried: carriedFromLegacy(s) });
+    }
+    // Checks started now would hold up a continue-as-new the server already asks for.
+    while (!workflowInfo().continueAsNewSuggested && s.checkQueue.length > 0 && runningChecks < maxConcurrentChecks) {
+      const id = s.checkQueue.shift();
+      if (id) startCheck(id);
     }
     if (hasMergeWork()) {
       await (picksFlow ? applyBatch() : mergeNext());
