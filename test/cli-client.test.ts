@@ -6,7 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { and, eq } from 'drizzle-orm';
 import { runClient } from '../cli/client/index.ts';
+import { releases as releasesTable } from '../db/schema.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
 import { startStack, unique } from './helpers/stack.ts';
@@ -113,6 +115,14 @@ describe('culvert command line for release owners', () => {
     const releases = await culvert(['releases', product], owner);
     expect(releases.out).toMatch(/s1\s+cherry-pick\s+open/);
     expect(releases.out).toMatch(/s2\s+cherry-pick\s+open/);
+    expect(releases.out).not.toContain('blocked:');
+    // What a release waits on while a fault lasts (as its workflow records it), in both listings.
+    const waiting = [{ what: 'picks of #12', reason: 'the git remote cannot be reached (fatal: repository gone)', since: '2026-11-30T12:03:00.000Z', attempts: 14 }];
+    await stack.database.db.update(releasesTable).set({ blocked: waiting }).where(and(eq(releasesTable.product, product), eq(releasesTable.name, 's2')));
+    const blocked = await culvert(['releases', product], owner);
+    expect(blocked.out).toMatch(/s2\s+cherry-pick\s+open.*blocked: picks of #12: the git remote cannot be reached \(fatal: repository gone\) \(since 12:03 UTC, 14 attempts\)/);
+    expect((await culvert(['changes', `${product}/s2`], owner)).out.split('\n')[0]).toContain('blocked: picks of #12');
+    await stack.database.db.update(releasesTable).set({ blocked: [] }).where(and(eq(releasesTable.product, product), eq(releasesTable.name, 's2')));
 
     // A deploy click through the staging gate, voted from the command line; then a freeze.
     const sam = { CULVERT_TOKEN: await stack.token('sam', 'viewer', [product]) };

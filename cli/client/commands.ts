@@ -1,4 +1,4 @@
-import type { ChangeView, CommitView, DecisionView, ReleaseView } from './views.ts';
+import type { BlockedView, ChangeView, CommitView, DecisionView, ReleaseView } from './views.ts';
 import type { ApiClient } from './api.ts';
 import { ClientUsageError } from './config.ts';
 import type { ParsedArgs } from './config.ts';
@@ -46,10 +46,17 @@ export async function releases(ctx: CommandContext): Promise<number> {
     ctx.out(JSON.stringify(items, null, 2));
     return 0;
   }
-  ctx.out(table(['release', 'flow', 'state', 'head', 'production', 'branch'], items.map((r) => [
-    r.name, r.flow, r.state, r.headSha.slice(0, 12), r.production ? 'yes' : 'no', r.branch,
+  ctx.out(table(['release', 'flow', 'state', 'head', 'production', 'branch', 'waiting on'], items.map((r) => [
+    r.name, r.flow, r.state, r.headSha.slice(0, 12), r.production ? 'yes' : 'no', r.branch, r.blocked?.[0] ? blockedLine(r.blocked[0]) : '-',
   ])));
   return 0;
+}
+
+/** `picks: the git remote cannot be reached (since 12:03, 14 attempts)` */
+export function blockedLine(b: BlockedView): string {
+  const since = new Date(b.since);
+  const at = Number.isNaN(since.getTime()) ? b.since : since.toISOString().slice(11, 16);
+  return `blocked: ${b.what}: ${b.reason} (since ${at} UTC, ${b.attempts} attempt${b.attempts === 1 ? '' : 's'})`;
 }
 
 export async function changes(ctx: CommandContext): Promise<number> {
@@ -59,11 +66,15 @@ export async function changes(ctx: CommandContext): Promise<number> {
     const value = opt(ctx.args, name);
     if (value !== undefined) query.set(name, value);
   }
-  const page = await ctx.api.json<{ items: ChangeView[]; total: number }>('GET', `${base}/changes?${query}`);
+  const [page, release] = await Promise.all([
+    ctx.api.json<{ items: ChangeView[]; total: number }>('GET', `${base}/changes?${query}`),
+    ctx.api.json<ReleaseView>('GET', base),
+  ]);
   if (ctx.json) {
     ctx.out(JSON.stringify(page, null, 2));
     return 0;
   }
+  for (const b of release.blocked ?? []) ctx.out(blockedLine(b));
   ctx.out(table(['#', 'state', 'check', 'severity', 'requester', 'age', 'diff', 'votes', 'what'], page.items.map((c) => [
     `#${c.seq}`, c.state, c.check ?? '-', c.severity ?? '-', c.requester, age(c.ageSeconds),
     `+${c.diff.insertions} -${c.diff.deletions} (${c.diff.files})`,

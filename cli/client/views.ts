@@ -1,5 +1,7 @@
 // What the client reads from the API's answers: only the fields it shows.
 
+export interface BlockedView { what: string; reason: string; since: string; attempts: number }
+
 export interface ReleaseView {
   name: string;
   flow: string;
@@ -7,6 +9,8 @@ export interface ReleaseView {
   headSha: string;
   production: boolean;
   branch: string;
+  /** What the release waits on while a fault lasts (absent from servers before 2026-12). */
+  blocked?: BlockedView[];
 }
 
 export interface ChangeView {
