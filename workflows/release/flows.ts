@@ -14,6 +14,7 @@ import type { BookState } from './book.ts';
 import { outcomeOf } from './faults.ts';
 import { cutUpdate } from './messages.ts';
 import type { ReleaseView } from './messages.ts';
+import { registerHandlers } from './handlers.ts';
 import { ReleaseRun } from './run.ts';
 import type { FlowHooks } from './run.ts';
 import { newBinaryState } from './state.ts';
@@ -59,7 +60,7 @@ async function runRelease(type: string, input: ReleaseInput, hooks: FlowHooks): 
     carried = outcome.carried;
   }
   const run = new ReleaseRun(carried, hooks);
-  run.register();
+  registerHandlers(run);
   cut.view = run.book.view();
   const legacyGate = carried.legacyGate;
   if (legacyGate && run.binary && run.s.product.signoff) {

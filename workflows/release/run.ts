@@ -1,4 +1,5 @@
-// One run of a release workflow: the Book, the handlers around it, and the loop that does the work.
+// One run of a release workflow: the Book, what it carries besides, and the loop that does the work
+// (its handlers: handlers.ts).
 //
 // Handlers only change state (filing alone first waits on a bounded git inspection) and answer; the
 // loop alone starts work, and never waits on it: every activity and child it starts settles into the
@@ -6,26 +7,18 @@
 // flight, and a fault never fails the workflow: permanent ones become outcomes, transient ones wait
 // with capped backoff, shown as `blocked`.
 import {
-  ParentClosePolicy, WorkflowIdReusePolicy, allHandlersFinished, condition, getExternalWorkflowHandle, setHandler, startChild,
-  upsertSearchAttributes, uuid4, workflowInfo,
+  ParentClosePolicy, WorkflowIdReusePolicy, allHandlersFinished, condition, getExternalWorkflowHandle, startChild, upsertSearchAttributes, uuid4,
+  workflowInfo,
 } from '@temporalio/workflow';
-import type { ChangeWrite } from '../../domain/changes.ts';
 import type { DeployJob } from '../../domain/deploy.ts';
-import { refuse } from '../../domain/errors.ts';
 import { emptyReleaseWrite, isEmptyReleaseWrite } from '../../domain/records.ts';
 import type { Blocked, ReleaseWrite } from '../../domain/records.ts';
-import { deploymentWorkflowId, mayDecide, mayRequest } from '../../domain/types.ts';
-import type { Actor } from '../../domain/types.ts';
+import { deploymentWorkflowId } from '../../domain/types.ts';
 import { blockedKey, releaseSearchAttributes } from '../search-attributes.ts';
-import { answering, records } from './acts.ts';
+import { records } from './acts.ts';
 import { Book } from './book.ts';
-import type { FileRequest, Known } from './book.ts';
 import { backoffMs, blockedAgain, outcomeOf } from './faults.ts';
-import {
-  closeUpdate, decideUpdate, deployUpdate, fileUpdate, freezeUpdate, jobBlockedSignal, jobDoneSignal, productUpdatedSignal, retryStageUpdate,
-  retryUpdate, scheduledCloseSignal, summaryQuery,
-} from './messages.ts';
-import type { FileResult, JobResult, ReleaseSummary } from './messages.ts';
+import type { JobResult } from './messages.ts';
 import type { BinaryState, Carried, JobRef } from './state.ts';
 
 /** Checks running at once per release. */
@@ -91,166 +84,6 @@ export class ReleaseRun {
     return new Date().toISOString();
   }
 
-  // ------------------------------------------------------------------ handlers
-
-  register(): void {
-    const b = this.book;
-    setHandler(summaryQuery, (): ReleaseSummary => ({
-      ...b.view(), epoch: this.s.epoch, seq: this.s.seq, rev: this.s.rev, blocked: Object.values(this.blocked),
-      approved: b.approved.length, checksRunning: this.checksRunning(), jobs: Object.keys(this.jobs).length, outbox: b.outbox.size, stage: this.binary?.stage ?? null,
-    }));
-
-    setHandler(productUpdatedSignal, (product) => {
-      if (product.name === this.s.product.name) this.s.product = product;
-    });
-
-    setHandler(fileUpdate, async ({ requests, actor, known }) => this.file(requests, actor, known), {
-      validator: ({ requests, actor, known }) => {
-        if (requests.length === 0) throw refuse('bad_request', 'no requests given');
-        // A run about to continue as new takes no filing (it would hold it up); the API sends it again.
-        if (this.draining()) throw refuse('stale_snapshot', `release ${b.where} is starting a new run; send the request again`);
-        if (!mayRequest(actor, this.s.product.name)) throw refuse('forbidden', `${actor.name} may not request changes on ${this.s.product.name}`);
-        const ids = new Set<string>();
-        for (const r of requests) {
-          if (ids.has(r.id)) throw refuse('bad_request', `request ${r.id} appears twice in one call`);
-          ids.add(r.id);
-        }
-        // One request alone is refused outright (no trace in history); a batch answers each.
-        if (requests.length === 1) {
-          const refusal = b.refusal(actor, requests[0] as FileRequest, known);
-          if (refusal) throw refuse(refusal.code as Parameters<typeof refuse>[0], refusal.message, refusal.details);
-        } else {
-          for (const r of requests) b.refusal(actor, r, known);
-        }
-      },
-    });
-
-    setHandler(decideUpdate, ({ decisions, actor, known }) => {
-      const { results, changed } = b.decide(actor, decisions, known, this.now());
-      return { results, writes: changed.map((c) => b.writeOf(c.id)).filter((w): w is ChangeWrite => w !== undefined) };
-    }, { validator: ({ decisions, actor, known }) => b.checkDecisions(actor, decisions, known) });
-
-    setHandler(retryUpdate, ({ changeId, actor, known }) => {
-      b.retry(actor, changeId, known, this.now());
-      return { write: b.writeOf(changeId) as ChangeWrite };
-    }, { validator: ({ changeId, actor, known }) => void b.retryKind(actor, changeId, known) });
-
-    setHandler(retryStageUpdate, () => {
-      if (this.binary) {
-        this.binary.stage = 'final';
-        this.binary.stopped = null;
-      }
-      return b.view();
-    }, {
-      validator: ({ actor }) => {
-        if (!mayDecide(actor, this.s.product.name)) throw refuse('forbidden', `${actor.name} may not retry work on ${this.s.product.name}`);
-        if (this.binary?.stage !== 'stopped' || this.s.state !== 'frozen') {
-          throw refuse('change_not_decidable', `release ${b.where} is not stopped on its way to publishing; nothing to retry`);
-        }
-      },
-    });
-
-    setHandler(deployUpdate, ({ deploymentId, environment, commitSha, candidateId, actor }) => {
-      const queued = this.deployQueue.find((j) => j.deploymentId === deploymentId);
-      if (queued) return { job: queued };
-      const job: DeployJob = {
-        deploymentId, environment, commitSha: commitSha ?? this.s.headSha, trigger: 'deploy.clicked', requestedBy: actor.name,
-        ...(candidateId ? { candidateId } : {}),
-      };
-      this.queueDeploy(job);
-      return { job };
-    }, {
-      validator: ({ environment, actor }) => {
-        if (!mayDecide(actor, this.s.product.name)) throw refuse('forbidden', `${actor.name} may not deploy ${this.s.product.name}`);
-        if (this.s.state === 'closed') throw refuse('release_closed', `release ${b.where} is closed`);
-        const env = this.s.product.environments.find((e) => e.name === environment);
-        if (!env) throw refuse('unknown_environment', `product ${this.s.product.name} has no environment ${environment}`);
-        if (env.production && !this.s.production) {
-          throw refuse('release_not_production', `release ${b.where} is not a production release and can never reach ${environment}`);
-        }
-      },
-    });
-
-    setHandler(freezeUpdate, ({ actor }) => {
-      this.release.bulk.push({ rev: b.reserveRev(), at: this.now(), from: ['requested', 'checking', 'awaiting-decision'], to: 'rejected', note: `release frozen by ${actor.name} before a decision`, except: [...b.applying] });
-      for (const c of b.freeze(actor, this.now())) this.cancelCheckOf(c.id);
-      if (this.binary) this.binary.stage = 'final';
-      this.setState('frozen');
-      return b.view();
-    }, {
-      validator: ({ actor }) => {
-        if (!mayDecide(actor, this.s.product.name)) throw refuse('forbidden', `${actor.name} (${actor.role}) may not freeze ${b.where}: owners only`);
-        if (this.s.product.flow === 'pull-request') throw refuse('flow_mismatch', `${b.where} uses the pull-request flow and never freezes`);
-        b.mustBeOpen();
-      },
-    });
-
-    setHandler(closeUpdate, ({ actor }) => {
-      this.close(actor.name);
-      return b.view();
-    }, {
-      validator: ({ actor }) => {
-        if (!mayDecide(actor, this.s.product.name)) throw refuse('forbidden', `${actor.name} may not close ${b.where}`);
-        if (this.s.state === 'closed') throw refuse('release_closed', `release ${b.where} is already closed`);
-      },
-    });
-
-    setHandler(scheduledCloseSignal, () => {
-      if (this.s.state !== 'closed') this.close('culvert-schedule');
-    });
-
-    setHandler(jobDoneSignal, ({ jobId, result }) => {
-      const job = this.jobs[jobId];
-      if (!job) return;
-      delete this.jobs[jobId];
-      this.unblock(`job:${jobId}`);
-      if (result.kind === 'check') {
-        b.checked(result.changeId, result, this.now());
-      } else {
-        this.flow.onJob?.(this, result);
-      }
-    });
-
-    setHandler(jobBlockedSignal, ({ jobId, blocked }) => {
-      if (!this.jobs[jobId]) return;
-      if (blocked) this.setBlocked(`job:${jobId}`, blocked);
-      else this.unblock(`job:${jobId}`);
-    });
-  }
-
-  private async file(requests: FileRequest[], actor: Actor, known: Known | undefined): Promise<{ results: FileResult[] }> {
-    const b = this.book;
-    const results: (FileResult | undefined)[] = requests.map((req) => {
-      const existing = b.find(req.id, known);
-      if (existing) return { id: req.id, ok: true, write: b.writeOf(req.id) ?? { change: existing, events: [] }, filedBefore: true };
-      const refusal = b.refusal(actor, req, known);
-      return refusal ? { id: req.id, ok: false, ...refusal } : undefined;
-    });
-    const todo = requests.filter((_, i) => results[i] === undefined);
-    if (todo.length > 0) {
-      const inspected = await outcomeOf(answering.inspectRequests({ product: this.s.product, head: this.s.headSha, cutFrom: this.s.cutFrom, requests: todo }));
-      if (!inspected.ok) {
-        if (inspected.permanent) throw refuse(inspected.code as Parameters<typeof refuse>[0], inspected.reason);
-        throw refuse('unavailable', `the repository of ${this.s.product.name} could not be read (${inspected.reason}); nothing was filed, try again`);
-      }
-      todo.forEach((req, k) => {
-        const i = requests.indexOf(req);
-        const answer = inspected.value[k];
-        if (!answer) return;
-        // The release may have been frozen or closed, or the same id filed, while git was asked.
-        const refusal = b.refusal(actor, req, known);
-        if (!answer.ok) results[i] = { id: req.id, ok: false, code: answer.code, message: answer.message, ...(answer.details ? { details: answer.details } : {}) };
-        else if (refusal) results[i] = { id: req.id, ok: false, ...refusal };
-        else {
-          const filedBefore = b.changes.has(req.id);
-          const change = b.file(actor, req, answer.inspected, known, this.now());
-          results[i] = { id: req.id, ok: true, write: b.writeOf(change.id) ?? { change, events: [] }, filedBefore };
-        }
-      });
-    }
-    return { results: results.map((r, i) => r ?? { id: requests[i]?.id ?? '', ok: false, code: 'internal', message: 'not answered' }) };
-  }
-
   // ------------------------------------------------------------------ state helpers
 
   setState(state: 'open' | 'frozen' | 'closed'): void {
@@ -278,7 +111,7 @@ export class ReleaseRun {
     this.setState('closed');
   }
 
-  private cancelCheckOf(changeId: string): void {
+  cancelCheckOf(changeId: string): void {
     for (const [jobId, job] of Object.entries(this.jobs)) {
       if (job.kind === 'check' && job.changeId === changeId) {
         this.cancelQueue.push(jobId);
