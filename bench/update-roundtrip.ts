@@ -1,16 +1,16 @@
 // Update round trip through the API against a direct executeUpdate on a no-op workflow in the same run.
 //
 // The API call measured is `POST .../changes/:id/decision {decision: 'reject'}` on a fresh
-// awaiting-decision request: an accepted Update on the release workflow whose handler runs one
-// database-only local activity (recordChanges), then the route's audit row and re-read. It has no git in it,
-// so the ratio is about the Update path itself; filing (which runs a git fetch activity) is reported
-// on its own row. A direct executeUpdate of the same decide Update on a second release splits the
-// HTTP/database share from the workflow/activity share.
+// awaiting-decision request: the API's reading of the request, an Update whose handler changes the
+// release's state and answers with the write, the API storing that write, the audit row and the
+// re-read. It has no git in it, so the ratio is about the Update path itself; filing (which runs a git
+// fetch activity) is reported on its own row. A direct executeUpdate of the same decide Update on a
+// second release splits the HTTP/database share from the workflow share.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Worker } from '@temporalio/worker';
 import type { Actor } from '../domain/types.ts';
-import { decideUpdate } from '../workflows/messages.ts';
+import { decideUpdate } from '../workflows/release/messages.ts';
 import type { Benchmark, BenchContext, BenchRemote, BenchResult, BenchStack } from './lib.ts';
 import { createBenchRemote, since, startBenchStack } from './lib.ts';
 import { noopStopSignal, noopUpdate, noopWorkflow } from './noop-workflow.ts';
@@ -117,7 +117,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       notes: [
         `${n} sequential calls per row after ${WARMUP} warm-up; every decision rejects a fresh awaiting-decision request`,
         'reject was chosen over filing: it is an accepted Update whose only activity is a database write, so git stays out of the ratio',
-        'the direct executeUpdate row skips HTTP, auth, the release lookup, the audit row and the re-read, and keeps the workflow and its local activity',
+        'the direct executeUpdate row skips HTTP, auth, the release lookup, the reading, storing the answer, the audit row and the re-read',
       ],
     };
   } finally {
