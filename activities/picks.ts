@@ -61,7 +61,7 @@ export interface BatchInput {
  * recognises its own push (at the head, or under commits pushed on top since) instead of applying
  * anything twice.
  */
-export async function applyBatch(deps: ActivityDeps, i: BatchInput): Promise<ApplyResult> {
+export async function applyBatch(deps: ActivityDeps, i: BatchInput, landed?: (tip: string, results: PickOutcome[]) => Promise<void>): Promise<ApplyResult> {
   const identity = deps.identity ?? culvertIdentity;
   const m = await mirrorFor(deps, i.product.repository);
   await m.fetch();
@@ -92,6 +92,7 @@ export async function applyBatch(deps: ActivityDeps, i: BatchInput): Promise<App
     if (remote !== i.expectedHead) {
       // Our own push of an earlier attempt, with someone else's commits on top since.
       if (await m.isAncestor(tip, remote)) {
+        await landed?.(tip, results);
         await recordMove(deps, m, i.product.name, i.release, i.expectedHead, tip);
         return { kind: 'applied', head: tip, results };
       }
@@ -102,9 +103,13 @@ export async function applyBatch(deps: ActivityDeps, i: BatchInput): Promise<App
     if (!pushed.ok) return { kind: 'stale', actual: pushed.actual ?? i.expectedHead };
     await deps.faults?.afterPush?.(i.items[0]?.changeId ?? '');
   }
+  if (tip === i.expectedHead && remote !== i.expectedHead) {
+    // Nothing to add, but the branch is not where the workflow thinks: it adopts the new head first.
+    return { kind: 'stale', actual: remote };
+  }
+  // The outcomes first (the API shows them at once), then the trace of the move.
+  await landed?.(tip, results);
   if (tip !== i.expectedHead) await recordMove(deps, m, i.product.name, i.release, i.expectedHead, tip);
-  // Nothing to add, but the branch is not where the workflow thinks: it adopts the new head first.
-  else if (remote !== i.expectedHead) return { kind: 'stale', actual: remote };
   return { kind: 'applied', head: tip, results };
 }
 

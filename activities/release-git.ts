@@ -34,8 +34,9 @@ export interface MergeInput {
 /**
  * Merges one approved change onto the release branch without a working tree. Idempotent: a retry
  * after a crash finds its own merge commit on the remote (by trailer) instead of merging twice.
+ * `landed` runs once the merge is on the remote, before its move is traced.
  */
-export async function mergeOnto(deps: ActivityDeps, i: MergeInput): Promise<MergeResult> {
+export async function mergeOnto(deps: ActivityDeps, i: MergeInput, landed?: (sha: string) => Promise<void>): Promise<MergeResult> {
   const identity = deps.identity ?? culvertIdentity;
   const m = await mirrorFor(deps, i.product.repository);
   await m.fetch();
@@ -45,6 +46,7 @@ export async function mergeOnto(deps: ActivityDeps, i: MergeInput): Promise<Merg
   if (remote !== i.expectedHead) {
     const info = await m.commitInfo(remote);
     if (info.parents[0] === i.expectedHead && info.message.includes(trailer)) {
+      await landed?.(remote);
       await recordMove(deps, m, i.product.name, i.release, i.expectedHead, remote);
       return { kind: 'merged', sha: remote };
     }
@@ -71,6 +73,8 @@ export async function mergeOnto(deps: ActivityDeps, i: MergeInput): Promise<Merg
     throw permanent(`release branch ${i.branch} vanished during the merge`);
   }
   await deps.faults?.afterPush?.(i.change.id);
+  // The outcome first (the API shows it at once), then the trace of the move.
+  await landed?.(sha);
   await recordMove(deps, m, i.product.name, i.release, i.expectedHead, sha);
   return { kind: 'merged', sha };
 }

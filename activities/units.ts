@@ -28,18 +28,16 @@ export function unitActivities(deps: ActivityDeps) {
     > {
       return classified(() => withHeartbeat(async () => {
         const c = i.change;
+        const mergedAs = (sha: string) => settled(c, i.rev, { state: 'merged', resultSha: sha, failure: null });
         const res = await mergeOnto(deps, {
           product: i.product, release: i.release, branch: i.branch, expectedHead: i.expectedHead,
           change: { id: c.id, seq: c.seq, branch: c.branch ?? '', sourceSha: c.sourceSha ?? '', decidedBy: c.decidedBy ?? '' },
-        });
+        }, (sha) => write(i, [{ change: mergedAs(sha), note: `merged as ${sha.slice(0, 12)}` }]));
         switch (res.kind) {
           case 'stale':
             return res;
-          case 'merged': {
-            const written = settled(c, i.rev, { state: 'merged', resultSha: res.sha, failure: null });
-            await write(i, [{ change: written, note: `merged as ${res.sha.slice(0, 12)}` }]);
-            return { kind: 'merged', head: res.sha, written };
-          }
+          case 'merged':
+            return { kind: 'merged', head: res.sha, written: mergedAs(res.sha) };
           case 'already-present': {
             const written = settled(c, i.rev, { state: 'already-present' });
             await write(i, [{ change: written, note: 'the branch is already in the release' }]);
@@ -58,13 +56,8 @@ export function unitActivities(deps: ActivityDeps) {
       { kind: 'applied'; head: string; written: Change[] } | { kind: 'stale'; actual: string }
     > {
       return classified(() => withHeartbeat(async () => {
-        const res = await applyBatch(deps, {
-          product: i.product, release: i.release, branch: i.branch, expectedHead: i.expectedHead, cutFrom: i.cutFrom, committedAt: i.committedAt,
-          items: i.items.map((c) => ({ changeId: c.id, seq: c.seq, kind: c.kind === 'revert' ? 'revert' as const : 'pick' as const, commits: c.commits, revertOf: c.revertOf })),
-        });
-        if (res.kind === 'stale') return res;
         const byId = new Map(i.items.map((c) => [c.id, c]));
-        const outcomes = res.results.flatMap((r: PickOutcome) => {
+        const outcomesOf = (results: PickOutcome[]) => results.flatMap((r) => {
           const c = byId.get(r.changeId);
           if (!c) return [];
           switch (r.outcome) {
@@ -76,8 +69,12 @@ export function unitActivities(deps: ActivityDeps) {
               return [{ change: settled(c, i.rev, { state: 'conflict', conflictPaths: r.paths }), note: `conflicts in ${r.paths.join(', ')}` }];
           }
         });
-        await write(i, outcomes);
-        return { kind: 'applied', head: res.head, written: outcomes.map((o) => o.change) };
+        const res = await applyBatch(deps, {
+          product: i.product, release: i.release, branch: i.branch, expectedHead: i.expectedHead, cutFrom: i.cutFrom, committedAt: i.committedAt,
+          items: i.items.map((c) => ({ changeId: c.id, seq: c.seq, kind: c.kind === 'revert' ? 'revert' as const : 'pick' as const, commits: c.commits, revertOf: c.revertOf })),
+        }, (_tip, results) => write(i, outcomesOf(results)));
+        if (res.kind === 'stale') return res;
+        return { kind: 'applied', head: res.head, written: outcomesOf(res.results).map((o) => o.change) };
       }));
     },
   };
