@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Actor } from '../domain/types.ts';
-import { deployUpdate } from '../workflows/messages.ts';
-import { deploymentWorkflow } from '../workflows/legacy/deployment.ts';
+import { deployUpdate } from '../workflows/release/messages.ts';
+import { deployment } from '../workflows/deploy.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
 import { startStack, unique } from './helpers/stack.ts';
@@ -96,11 +96,13 @@ describe('environments and deployments', () => {
     expect(click.status).toBe(409);
     expect(click.body.code).toBe('release_not_production');
     // 2. the release workflow's own validator, asked directly
-    await expect(stack.client.workflow.getHandle(rel.workflowId).executeUpdate(deployUpdate, {
+    const asked = await stack.client.workflow.getHandle(rel.workflowId).executeUpdate(deployUpdate, {
       args: [{ deploymentId: unique('direct'), environment: 'production', actor: admin }],
-    })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    }).catch((err: unknown) => err);
+    expect(asked).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((asked as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'release_not_production' });
     // 3. a deployment workflow started by hand
-    const direct = await stack.client.workflow.execute(deploymentWorkflow, {
+    const direct = await stack.client.workflow.execute(deployment, {
       workflowId: unique('culvert-deploy/by-hand'), taskQueue: stack.taskQueue,
       args: [{ product: (await stack.call('GET', `/v1/products/${p}`)).body, release: 'exp', production: false,
         job: { deploymentId: unique('by-hand'), environment: 'production', commitSha: first, trigger: 'deploy.clicked', requestedBy: 'admin' } }],

@@ -466,6 +466,8 @@ export class Book {
     for (const change of this.changes.values()) {
       if (!from.includes(change.state) || this.applying.has(change.id)) continue;
       change.state = to;
+      // A check that was waiting or running never reports (its job is cancelled).
+      if (change.check === 'queued' || change.check === 'running') change.check = 'none';
       this.touch(change, at, { note });
       ended.push(change);
     }
