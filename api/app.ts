@@ -34,7 +34,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     // A read, or a request that failed before its handler ran (auth reads the database), changed nothing.
     const mayHaveChanged = !readOnlyMethods.has(c.req.method) && c.get('actor') !== undefined;
     const apiError = toApiError(err, { mayHaveChanged });
-    if (apiError.status >= 500) console.error('culvert api:', err);
+    // An outage (503) is expected and already explained to the caller: one line, not a stack per request.
+    if (apiError.status === 503) console.error(`culvert api: ${c.req.method} ${c.req.path}: 503 ${apiError.message}`);
+    else if (apiError.status >= 500) console.error('culvert api:', err);
     const retryAfter = apiError.retryAfterSeconds ?? (apiError.status === 503 ? defaultRetryAfterSeconds : undefined);
     if (retryAfter !== undefined) c.header('Retry-After', String(retryAfter));
     const body: ErrorBody = { code: apiError.code, message: apiError.message, ...(apiError.details !== undefined ? { details: apiError.details } : {}) };

@@ -31,7 +31,9 @@ export type DatabaseTarget = { url: string } | { dataDir: string } | { memory: t
 
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   if ('url' in target) {
-    const client = postgres(target.url, { max: 10, onnotice: () => {} });
+    // A database that went away is asked again soon (the driver's default backoff grows to 20 s and
+    // holds every request of the pool meanwhile), and a connection that cannot be made fails in 5 s.
+    const client = postgres(target.url, { max: 10, onnotice: () => {}, connect_timeout: 5, backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1) });
     const db = drizzlePostgres(client, { schema });
     return {
       db: db as unknown as Db,
