@@ -28,9 +28,12 @@ export async function outcomeOf<T>(work: Promise<T>): Promise<Outcome<T>> {
   }
 }
 
-/** 5 s, 10 s, 20 s, 40 s, then every 60 s: fast while a fault is short, a few events a minute while it lasts. */
+/**
+ * 5 s, 10 s, 20 s, then every 30 s: fast while a fault is short, a few history events a minute while it
+ * lasts, and at most 30 s of waiting once it is over.
+ */
 export function backoffMs(attempts: number): number {
-  return Math.min(60_000, 5_000 * 2 ** Math.max(0, attempts - 1));
+  return Math.min(30_000, 5_000 * 2 ** Math.max(0, attempts - 1));
 }
 
 /** The blocked entry after one more failed attempt. */
