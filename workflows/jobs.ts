@@ -30,7 +30,7 @@ function reportBlocked(parent: string, blocked: Blocked | null): Promise<void> {
 
 /**
  * Runs `attempt` until it succeeds or fails for good; each transient failure is reported as blocked and
- * waited out (5 s doubling to a minute). `attempt` gets a fresh run id per try, so logs never mix.
+ * waited out (5 s doubling to 30 s). `attempt` gets a fresh run id per try, so logs never mix.
  */
 export async function untilOutcome<T>(parent: string | null, what: string, attempt: (runId: string) => Promise<T>): Promise<Outcome<T>> {
   let blocked: Blocked | undefined;
