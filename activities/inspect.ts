@@ -5,19 +5,18 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CommitDetail } from '../domain/changes.ts';
 import { refuse } from '../domain/errors.ts';
 import type { ProductConfig } from '../domain/types.ts';
-import type { FileRequest, Inspected } from '../domain/requests.ts';
+import type { FileRequest, InspectAnswer, InspectedWire, Inspection } from '../domain/requests.ts';
 import type { ActivityDeps } from './deps.ts';
 import { mirrorFor } from './deps.ts';
 import { classified } from './faults.ts';
+import { isShaLike } from './git/index.ts';
 import type { Mirror } from './git/index.ts';
 import { withHeartbeat } from './heartbeat.ts';
-import { pickedOrigins, resolvePick } from './picks.ts';
+import { pickedOrigins } from './picks.ts';
 import { safeBranch } from './release-git.ts';
 
-export type InspectAnswer = { ok: true; inspected: Inspected } | { ok: false; code: string; message: string; details?: Record<string, unknown> };
-
 /** A refusal for this one request (bad ref, unknown commit, ...); anything else fails the whole call. */
-async function answer(work: () => Promise<Inspected>): Promise<InspectAnswer> {
+async function answer(work: () => Promise<InspectedWire>): Promise<InspectAnswer> {
   try {
     return { ok: true, inspected: await work() };
   } catch (err) {
@@ -29,62 +28,125 @@ async function answer(work: () => Promise<Inspected>): Promise<InspectAnswer> {
   }
 }
 
+/**
+ * What never changes about a commit (its place in history, subject, author, diff), per repository, in
+ * this worker: CI files the same commits again and again (into several releases, or as requests of a
+ * batch sent in parts), and each look costs three git processes.
+ */
+const commitFacts = new Map<string, { order: number; detail: CommitDetail }>();
+const commitFactsLimit = 20_000;
+
+function remember(key: string, facts: { order: number; detail: CommitDetail }): void {
+  if (commitFacts.size >= commitFactsLimit) commitFacts.delete(commitFacts.keys().next().value as string);
+  commitFacts.set(key, facts);
+}
+
+/** Commits found from what a user named (a full or abbreviated SHA), per repository: a commit never goes away. */
+const foundCommits = new Map<string, string>();
+
+/**
+ * Everything git says about the picks of one batch of requests, asked in as few git calls as the
+ * batch allows: each named commit resolved once, whether it is on trunk and whether the release holds
+ * it in one call each for the whole batch, the unchanging facts of a commit once per worker.
+ */
 class PickLookup {
-  private readonly resolved = new Map<string, Promise<string>>();
-  private readonly facts = new Map<string, Promise<{ order: number; detail: CommitDetail; present: boolean }>>();
-  private origins: Promise<Set<string>> | null = null;
-  private trunkHead: Promise<string> | null = null;
+  private trunkHead = '';
+  private onTrunk = new Set<string>();
+  private onHead = new Set<string>();
+  private origins = new Set<string>();
+  private readonly resolved = new Map<string, string | ApplicationFailure>();
+  private readonly facts = new Map<string, { order: number; detail: CommitDetail }>();
 
   constructor(private readonly m: Mirror, private readonly i: { product: ProductConfig; head: string; cutFrom: string }) {}
 
-  private head(): Promise<string> {
-    this.trunkHead ??= this.m.resolveBranch(this.i.product.trunk).then((sha) => {
-      if (!sha) throw refuse('unknown_branch', `trunk ${this.i.product.trunk} does not exist in ${this.i.product.repository}`);
-      return sha;
+  async prepare(requests: FileRequest[]): Promise<void> {
+    const named = [...new Set(requests.flatMap((r) => (r.kind === 'pick' ? r.commits.map((c) => c.toLowerCase()) : [])))];
+    if (named.length === 0) return;
+    const trunk = await this.m.resolveBranch(this.i.product.trunk);
+    if (!trunk) throw refuse('unknown_branch', `trunk ${this.i.product.trunk} does not exist in ${this.i.product.repository}`);
+    this.trunkHead = trunk;
+    for (const given of named) {
+      const key = `${this.i.product.repository}\0${given}`;
+      const known = foundCommits.get(key);
+      if (known) {
+        this.resolved.set(given, known);
+        continue;
+      }
+      try {
+        if (!isShaLike(given)) throw refuse('bad_request', `"${given}" is not a commit SHA (4 to 40 hex digits)`, { commit: given });
+        const found = await this.m.candidates(given);
+        if (found.length > 1) throw refuse('ambiguous_commit', `commit ${given} is ambiguous: it could be ${found.slice(0, 5).join(', ')}`, { commit: given, candidates: found });
+        const sha = found[0];
+        if (!sha) throw refuse('unknown_commit', `commit ${given} does not exist in ${this.i.product.repository}`, { commit: given });
+        this.resolved.set(given, sha);
+        if (foundCommits.size >= commitFactsLimit) foundCommits.delete(foundCommits.keys().next().value as string);
+        foundCommits.set(key, sha);
+      } catch (err) {
+        if (err instanceof ApplicationFailure) this.resolved.set(given, err);
+        else throw err;
+      }
+    }
+    const shas = [...new Set([...this.resolved.values()].filter((x): x is string => typeof x === 'string'))];
+    [this.onTrunk, this.onHead, this.origins] = await Promise.all([
+      this.m.reachableFrom(shas, this.trunkHead),
+      this.m.reachableFrom(shas, this.i.head),
+      pickedOrigins(this.m, `${this.i.cutFrom}..${this.i.head}`),
+    ]);
+    for (const sha of shas) {
+      const key = `${this.i.product.repository}\0${sha}`;
+      const cached = commitFacts.get(key);
+      if (cached) this.facts.set(sha, cached);
+    }
+    const missing = shas.filter((sha) => !this.facts.has(sha));
+    if (missing.length === 0) return;
+    const [orders, infos] = await Promise.all([Promise.all(missing.map((sha) => this.m.countCommits(sha))), this.m.commitDetails(missing)]);
+    const infoOf = new Map(infos.map((x) => [x.sha, x]));
+    missing.forEach((sha, n) => {
+      const info = infoOf.get(sha);
+      if (!info) throw new Error(`no details for commit ${sha}`);
+      const { stat } = info;
+      const facts = {
+        order: orders[n] ?? 0,
+        detail: {
+          sha, subject: info.subject, author: `${info.authorName} <${info.authorEmail}>`, authorDate: info.authorDate,
+          files: stat.files, insertions: stat.insertions, deletions: stat.deletions, paths: stat.paths.slice(0, 50),
+        },
+      };
+      this.facts.set(sha, facts);
+      remember(`${this.i.product.repository}\0${sha}`, facts);
     });
-    return this.trunkHead;
   }
 
-  resolve(given: string): Promise<string> {
-    const key = given.toLowerCase();
-    let found = this.resolved.get(key);
-    if (!found) {
-      found = this.head().then((trunk) => resolvePick(this.m, this.i.product, trunk, given));
-      this.resolved.set(key, found);
+  resolve(given: string): string {
+    const found = this.resolved.get(given.toLowerCase());
+    if (found === undefined) throw new Error(`commit ${given} was not prepared`);
+    if (typeof found !== 'string') throw found;
+    if (!this.onTrunk.has(found)) {
+      throw refuse('commit_not_on_trunk', `commit ${given} is not on trunk ${this.i.product.trunk}: only trunk commits can be picked`, { commit: given });
     }
     return found;
   }
 
-  about(sha: string): Promise<{ order: number; detail: CommitDetail; present: boolean }> {
-    let known = this.facts.get(sha);
-    if (!known) {
-      this.origins ??= pickedOrigins(this.m, `${this.i.cutFrom}..${this.i.head}`);
-      known = Promise.all([this.m.countCommits(sha), this.m.commitDetails([sha]), this.origins]).then(async ([order, [info], origins]) => {
-        if (!info) throw new Error(`no details for commit ${sha}`);
-        const { stat } = info;
-        const detail: CommitDetail = {
-          sha, subject: info.subject, author: `${info.authorName} <${info.authorEmail}>`, authorDate: info.authorDate,
-          files: stat.files, insertions: stat.insertions, deletions: stat.deletions, paths: stat.paths.slice(0, 50),
-        };
-        return { order, detail, present: origins.has(sha) || (await this.m.isAncestor(sha, this.i.head)) };
-      });
-      this.facts.set(sha, known);
-    }
-    return known;
+  about(sha: string): { order: number; detail: CommitDetail; present: boolean } {
+    const facts = this.facts.get(sha);
+    if (!facts) throw new Error(`commit ${sha} was not prepared`);
+    return { ...facts, present: this.origins.has(sha) || this.onHead.has(sha) };
   }
 }
 
 export function inspectActivities(deps: ActivityDeps) {
   return {
-    async inspectRequests(i: { product: ProductConfig; head: string; cutFrom: string; requests: FileRequest[] }): Promise<InspectAnswer[]> {
+    async inspectRequests(i: { product: ProductConfig; head: string; cutFrom: string; requests: FileRequest[] }): Promise<Inspection> {
       return classified(() => withHeartbeat(async () => {
         const m = await mirrorFor(deps, i.product.repository);
         await m.fetch();
         const picks = new PickLookup(m, i);
+        await picks.prepare(i.requests);
         const answers: InspectAnswer[] = [];
+        const details: Record<string, CommitDetail> = {};
         // One at a time: git calls are cached across requests, and the helper process bounds concurrency anyway.
         for (const req of i.requests) {
-          answers.push(await answer(async (): Promise<Inspected> => {
+          answers.push(await answer(async (): Promise<InspectedWire> => {
             switch (req.kind) {
               case 'merge': {
                 safeBranch(req.branch);
@@ -95,13 +157,14 @@ export function inspectActivities(deps: ActivityDeps) {
               case 'pick': {
                 const shas: string[] = [];
                 for (const given of req.commits) {
-                  const sha = await picks.resolve(given);
+                  const sha = picks.resolve(given);
                   if (!shas.includes(sha)) shas.push(sha);
                 }
-                const facts = await Promise.all(shas.map((sha) => picks.about(sha)));
+                const facts = shas.map((sha) => picks.about(sha));
                 facts.sort((a, b) => a.order - b.order);
+                for (const f of facts) details[f.detail.sha] = f.detail;
                 return {
-                  kind: 'pick', commits: facts.map((f) => f.detail), trunkOrder: facts[0]?.order ?? 0, alreadyPresent: facts.every((f) => f.present),
+                  kind: 'pick', shas: facts.map((f) => f.detail.sha), trunkOrder: facts[0]?.order ?? 0, alreadyPresent: facts.every((f) => f.present),
                 };
               }
               case 'revert':
@@ -109,7 +172,7 @@ export function inspectActivities(deps: ActivityDeps) {
             }
           }));
         }
-        return answers;
+        return { answers, details };
       }));
     },
   };

@@ -88,7 +88,10 @@ export function stepActivities(deps: ActivityDeps) {
         const before = await getDeployment(deps.db, job.deploymentId);
         if (before?.state === 'succeeded' || before?.state === 'failed') return settle(before.state, before.runId ?? i.runId);
         const earlier = before?.runId ? await getRun(deps.db, before.runId) : undefined;
-        if (earlier && earlier.state !== 'running') return settle(earlier.state === 'succeeded' ? 'succeeded' : 'failed', earlier.id);
+        // A step that ran to its own end (not one cut short with its worker) is the deployment's outcome.
+        if (earlier && (earlier.state === 'succeeded' || earlier.state === 'failed' || earlier.state === 'timed_out')) {
+          return settle(earlier.state === 'succeeded' ? 'succeeded' : 'failed', earlier.id);
+        }
         await record('running', i.runId);
         const trigger = i.product.triggers.find((t) => t.on === job.trigger && (t.environment === undefined || t.environment === job.environment));
         const stepName = trigger?.run ?? 'deploy';
@@ -101,7 +104,7 @@ export function stepActivities(deps: ActivityDeps) {
           return await settle(outcome.state === 'succeeded' ? 'succeeded' : 'failed', i.runId);
         } catch (err) {
           // A step that can never run (none configured, a bad spec) is a failed deployment, not a fault.
-          if (err instanceof ApplicationFailure && err.nonRetryable) return settle('failed', i.runId);
+          if (err instanceof ApplicationFailure && err.nonRetryable && err.type !== 'worker_stopped') return settle('failed', i.runId);
           throw err;
         }
       });

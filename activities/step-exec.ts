@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
+import { activityInfo, cancellationDetails, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { finishRun, startRun } from '../db/repos/runs.ts';
 import type { ProductConfig } from '../domain/types.ts';
@@ -64,6 +64,11 @@ export async function executeStep(deps: ActivityDeps, job: StepJob): Promise<Ste
     await withHeartbeat(() => checkout.dispose());
   }
   await finishRun(deps.db, job.runId, { state: outcome.state, exitCode: outcome.exitCode, durationMs: Math.round(outcome.durationMs) });
-  if (outcome.state === 'cancelled') throw ApplicationFailure.nonRetryable(`step ${job.stepName} was cancelled`);
+  if (outcome.state === 'cancelled') {
+    // Cancelled on purpose (its request was withdrawn): an outcome. Cut short because this worker stops
+    // (or lost its activity): another worker runs the step again.
+    if (cancellationDetails()?.cancelRequested) throw ApplicationFailure.nonRetryable(`step ${job.stepName} was cancelled`);
+    throw ApplicationFailure.retryable(`step ${job.stepName} was cut short: the worker running it stopped`, 'worker_stopped');
+  }
   return outcome;
 }

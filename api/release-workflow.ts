@@ -1,6 +1,7 @@
 // Talking to a release workflow from the API: its reading of the database goes with every message
 // (see workflows/release/book.ts, Known), is read again when the workflow finds it stale, and a release
 // still on the legacy workflow type is moved to today's first.
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
@@ -15,7 +16,7 @@ import type { AppDeps } from './context.ts';
 import { ApiError } from './errors.ts';
 
 /** How long the API keeps re-reading for a release that is between runs (it takes a moment). */
-const staleForMs = 8_000;
+const staleForMs = 30_000;
 const migrateWaitMs = 20_000;
 
 function isStale(err: unknown): boolean {
@@ -66,4 +67,28 @@ export async function withRelease<T>(deps: AppDeps, rel: Release, ids: string[],
 /** Stores what an Update answered (the workflow records it as well; the later of the two changes nothing). */
 export async function storeWrites(deps: AppDeps, rel: Release, writes: ChangeWrite[]): Promise<void> {
   await writeChanges(deps.db, rel.product, rel.name, writes);
+}
+
+/**
+ * An Update id for this exact input: the same request sent twice (two retries of one HTTP call, or two
+ * calls with one Idempotency-Key) shares it and Temporal runs it once, while a request re-read after a
+ * stale reading gets a new one. One id must never carry two different inputs: the server records the
+ * first input it was given under that id even when the workflow validated a later one (seen under load:
+ * a history whose accepted Update held a reading its workflow had refused, which then did not replay).
+ */
+export function updateIdFor(prefix: string, input: unknown): string {
+  return `${prefix}-${createHash('sha256').update(JSON.stringify(input)).digest('hex').slice(0, 24)}`;
+}
+
+/** Adds what the caller needs to look its request up (its change or deployment id) to an outage's answer. */
+export async function naming<T>(ids: Record<string, string>, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'unavailable') {
+      const details = typeof err.details === 'object' && err.details !== null ? err.details : {};
+      throw new ApiError(err.code, err.message, { ...details, ...ids }, { cause: err, ...(err.retryAfterSeconds !== undefined ? { retryAfterSeconds: err.retryAfterSeconds } : {}) });
+    }
+    throw err;
+  }
 }

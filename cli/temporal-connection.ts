@@ -15,8 +15,14 @@ function tlsOptions(cfg: Config) {
   };
 }
 
+/**
+ * The client SDK means to accept answers up to 128 MiB but spells the channel argument without its
+ * `grpc.` prefix, so gRPC keeps its 4 MiB; a long release's history or a large answer needs more.
+ */
+export const clientChannelArgs = { 'grpc.max_receive_message_length': 128 * 1024 * 1024 };
+
 export async function connectClient(cfg: Config, address: string): Promise<Client> {
-  const connection = await Connection.connect({ address, tls: tlsOptions(cfg), apiKey: cfg.temporalApiKey });
+  const connection = await Connection.connect({ address, tls: tlsOptions(cfg), apiKey: cfg.temporalApiKey, channelArgs: clientChannelArgs });
   return new Client({ connection, namespace: cfg.temporalNamespace });
 }
 

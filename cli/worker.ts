@@ -40,6 +40,9 @@ export async function createWorker(s: WorkerSetup): Promise<Worker> {
     ...(s.workflowBundle ? { workflowBundle: s.workflowBundle } : { workflowsPath }),
     // Long steps run as activities; leave room for several at once without starving git work.
     maxConcurrentActivityTaskExecutions: 20,
+    // A stopping worker lets what runs finish for a while; a step still running then is cut short and
+    // runs again on another worker (a retryable failure, never the step's outcome).
+    shutdownGraceTime: '10 seconds',
     ...s.options,
   });
 }

@@ -60,3 +60,12 @@ export function databaseFailure(err: unknown): DatabaseFailure | undefined {
 export function isDatabaseUnreachable(err: unknown): boolean {
   return databaseFailure(err) !== undefined;
 }
+
+/** Whether a unique constraint named `constraint` refused the write (postgres and PGlite, wrapped by drizzle or not). */
+export function violates(err: unknown, constraint: string): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const { code, constraint: c, constraint_name: name } = e as { code?: string; constraint?: string; constraint_name?: string };
+    if (code === '23505' && (c === constraint || name === constraint || e.message.includes(constraint))) return true;
+  }
+  return false;
+}

@@ -44,3 +44,31 @@ export function emptyReleaseWrite(): ReleaseWrite {
 export function isEmptyReleaseWrite(w: ReleaseWrite): boolean {
   return w.state === undefined && w.epoch === undefined && w.blocked === undefined && w.bulk.length === 0 && w.deployments.length === 0 && !w.requeueChecks;
 }
+
+/**
+ * Splits `items` into runs of at most `maxItems` whose `size` adds up to at most `maxBytes` (an item
+ * larger than that goes alone). Temporal refuses payloads over 2 MiB, and a workflow task whose
+ * commands carry one fails for good: every message, answer and activity input is kept well below.
+ */
+export function chunkBySize<T>(items: readonly T[], size: (item: T) => number, maxBytes: number, maxItems = Infinity): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const n = size(item);
+    if (current.length > 0 && (bytes + n > maxBytes || current.length >= maxItems)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += n;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** The size of a value as Temporal's JSON payload converter writes it (UTF-16 length: close enough, and never less). */
+export function jsonSize(value: unknown): number {
+  return JSON.stringify(value)?.length ?? 0;
+}

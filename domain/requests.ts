@@ -11,3 +11,16 @@ export type Inspected =
   | { kind: 'merge'; sourceSha: string }
   | { kind: 'pick'; commits: CommitDetail[]; trunkOrder: number; alreadyPresent: boolean }
   | { kind: 'revert' };
+
+/** What one inspection answers on the wire: commits by SHA, their details once for all the requests that name them. */
+export type InspectedWire =
+  | { kind: 'merge'; sourceSha: string }
+  | { kind: 'pick'; shas: string[]; trunkOrder: number; alreadyPresent: boolean }
+  | { kind: 'revert' };
+
+export type InspectAnswer = { ok: true; inspected: InspectedWire } | { ok: false; code: string; message: string; details?: Record<string, unknown> };
+
+export interface Inspection {
+  answers: InspectAnswer[];
+  details: Record<string, CommitDetail>;
+}

@@ -49,7 +49,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     // Every history this run produced must replay against the code that wrote it (and will run it next).
     try {
-      const histories = await collectHistories(env.client, culvertWorkflowTypes);
+      const histories = await collectHistories(env.address, env.namespace ?? cfg.namespace, culvertWorkflowTypes);
       const exportDir = process.env.CULVERT_EXPORT_HISTORIES;
       if (exportDir) {
         await saveHistories(exportDir, histories);

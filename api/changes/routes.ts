@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { Db } from '../../db/client.ts';
 import { getChange, listChanges } from '../../db/repos/changes.ts';
@@ -10,7 +11,8 @@ import type { Decision, DecisionResult, FileResult } from '../../workflows/relea
 import type { FileRequest } from '../../domain/requests.ts';
 import type { Actor } from '../../domain/types.ts';
 import { changesByIds } from '../../db/repos/trace.ts';
-import { storeWrites, withRelease } from '../release-workflow.ts';
+import { naming, storeWrites, updateIdFor, withRelease } from '../release-workflow.ts';
+import { chunkBySize, jsonSize } from '../../domain/records.ts';
 import { executeUpdateWithRetry } from '../temporal-update.ts';
 import { audited } from '../audit/record.ts';
 import { requireOwner, requireRequest, requireView } from '../auth.ts';
@@ -114,6 +116,13 @@ async function loadChange(db: Db, product: string, release: string, id: string):
   return change;
 }
 
+/** The per-decision results a refused decide Update carries, if it is one. */
+function refusedResults(err: unknown): DecisionResult[] | undefined {
+  const cause = (err as { cause?: unknown }).cause;
+  const details = cause instanceof ApplicationFailure ? (cause.details?.[0] as { results?: DecisionResult[] } | undefined) : undefined;
+  return Array.isArray(details?.results) ? details.results : undefined;
+}
+
 /** A refusal from the workflow's answer for one request or decision, as the API's error. */
 function refusal(r: { code: string; message: string; details?: unknown }): ApiError {
   return new ApiError(isErrorCode(r.code) ? r.code : 'internal', r.message, r.details);
@@ -122,11 +131,24 @@ function refusal(r: { code: string; message: string; details?: unknown }): ApiEr
 export function changeRoutes(r: Routes, deps: AppDeps): void {
   const base = '/v1/products/:product/releases/:release/changes';
 
-  /** Files requests through the release workflow and stores its answer; one result per request. */
-  async function file(rel: Release, requests: FileRequest[], actor: Actor, updateId: string): Promise<FileResult[]> {
-    const { results } = await withRelease(deps, rel, requests.flatMap((q) => [q.id, ...(q.kind === 'pick' ? q.dependsOn ?? [] : []), ...(q.kind === 'revert' ? [q.revertOf] : [])]),
-      (handle, known) => executeUpdateWithRetry(handle, fileUpdate, { args: [{ requests, actor, known }], updateId }));
-    await storeWrites(deps, rel, results.flatMap((x) => (x.ok ? [x.write] : [])));
+  /**
+   * Files requests through the release workflow and stores its answer; one result per request. A large
+   * batch goes as several Updates, each well inside Temporal's payload limit (its answer, with commit
+   * details, is about twice its size).
+   */
+  async function file(rel: Release, requests: FileRequest[], actor: Actor, prefix: string): Promise<FileResult[]> {
+    const results: FileResult[] = [];
+    // The answer holds each request about three times (its change, its history entry, its commits' details).
+    const chunks = chunkBySize(requests, (q) => 3 * jsonSize(q), 128 * 1024, 250);
+    for (const [n, chunk] of chunks.entries()) {
+      const named = chunk.flatMap((q) => [q.id, ...(q.kind === 'pick' ? q.dependsOn ?? [] : []), ...(q.kind === 'revert' ? [q.revertOf] : [])]);
+      const answer = await withRelease(deps, rel, named, (handle, known) => {
+        const input = { requests: chunk, actor, known };
+        return executeUpdateWithRetry(handle, fileUpdate, { args: [input], updateId: updateIdFor(chunks.length === 1 ? prefix : `${prefix}-${n}`, input) });
+      });
+      await storeWrites(deps, rel, answer.results.flatMap((x) => (x.ok && x.write ? [x.write] : [])));
+      results.push(...answer.results);
+    }
     return results;
   }
 
@@ -142,10 +164,10 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     const existing = await getChange(deps.db, product, release, id);
     if (existing) return c.json(presentChange(existing), existing.state === 'already-present' ? 200 : 201);
     mustBeOpen(rel);
-    await audited(deps.db, actor, 'change.request', { product, release, target: id, details: body }, async () => {
+    await audited(deps.db, actor, 'change.request', { product, release, target: id, details: body }, () => naming({ changeId: id }, async () => {
       const [result] = await file(rel, [{ id, ...body } as FileRequest], actor, `change-${id}`);
       if (result && !result.ok) throw refusal(result);
-    });
+    }));
     const saved = await loadChange(deps.db, product, release, id);
     return c.json(presentChange(saved), saved.state === 'already-present' ? 200 : 201);
   });
@@ -189,9 +211,25 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
 
   /** Decides through the release workflow and stores its answer. */
   async function decide(rel: Release, decisions: Decision[], actor: Actor): Promise<DecisionResult[]> {
-    const { results, writes } = await withRelease(deps, rel, decisions.map((d) => d.id), (handle, known) =>
-      executeUpdateWithRetry(handle, decideUpdate, { args: [{ decisions, actor, known }] }));
-    await storeWrites(deps, rel, writes);
+    const results: DecisionResult[] = [];
+    // Each Update carries the reading of the requests it names (a reason may be 4,000 characters): 250 at a time.
+    const chunks = chunkBySize(decisions, (d) => jsonSize(d), 128 * 1024, 250);
+    let refusedFirst: unknown;
+    for (const chunk of chunks) {
+      try {
+        const answer = await withRelease(deps, rel, chunk.map((d) => d.id), (handle, known) =>
+          executeUpdateWithRetry(handle, decideUpdate, { args: [{ decisions: chunk, actor, known }] }));
+        await storeWrites(deps, rel, answer.writes);
+        results.push(...answer.results);
+      } catch (err) {
+        // A part none of whose decisions could apply is refused whole, with a result per decision.
+        const each = refusedResults(err);
+        if (chunks.length === 1 || !each) throw err;
+        refusedFirst ??= err;
+        results.push(...each);
+      }
+    }
+    if (refusedFirst && !results.some((x) => x.ok)) throw refusedFirst;
     return results;
   }
 

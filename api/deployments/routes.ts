@@ -3,8 +3,8 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { candidatesOfRelease } from '../../db/repos/candidates.ts';
 import { deploymentWorkflowId } from '../../domain/types.ts';
 import { deployment } from '../../workflows/deploy.ts';
-import { upsertDeployment } from '../../db/repos/deployments.ts';
-import { withRelease } from '../release-workflow.ts';
+import { getDeployment, upsertDeployment } from '../../db/repos/deployments.ts';
+import { naming, updateIdFor, withRelease } from '../release-workflow.ts';
 import { executeUpdateWithRetry } from '../temporal-update.ts';
 import type { DeployJob } from '../../domain/deploy.ts';
 import { z } from 'zod';
@@ -63,9 +63,15 @@ export function deploymentRoutes(r: Routes, deps: AppDeps): void {
         }));
       return c.json({ deploymentId, environment: env.name, commitSha: job.commitSha, state: 'pending', product, release }, 202);
     }
-    const { job } = await audited(deps.db, actor, 'deploy.click', { product, release, target: deploymentId, details: body }, async () => {
+    // A click sent again (same Idempotency-Key) is answered with the deployment it started.
+    const earlier = await getDeployment(deps.db, deploymentId);
+    if (earlier && earlier.product === product && earlier.release === release) {
+      return c.json({ deploymentId, environment: earlier.environment, commitSha: earlier.commitSha, state: earlier.state, product, release }, 202);
+    }
+    const { job } = await audited(deps.db, actor, 'deploy.click', { product, release, target: deploymentId, details: body }, () => naming({ deploymentId }, async () => {
+      const input = { deploymentId, environment: body.environment, ...target, actor };
       const accepted = await withRelease(deps, rel, [], (handle) => executeUpdateWithRetry(handle, deployUpdate, {
-        args: [{ deploymentId, environment: body.environment, ...target, actor }], updateId: `deploy-${deploymentId}`,
+        args: [input], updateId: updateIdFor(`deploy-${deploymentId}`, input),
       }));
       // Stored now so the caller sees its deployment at once; the release records it as well.
       await upsertDeployment(deps.db, {
@@ -73,7 +79,7 @@ export function deploymentRoutes(r: Routes, deps: AppDeps): void {
         trigger: accepted.job.trigger, requestedBy: accepted.job.requestedBy, state: 'pending', runId: null,
       });
       return accepted;
-    });
+    }));
     return c.json({ deploymentId: job.deploymentId, environment: job.environment, commitSha: job.commitSha, state: 'pending', product, release }, 202);
   });
 }

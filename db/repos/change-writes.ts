@@ -8,6 +8,7 @@ import type { BulkWrite } from '../../domain/records.ts';
 import type { ChangeState } from '../../domain/types.ts';
 import type { Db } from '../client.ts';
 import { changeRequests, releases } from '../schema.ts';
+import { violates } from '../errors.ts';
 import type { ChangeRequest } from '../schema.ts';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -54,8 +55,17 @@ export async function writeChanges(db: Writer, product: string, release: string,
       });
     }
   };
-  // Inside a caller's transaction this is a savepoint.
-  await db.transaction(run);
+  // Inside a caller's transaction this is a savepoint. Two writers inserting the same new request at
+  // once (the API and the recorder) can collide on its number rather than its id on PostgreSQL: the
+  // row exists then, and writing again updates it.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await db.transaction(run);
+      return;
+    } catch (err) {
+      if (attempt >= 3 || !violates(err, 'change_requests_release_seq')) throw err;
+    }
+  }
 }
 
 /** Ends every request of the release in one of `from` with an older revision, but those excepted. */

@@ -1,6 +1,7 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { releaseCommits, releaseCuts, releaseMoves, releases } from '../schema.ts';
+import { violates } from '../errors.ts';
 import type { Release } from '../schema.ts';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -31,14 +32,6 @@ export class SecondPullRequestReleaseError extends Error {
   }
 }
 
-/** Whether a unique constraint named `constraint` refused the write (postgres and PGlite, wrapped by drizzle or not). */
-function violates(err: unknown, constraint: string): boolean {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    const { code, constraint: c, constraint_name: name } = e as { code?: string; constraint?: string; constraint_name?: string };
-    if (code === '23505' && (c === constraint || name === constraint || e.message.includes(constraint))) return true;
-  }
-  return false;
-}
 
 export async function getRelease(db: Db, product: string, name: string): Promise<Release | undefined> {
   const rows = await db.select().from(releases).where(and(eq(releases.product, product), eq(releases.name, name)));

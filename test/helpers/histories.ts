@@ -2,7 +2,8 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Client } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
+import { clientChannelArgs } from '../../cli/temporal-connection.ts';
 import { Worker } from '@temporalio/worker';
 import type { ReplayResult } from '@temporalio/worker';
 import proto from '@temporalio/proto';
@@ -19,7 +20,17 @@ export interface SavedHistory {
 }
 
 /** Histories of every execution (every run) of the given workflow types on the server. */
-export async function collectHistories(client: Client, types: readonly string[]): Promise<SavedHistory[]> {
+export async function collectHistories(address: string, namespace: string, types: readonly string[]): Promise<SavedHistory[]> {
+  // A long release's history passes gRPC's default 4 MiB (cli/temporal-connection.ts says why).
+  const connection = await Connection.connect({ address, channelArgs: clientChannelArgs });
+  try {
+    return await collect(new Client({ connection, namespace }), types);
+  } finally {
+    await connection.close();
+  }
+}
+
+async function collect(client: Client, types: readonly string[]): Promise<SavedHistory[]> {
   const query = types.map((t) => `WorkflowType = "${t}"`).join(' OR ');
   const found: { workflowId: string; runId: string; type: string }[] = [];
   for await (const wf of client.workflow.list({ query })) found.push({ workflowId: wf.workflowId, runId: wf.runId, type: wf.type });

@@ -11,6 +11,7 @@ import { createApp } from '../../api/app.ts';
 import type { Database } from '../../db/client.ts';
 import { issueToken } from '../../db/repos/tokens.ts';
 import type { Role } from '../../domain/types.ts';
+import { clientChannelArgs } from '../../cli/temporal-connection.ts';
 import { createWorker } from '../../cli/worker.ts';
 import { openTestDatabase } from './db.ts';
 
@@ -39,7 +40,7 @@ export async function startStack(opts: { worker?: boolean; faults?: Faults; temp
   const taskQueue = `test-${randomUUID()}`;
   const dataDir = await mkdtemp(join(tmpdir(), 'culvert-data-'));
   const database = await openTestDatabase();
-  const connection = await Connection.connect({ address });
+  const connection = await Connection.connect({ address, channelArgs: clientChannelArgs });
   const client = new Client({ connection, namespace });
   const app = createApp({ db: database.db, temporal: { client, namespace, taskQueue, uiUrl } });
   const { secret: adminToken } = await issueToken(database.db, { name: 'admin', role: 'admin', products: null });

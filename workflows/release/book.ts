@@ -9,6 +9,7 @@
 // as stale and the API reads again.
 import type { Ballot, Change, ChangeEvent, ChangeWrite, CommitDetail } from '../../domain/changes.ts';
 import { refuse } from '../../domain/errors.ts';
+import { jsonSize } from '../../domain/records.ts';
 import { castVote, verdict } from '../../domain/policy.ts';
 import { defaultSeverities, isTerminal, mayDecide, mayRequest, nextVersion } from '../../domain/types.ts';
 import type { FileRequest, Inspected } from '../../domain/requests.ts';
@@ -54,6 +55,8 @@ export interface Decision { id: string; decision: 'approve' | 'reject'; comment?
 export type { Change } from '../../domain/changes.ts';
 
 const settledOk = (state: ChangeState | undefined): boolean => state === 'merged' || state === 'already-present';
+const firstRev = (w: ChangeWrite): number => Math.min(w.change.rev, ...w.events.map((e) => e.rev ?? w.change.rev));
+const copyWrite = (w: ChangeWrite): ChangeWrite => ({ ...w, change: { ...w.change }, events: [...w.events] });
 
 export class Book {
   readonly changes = new Map<string, Change>();
@@ -83,14 +86,24 @@ export class Book {
    */
   find(id: string, known: Known | undefined): Change | undefined {
     const mine = this.changes.get(id);
-    if (mine || !known) return mine;
+    if (!known) return mine;
+    const read = known.changes.find((c) => c.id === id);
+    if (mine) {
+      // A unit of work records its outcome itself, before this run hears of it: a reading that newer wins.
+      if (read && read.rev > mine.rev && this.trusted(known)) return read;
+      return mine;
+    }
     this.trust(known);
-    return known.changes.find((c) => c.id === id);
+    return read;
+  }
+
+  private trusted(known: Known): boolean {
+    return known.epoch === this.s.epoch && this.epochRecorded;
   }
 
   /** Throws unless `known` was read in this run's epoch, after this run recorded it. */
   trust(known: Known): void {
-    if (known.epoch !== this.s.epoch || !this.epochRecorded) {
+    if (!this.trusted(known)) {
       throw refuse('stale_snapshot', `release ${this.where} moved on while the request was read; read it again`, {
         epoch: this.s.epoch, read: known.epoch,
       });
@@ -100,12 +113,30 @@ export class Book {
   /** Takes the API's reading of a change into this run (it is then this run's to change). */
   adopt(change: Change): Change {
     const mine = this.changes.get(change.id);
-    if (mine) return mine;
+    if (mine) {
+      // A newer revision was written by a unit of work this run has not heard back from yet.
+      if (change.rev > mine.rev) {
+        Object.assign(mine, { ...change, votes: [...change.votes], commits: [...change.commits], dependsOn: [...change.dependsOn] });
+        if (mine.state !== 'approved') this.approved = this.approved.filter((id) => id !== mine.id);
+      }
+      return mine;
+    }
     const copy: Change = { ...change, votes: [...change.votes], commits: [...change.commits], dependsOn: [...change.dependsOn] };
     this.changes.set(copy.id, copy);
     if (copy.state === 'approved' && !this.approved.includes(copy.id)) this.approved.push(copy.id);
     if (copy.state === 'checking' && copy.check === 'queued' && !this.checkQueue.includes(copy.id)) this.checkQueue.push(copy.id);
     return copy;
+  }
+
+  /**
+   * Takes requests an earlier run left queued (read back from the database): their approvals are older
+   * than any of this run, so they go first.
+   */
+  adoptQueued(changes: Change[]): void {
+    const before = new Set(this.approved);
+    for (const c of changes) this.adopt(c);
+    const loaded = this.approved.filter((id) => !before.has(id));
+    this.approved = [...loaded, ...this.approved.filter((id) => before.has(id))];
   }
 
   // ------------------------------------------------------------------ revisions and records
@@ -130,9 +161,36 @@ export class Book {
     return pending ? { change: { ...pending.change }, events: [...pending.events], ...(pending.details ? { details: pending.details } : {}) } : undefined;
   }
 
-  /** Hands every pending write to the recorder; they leave the outbox once recorded (see recorded). */
+  /** Every pending write (what continue-as-new carries); they leave the outbox once recorded (see recorded). */
   pendingWrites(): ChangeWrite[] {
-    return [...this.outbox.values()].map((w) => ({ ...w, change: { ...w.change }, events: [...w.events] }));
+    return [...this.outbox.values()].map(copyWrite);
+  }
+
+  /**
+   * The oldest pending writes, about `maxBytes` of them (one at least), for one recording; and the
+   * oldest revision of what is left for the next (Infinity when nothing is).
+   */
+  takeWrites(maxBytes: number): { writes: ChangeWrite[]; leftFrom: number } {
+    const all = [...this.outbox.values()].sort((a, b) => firstRev(a) - firstRev(b));
+    const writes: ChangeWrite[] = [];
+    let bytes = 0;
+    let i = 0;
+    for (; i < all.length; i++) {
+      const w = all[i] as ChangeWrite;
+      const n = jsonSize(w);
+      if (writes.length > 0 && bytes + n > maxBytes) break;
+      writes.push(copyWrite(w));
+      bytes += n;
+    }
+    const left = all.slice(i).map(firstRev);
+    return { writes, leftFrom: left.length > 0 ? Math.min(...left) : Infinity };
+  }
+
+  /** About how large the pending writes are (as JSON). */
+  outboxBytes(): number {
+    let n = 0;
+    for (const w of this.outbox.values()) n += jsonSize(w);
+    return n;
   }
 
   /** Drops the writes the database now holds (up to their revision; later ones stay). */
@@ -434,6 +492,10 @@ export class Book {
     const change = this.changes.get(written.id);
     if (!change) return;
     Object.assign(change, written);
+    // A write still pending (its history entries not recorded yet) now carries the settled fields: a
+    // continue-as-new must not carry the change as still approved (it would be applied again).
+    const pending = this.outbox.get(written.id);
+    if (pending && pending.change.rev < written.rev) pending.change = { ...written };
     this.approved = this.approved.filter((id) => id !== change.id);
     this.applying.delete(change.id);
     if (written.rev > this.s.rev) this.s.rev = written.rev;

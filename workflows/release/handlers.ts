@@ -4,6 +4,9 @@ import { setHandler } from '@temporalio/workflow';
 import type { ChangeWrite } from '../../domain/changes.ts';
 import type { DeployJob } from '../../domain/deploy.ts';
 import { refuse } from '../../domain/errors.ts';
+import { jsonSize } from '../../domain/records.ts';
+import type { CommitDetail } from '../../domain/changes.ts';
+import type { Inspected, InspectedWire } from '../../domain/requests.ts';
 import { mayDecide, mayRequest } from '../../domain/types.ts';
 import type { Actor } from '../../domain/types.ts';
 import { answering } from './acts.ts';
@@ -32,7 +35,7 @@ const s = run.s;
     validator: ({ requests, actor, known }) => {
       if (requests.length === 0) throw refuse('bad_request', 'no requests given');
       // A run about to continue as new takes no filing (it would hold it up); the API sends it again.
-      if (run.draining()) throw refuse('stale_snapshot', `release ${b.where} is starting a new run; send the request again`);
+      if (run.drainingNow) throw refuse('stale_snapshot', `release ${b.where} is starting a new run; send the request again`);
       if (!mayRequest(actor, s.product.name)) throw refuse('forbidden', `${actor.name} may not request changes on ${s.product.name}`);
       const ids = new Set<string>();
       for (const r of requests) {
@@ -51,7 +54,9 @@ const s = run.s;
 
   setHandler(decideUpdate, ({ decisions, actor, known }) => {
     const { results, changed } = b.decide(actor, decisions, known, run.now());
-    return { results, writes: changed.map((c) => b.writeOf(c.id)).filter((w): w is ChangeWrite => w !== undefined) };
+    const writes = changed.map((c) => b.writeOf(c.id)).filter((w): w is ChangeWrite => w !== undefined);
+    // Too large an answer would fail the workflow task for good: the recorder writes them all anyway.
+    return { results, writes: jsonSize(writes) <= answerBytes ? writes : [] };
   }, { validator: ({ decisions, actor, known }) => b.checkDecisions(actor, decisions, known) });
 
   setHandler(retryUpdate, ({ changeId, actor, known }) => {
@@ -75,7 +80,7 @@ const s = run.s;
   });
 
   setHandler(deployUpdate, ({ deploymentId, environment, commitSha, candidateId, actor }) => {
-    const queued = run.deployQueue.find((j) => j.deploymentId === deploymentId);
+    const queued = run.deployQueue.find((j) => j.deploymentId === deploymentId) ?? run.deploying.get(deploymentId);
     if (queued) return { job: queued };
     const job: DeployJob = {
       deploymentId, environment, commitSha: commitSha ?? s.headSha, trigger: 'deploy.clicked', requestedBy: actor.name,
@@ -142,9 +147,14 @@ const s = run.s;
   });
 }
 
+/** Commits git is asked about per inspection: its answer (subjects, authors, touched paths) stays small. */
+const inspectCommits = 200;
+/** An Update's answer larger than this leaves out what the API would store (the recorder writes it all). */
+const answerBytes = 1024 * 1024;
+
 /** Files requests (inspected by git first, in bounded time) and answers each. */
 async function fileRequests(run: ReleaseRun, requests: FileRequest[], actor: Actor, known: Known | undefined): Promise<{ results: FileResult[] }> {
-const b = run.book;
+  const b = run.book;
   const results: (FileResult | undefined)[] = requests.map((req) => {
     const existing = b.find(req.id, known);
     if (existing) return { id: req.id, ok: true, write: b.writeOf(req.id) ?? { change: existing, events: [] }, filedBefore: true };
@@ -152,16 +162,18 @@ const b = run.book;
     return refusal ? { id: req.id, ok: false, ...refusal } : undefined;
   });
   const todo = requests.filter((_, i) => results[i] === undefined);
-  if (todo.length > 0) {
-    const inspected = await outcomeOf(answering.inspectRequests({ product: run.s.product, head: run.s.headSha, cutFrom: run.s.cutFrom, requests: todo }));
+  for (const chunk of byDistinctCommits(todo, inspectCommits)) {
+    const inspected = await outcomeOf(answering.inspectRequests({ product: run.s.product, head: run.s.headSha, cutFrom: run.s.cutFrom, requests: chunk }));
     if (!inspected.ok) {
       if (inspected.permanent) throw refuse(inspected.code as Parameters<typeof refuse>[0], inspected.reason);
-      throw refuse('unavailable', `the repository of ${run.s.product.name} could not be read (${inspected.reason}); nothing was filed, try again`);
+      throw refuse('unavailable', `the repository of ${run.s.product.name} could not be read (${inspected.reason}); nothing more was filed, try again`);
     }
-    todo.forEach((req, k) => {
+    const { answers, details } = inspected.value;
+    chunk.forEach((req, k) => {
       const i = requests.indexOf(req);
-      const answer = inspected.value[k];
-      if (!answer) return;
+      const wire = answers[k];
+      if (!wire) return;
+      const answer = wire.ok ? { ok: true as const, inspected: expand(wire.inspected, details) } : wire;
       // The release may have been frozen or closed, or the same id filed, while git was asked.
       const refusal = b.refusal(actor, req, known);
       if (!answer.ok) results[i] = { id: req.id, ok: false, code: answer.code, message: answer.message, ...(answer.details ? { details: answer.details } : {}) };
@@ -173,5 +185,38 @@ const b = run.book;
       }
     });
   }
-  return { results: results.map((r, i) => r ?? { id: requests[i]?.id ?? '', ok: false, code: 'internal', message: 'not answered' }) };
+  return { results: bounded(results.map((r, i) => r ?? { id: requests[i]?.id ?? '', ok: false, code: 'internal', message: 'not answered' })) };
+}
+
+/** Requests in runs that name at most `max` distinct commits between them (one request alone may name more). */
+function byDistinctCommits(requests: FileRequest[], max: number): FileRequest[][] {
+  const chunks: FileRequest[][] = [];
+  let current: FileRequest[] = [];
+  let seen = new Set<string>();
+  for (const req of requests) {
+    const shas = req.kind === 'pick' ? req.commits.map((c) => c.toLowerCase()) : [`${req.kind}:${req.id}`];
+    const added = shas.filter((x) => !seen.has(x)).length;
+    if (current.length > 0 && seen.size + added > max) {
+      chunks.push(current);
+      current = [];
+      seen = new Set();
+    }
+    current.push(req);
+    for (const x of shas) seen.add(x);
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+function expand(wire: InspectedWire, details: Record<string, CommitDetail>): Inspected {
+  if (wire.kind !== 'pick') return wire;
+  return { kind: 'pick', commits: wire.shas.map((sha) => details[sha] as CommitDetail), trunkOrder: wire.trunkOrder, alreadyPresent: wire.alreadyPresent };
+}
+
+/** Keeps an answer under `answerBytes`: first without commit details, then without the writes. */
+function bounded(results: FileResult[]): FileResult[] {
+  if (jsonSize(results) <= answerBytes) return results;
+  const lean = results.map((r) => (r.ok && r.write?.details ? { ...r, write: { change: r.write.change, events: r.write.events } } : r));
+  if (jsonSize(lean) <= answerBytes) return lean;
+  return lean.map((r) => (r.ok ? { id: r.id, ok: true, filedBefore: r.filedBefore } : r));
 }

@@ -27,7 +27,8 @@ export interface ReleaseView {
 export type { Blocked } from '../../domain/records.ts';
 
 export type FileResult =
-  | { id: string; ok: true; write: ChangeWrite; filedBefore: boolean }
+  /** `write` is what the API stores at once; absent when the answer would be too large (the recorder writes it). */
+  | { id: string; ok: true; write?: ChangeWrite; filedBefore: boolean }
   | { id: string; ok: false; code: string; message: string; details?: Record<string, unknown> };
 
 export interface FileInput { requests: FileRequest[]; actor: Actor; known?: Known }

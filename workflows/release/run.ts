@@ -7,8 +7,8 @@
 // flight, and a fault never fails the workflow: permanent ones become outcomes, transient ones wait
 // with capped backoff, shown as `blocked`.
 import {
-  ParentClosePolicy, WorkflowIdReusePolicy, allHandlersFinished, condition, getExternalWorkflowHandle, startChild, upsertSearchAttributes, uuid4,
-  workflowInfo,
+  ParentClosePolicy, WorkflowIdReusePolicy, allHandlersFinished, condition, getExternalWorkflowHandle, sleep, startChild, upsertSearchAttributes,
+  uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import type { DeployJob } from '../../domain/deploy.ts';
 import { emptyReleaseWrite, isEmptyReleaseWrite } from '../../domain/records.ts';
@@ -25,8 +25,10 @@ import type { BinaryState, Carried, JobRef } from './state.ts';
 const checkSlots = 4;
 /** Changes loaded from the database per read (each is a few hundred bytes of history). */
 const loadPage = 500;
-/** Writes carried into the next run rather than waited for; more than this and the run waits for the recorder. */
-const carryLimit = 500;
+/** Writes carried into the next run rather than waited for (as JSON); more than this and the run waits for the recorder. */
+const carryBytes = 32 * 1024;
+/** Writes per recording (as JSON): an activity's input stays far below Temporal's 2 MiB. */
+const recordBytes = 512 * 1024;
 
 /** What a flow adds to the run: its unit of work, and what happens when its children report. */
 export interface FlowHooks {
@@ -57,13 +59,25 @@ export class ReleaseRun {
   private recording = false;
   private loading = false;
   starting = 0;
-  /** When a blocked thing may be tried again (ms since the epoch, workflow time), by blocked key. */
-  readonly retryAt: Record<string, number> = {};
+  /**
+   * Blocked things waiting out their backoff, by key; each leaves when its timer fires. A timer, not a
+   * comparison with the clock: what wakes the loop must be an event of the history (see loop()).
+   */
+  private readonly waiting = new Set<string>();
+  /** The loop saw continue-as-new due and drains (set only in the loop, see loop()). */
+  drainingNow = false;
+  /** Deployments this run started, for a click sent again (the API looks earlier ones up itself). */
+  readonly deploying = new Map<string, DeployJob>();
   private cancelQueue: string[] = [];
   private blockedShown: string | null = null;
 
+  /** The revision this run started at: the writes it carried in are older, and go before its epoch. */
+  private readonly epochRev: number;
+
   constructor(carried: Carried, readonly flow: FlowHooks) {
     this.book = new Book(carried.book);
+    this.epochRev = carried.book.rev;
+    for (const change of carried.held ?? []) this.book.adopt(change);
     for (const w of carried.writes) {
       this.book.adopt(w.change);
       this.book.outbox.set(w.change.id, w);
@@ -144,7 +158,6 @@ export class ReleaseRun {
   }
 
   unblock(key: string): void {
-    delete this.retryAt[key];
     if (!this.blocked[key]) return;
     delete this.blocked[key];
     this.release.blocked = Object.values(this.blocked);
@@ -155,12 +168,13 @@ export class ReleaseRun {
   failedAgain(key: string, what: string, reason: string): void {
     const blocked = blockedAgain(this.blocked[key], what, reason, new Date());
     this.setBlocked(key, blocked);
-    this.retryAt[key] = Date.now() + backoffMs(blocked.attempts);
+    if (this.waiting.has(key)) return;
+    this.waiting.add(key);
+    void sleep(backoffMs(blocked.attempts)).then(() => this.waiting.delete(key));
   }
 
   mayTry(key: string): boolean {
-    const at = this.retryAt[key];
-    return at === undefined || Date.now() >= at;
+    return !this.waiting.has(key);
   }
 
   /** The search attribute follows whether anything is blocked (set once per change, not per attempt). */
@@ -180,9 +194,13 @@ export class ReleaseRun {
 
   /** One transaction with every pending write; a fault leaves them pending and is shown. */
   private record(): void {
-    const writes = this.book.pendingWrites();
-    const release = this.release;
-    this.release = emptyReleaseWrite();
+    const { writes, leftFrom } = this.book.takeWrites(recordBytes);
+    // The release write goes once every change written before it is in: a bulk ending spares the
+    // requests written at a newer revision, and an epoch promises the reader what the last run wrote.
+    const before = Math.max(this.epochRev, ...this.release.bulk.map((x) => x.rev));
+    const withRelease = leftFrom > before || (this.release.bulk.length === 0 && this.release.epoch === undefined);
+    const release = withRelease ? this.release : emptyReleaseWrite();
+    if (withRelease) this.release = emptyReleaseWrite();
     this.recording = true;
     void outcomeOf(records.recordRelease({ product: this.s.product.name, release: this.s.name, writes, write: release })).then((o) => {
       this.recording = false;
@@ -222,8 +240,10 @@ export class ReleaseRun {
       workflowId: jobId, args, parentClosePolicy: ParentClosePolicy.ABANDON, workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
     }).then(
       () => undefined,
-      // Already started (a deployment the API started, a retried start): it reports all the same.
-      () => undefined,
+      // Its id ran already (a deployment asked twice): that one reported or reports; nothing to wait for here.
+      () => {
+        delete this.jobs[jobId];
+      },
     ).finally(() => {
       this.starting--;
     });
@@ -231,7 +251,8 @@ export class ReleaseRun {
 
   private needsLoad(): 'approved' | 'checks' | null {
     if (this.loading || !this.mayTry('load') || this.s.state === 'closed') return null;
-    if (this.s.backlog.approved && !this.book.hasApproved() && this.unit === null) return 'approved';
+    // Approved requests of earlier runs come first, in the order they were approved, before any newer one applies.
+    if (this.s.backlog.approved && this.unit === null) return 'approved';
     if (this.s.backlog.checks && this.book.checkQueue.length === 0 && this.checksRunning() < checkSlots) return 'checks';
     return null;
   }
@@ -246,7 +267,7 @@ export class ReleaseRun {
       }
       this.unblock('load');
       for (const c of o.value.dependencies) this.book.adopt(c);
-      for (const c of o.value.changes) this.book.adopt(c);
+      this.book.adoptQueued(o.value.changes);
       if (!o.value.more) this.s.backlog[which] = false;
     });
   }
@@ -270,6 +291,7 @@ export class ReleaseRun {
   }
 
   startDeployment(job: DeployJob): void {
+    this.deploying.set(job.deploymentId, job);
     const jobId = deploymentWorkflowId(job.deploymentId);
     this.jobs[jobId] = { kind: 'deployment', deploymentId: job.deploymentId };
     this.startJob('deployment', jobId, [{ product: this.s.product, release: this.s.name, production: this.s.production, job, parent: workflowInfo().workflowId }]);
@@ -283,6 +305,11 @@ export class ReleaseRun {
 
   // ------------------------------------------------------------------ the loop
 
+  /** A unit of work may start: none in flight, the backlog of earlier runs loaded, the release not closed. */
+  private mayStartUnit(): boolean {
+    return this.unit === null && !this.loading && !this.s.backlog.approved && this.s.state !== 'closed';
+  }
+
   private busy(): boolean {
     return this.unit !== null || this.recording || this.loading || this.starting > 0;
   }
@@ -292,53 +319,56 @@ export class ReleaseRun {
       !this.hasDeployWork() && !(this.flow.busyWhenClosed?.(this) ?? false);
   }
 
-  /**
-   * Continue-as-new is due: the run drains, starting no new work and taking no new filing (filing is
-   * the one handler that waits, on git) until nothing is in flight; whatever is unrecorded is carried.
-   */
-  draining(): boolean {
+  /** The server suggests continue-as-new (or the history is long). Read in the loop only: see loop(). */
+  private continueAsNewDue(): boolean {
     const info = workflowInfo();
     return info.continueAsNewSuggested || info.historyLength > 20_000;
   }
 
   private mayContinueAsNew(): boolean {
-    // Beyond carryLimit pending writes the recorder goes on first (the carried state stays small).
-    return this.draining() && !this.busy() && allHandlersFinished() && this.book.outbox.size <= carryLimit;
+    // Beyond carryBytes of pending writes the recorder goes on first (the carried state stays small).
+    return !this.busy() && allHandlersFinished() && this.book.outboxBytes() <= carryBytes;
   }
 
-  private nextWake(): number | undefined {
-    const times = Object.values(this.retryAt);
-    if (times.length === 0) return undefined;
-    return Math.max(1, Math.min(...times) - Date.now());
-  }
-
+  /**
+   * Whether there is work to start. Only state the history's own events change goes in here, never the
+   * clock or the server's suggestion to continue as new: a workflow task that the history does not
+   * show a cause for (one whose only Update was refused by its validator) must issue no command, or
+   * the history no longer replays (reproduced in the cherry-pick story: a refused filing woke the loop,
+   * which continued as new; the replay never woke there).
+   */
   private wake(): boolean {
-    if (this.finished() || this.mayContinueAsNew() || this.cancelQueue.length > 0) return true;
-    if (this.draining()) return !this.busy() && this.needsRecord() && this.book.outbox.size > carryLimit;
-    return this.needsRecord() || this.canStartCheck() || this.needsLoad() !== null || (this.unit === null && this.s.state !== 'closed' && this.flow.hasUnit(this)) ||
+    if (this.finished() || this.cancelQueue.length > 0) return true;
+    return this.needsRecord() || this.canStartCheck() || this.needsLoad() !== null || (this.mayStartUnit() && this.flow.hasUnit(this)) ||
       (this.s.state !== 'closed' && this.hasDeployWork()) || (this.flow.hasStep?.(this) ?? false);
   }
 
   async loop(continueWith: (carried: Carried) => Promise<never>): Promise<void> {
     for (;;) {
-      const wait = this.nextWake();
-      if (wait === undefined) await condition(() => this.wake());
-      else await condition(() => this.wake(), wait);
+      if (this.drainingNow) {
+        // Draining: nothing new starts and filings are refused (the API sends them again) until nothing
+        // is in flight; a timer every second keeps it moving whatever else happens.
+        await condition(() => this.mayContinueAsNew() || (!this.busy() && this.needsRecord() && this.book.outboxBytes() > carryBytes), 1_000);
+        if (this.mayContinueAsNew()) await continueWith(this.carry());
+        if (!this.busy() && this.needsRecord() && this.book.outboxBytes() > carryBytes) this.record();
+        if (this.cancelQueue.length > 0) this.cancelJobs();
+        continue;
+      }
+      await condition(() => this.wake());
       if (this.finished()) {
         await condition(allHandlersFinished);
         if (this.finished()) return;
       }
       if (this.cancelQueue.length > 0) this.cancelJobs();
-      if (this.mayContinueAsNew()) await continueWith(this.carry());
-      if (this.draining()) {
-        if (!this.busy() && this.needsRecord() && this.book.outbox.size > carryLimit) this.record();
+      if (this.continueAsNewDue()) {
+        this.drainingNow = true;
         continue;
       }
       if (this.needsRecord()) this.record();
       const load = this.needsLoad();
       if (load) this.load(load);
       if (this.canStartCheck()) this.startChecks();
-      if (this.unit === null && this.s.state !== 'closed') this.flow.startUnit(this);
+      if (this.mayStartUnit()) this.flow.startUnit(this);
       if (this.s.state !== 'closed' && this.hasDeployWork()) this.startDeploys();
       this.flow.step?.(this);
     }
@@ -353,6 +383,10 @@ export class ReleaseRun {
         backlog: { approved: this.s.backlog.approved || approvedWaiting, checks: this.s.backlog.checks || b.checkQueue.length > 0 },
       },
       writes: b.pendingWrites(),
+      held: Object.values(this.jobs).flatMap((j) => {
+        const change = j.kind === 'check' ? b.changes.get(j.changeId) : undefined;
+        return change && !b.outbox.has(change.id) ? [{ ...change }] : [];
+      }),
       release: { ...this.release, epoch: this.s.epoch + 1 },
       jobs: this.jobs, deployQueue: this.deployQueue, deploysOwed: this.deploysOwed, blocked: this.blocked, binary: this.binary,
     };

@@ -1,5 +1,5 @@
 // What a release workflow carries across continue-as-new, besides its Book: all of it small.
-import type { ChangeWrite } from '../../domain/changes.ts';
+import type { Change, ChangeWrite } from '../../domain/changes.ts';
 import type { DeployJob } from '../../domain/deploy.ts';
 import type { Gate } from '../../domain/gate.ts';
 import type { Blocked, ReleaseWrite } from '../../domain/records.ts';
@@ -30,6 +30,8 @@ export interface Carried {
   book: BookState;
   /** Writes the database did not have yet when the last run ended. */
   writes: ChangeWrite[];
+  /** Changes a running check job will report on (recorded already, but its report needs them in memory). */
+  held?: Change[];
   release: ReleaseWrite;
   jobs: Record<string, JobRef>;
   deployQueue: DeployJob[];
