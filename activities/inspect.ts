@@ -57,7 +57,18 @@ class PickLookup {
   private readonly resolved = new Map<string, string | ApplicationFailure>();
   private readonly facts = new Map<string, { order: number; detail: CommitDetail }>();
 
-  constructor(private readonly m: Mirror, private readonly i: { product: ProductConfig; head: string; cutFrom: string }) {}
+  constructor(private readonly m: Mirror, private readonly i: { product: ProductConfig; head: string; cutFrom: string; branch?: string }) {}
+
+  /**
+   * The head to look in: the workflow's, or the branch's on the remote when that is newer (a unit of
+   * work pushed and recorded its outcome, and has not reported to the workflow yet).
+   */
+  private async releaseHead(): Promise<string> {
+    if (!this.i.branch) return this.i.head;
+    const remote = await this.m.resolveBranch(this.i.branch);
+    if (!remote || remote === this.i.head) return this.i.head;
+    return (await this.m.isAncestor(this.i.head, remote)) ? remote : this.i.head;
+  }
 
   async prepare(requests: FileRequest[]): Promise<void> {
     const named = [...new Set(requests.flatMap((r) => (r.kind === 'pick' ? r.commits.map((c) => c.toLowerCase()) : [])))];
@@ -87,10 +98,11 @@ class PickLookup {
       }
     }
     const shas = [...new Set([...this.resolved.values()].filter((x): x is string => typeof x === 'string'))];
+    const head = await this.releaseHead();
     [this.onTrunk, this.onHead, this.origins] = await Promise.all([
       this.m.reachableFrom(shas, this.trunkHead),
-      this.m.reachableFrom(shas, this.i.head),
-      pickedOrigins(this.m, `${this.i.cutFrom}..${this.i.head}`),
+      this.m.reachableFrom(shas, head),
+      pickedOrigins(this.m, `${this.i.cutFrom}..${head}`),
     ]);
     for (const sha of shas) {
       const key = `${this.i.product.repository}\0${sha}`;
@@ -136,7 +148,7 @@ class PickLookup {
 
 export function inspectActivities(deps: ActivityDeps) {
   return {
-    async inspectRequests(i: { product: ProductConfig; head: string; cutFrom: string; requests: FileRequest[] }): Promise<Inspection> {
+    async inspectRequests(i: { product: ProductConfig; head: string; cutFrom: string; branch?: string; requests: FileRequest[] }): Promise<Inspection> {
       return classified(() => withHeartbeat(async () => {
         const m = await mirrorFor(deps, i.product.repository);
         await m.fetch();

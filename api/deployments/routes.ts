@@ -69,7 +69,8 @@ export function deploymentRoutes(r: Routes, deps: AppDeps): void {
       return c.json({ deploymentId, environment: earlier.environment, commitSha: earlier.commitSha, state: earlier.state, product, release }, 202);
     }
     const { job } = await audited(deps.db, actor, 'deploy.click', { product, release, target: deploymentId, details: body }, () => naming({ deploymentId }, async () => {
-      const input = { deploymentId, environment: body.environment, ...target, actor };
+      // The head the API shows (a merge records it before its workflow hears back), unless a candidate is named.
+      const input = { deploymentId, environment: body.environment, commitSha: rel.headSha, ...target, actor };
       const accepted = await withRelease(deps, rel, [], (handle) => executeUpdateWithRetry(handle, deployUpdate, {
         args: [input], updateId: updateIdFor(`deploy-${deploymentId}`, input),
       }));
