@@ -1,5 +1,5 @@
 // A Culvert worker in a child process, for tests that SIGKILL it mid-activity.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { Faults } from '../../activities/deps.ts';
@@ -22,10 +22,16 @@ export interface ChildWorkerSpec {
 const spec = JSON.parse(process.env.CULVERT_CHILD_WORKER ?? '{}') as ChildWorkerSpec;
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
+/** Written whole or not at all: a test waiting for the file reads what it says, never an empty file. */
+async function writeMarker(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(`${path}.tmp`, text);
+  await rename(`${path}.tmp`, path);
+}
+
 const hangHere = async (changeId: string): Promise<void> => {
   if (!spec.hang) return;
-  await mkdir(dirname(spec.hang.marker), { recursive: true });
-  await writeFile(spec.hang.marker, changeId);
+  await writeMarker(spec.hang.marker, changeId);
   await new Promise<never>(() => undefined);
 };
 const faults: Faults = spec.hang?.at === 'beforePush' ? { beforePush: hangHere } : spec.hang?.at === 'afterPush' ? { afterPush: hangHere } : {};
@@ -33,8 +39,7 @@ if (spec.kill) {
   const { activity, phase, marker } = spec.kill;
   faults.around = async (name, at) => {
     if (name !== activity || at !== phase) return;
-    await mkdir(dirname(marker), { recursive: true });
-    await writeFile(marker, `${name} ${at}`);
+    await writeMarker(marker, `${name} ${at}`);
     process.kill(process.pid, 'SIGKILL');
     await new Promise<never>(() => undefined);
   };
