@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,13 +15,14 @@ import { createApp } from '../api/app.ts';
 import { ApiError, databaseFailure, isDatabaseUnreachable, toApiError, updateNotTaken } from '../api/errors.ts';
 import { executeUpdateWithRetry } from '../api/temporal-update.ts';
 import type { UpdateRetry } from '../api/temporal-update.ts';
-import { openDatabase } from '../db/client.ts';
 import type { Database, Db } from '../db/client.ts';
 import { issueToken } from '../db/repos/tokens.ts';
 import { auditLog, products } from '../db/schema.ts';
 import { openTestDatabase } from './helpers/db.ts';
 import { freePort } from './helpers/free-port.ts';
+import { databaseBehindProxy } from './helpers/pg-behind-proxy.ts';
 import { startTcpProxy } from './helpers/tcp-proxy.ts';
+import type { DatabaseBehindProxy } from './helpers/pg-behind-proxy.ts';
 import { waitFor } from './helpers/wait.ts';
 import type { TcpProxy } from './helpers/tcp-proxy.ts';
 import { applyUpdate, appliedQuery, countingWorkflow, finishSignal } from './fixtures/update-retry-workflows.ts';
@@ -163,29 +164,18 @@ describe('database unreachable, through the API', () => {
 
 describe('PostgreSQL cut off and back', () => {
   const url = process.env.DATABASE_URL;
-  let admin: postgres.Sql;
+  let pg: DatabaseBehindProxy | undefined;
   let direct: Database;
   let database: Database;
   let proxy: TcpProxy;
   let connection: Connection;
   let app: ReturnType<typeof createApp>;
   let token: string;
-  let name: string;
 
   beforeAll(async () => {
     if (!url) return;
-    name = `culvert_t_${randomBytes(6).toString('hex')}`;
-    admin = postgres(url, { max: 1, onnotice: quiet });
-    await admin.unsafe(`create database ${name}`);
-    const target = new URL(url);
-    target.pathname = `/${name}`;
-    direct = await openDatabase({ url: target.toString() });
-    await direct.migrate();
-    proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-    const viaProxy = new URL(target);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
-    database = await openDatabase({ url: viaProxy.toString() });
+    pg = await databaseBehindProxy(url);
+    ({ database, direct, proxy } = pg);
     connection = await Connection.connect({ address: inject('temporalAddress') });
     const namespace = inject('temporalNamespace');
     app = createApp({ db: database.db, temporal: { client: new Client({ connection, namespace }), namespace, taskQueue: unique('q'), uiUrl: null } });
@@ -194,11 +184,7 @@ describe('PostgreSQL cut off and back', () => {
   afterAll(async () => {
     if (!url) return;
     await connection?.close();
-    await database?.close();
-    await proxy?.close();
-    await direct?.close();
-    await admin?.unsafe(`drop database if exists ${name} with (force)`);
-    await admin?.end({ timeout: 5 });
+    await pg?.drop();
   });
 
   it.skipIf(!url)('answers 503 with Retry-After while the database is cut off, changes nothing, and recovers', async () => {

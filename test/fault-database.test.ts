@@ -1,15 +1,13 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
-import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../api/app.ts';
 import { createWorker } from '../cli/worker.ts';
-import { openDatabase } from '../db/client.ts';
 import type { Database } from '../db/client.ts';
 import { issueToken } from '../db/repos/tokens.ts';
 import type { Blocked } from '../domain/records.ts';
@@ -17,7 +15,8 @@ import { summaryQuery } from '../workflows/release/messages.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
 import { unique } from './helpers/stack.ts';
-import { startTcpProxy } from './helpers/tcp-proxy.ts';
+import { databaseBehindProxy } from './helpers/pg-behind-proxy.ts';
+import type { DatabaseBehindProxy } from './helpers/pg-behind-proxy.ts';
 import type { TcpProxy } from './helpers/tcp-proxy.ts';
 import { waitFor } from './helpers/wait.ts';
 import { commitsMentioning, gitIn, request, seconds } from './helpers/faults.ts';
@@ -28,10 +27,7 @@ import type { App } from './helpers/faults.ts';
 
 describe('the database unreachable for 30 s', () => {
   const url = process.env.DATABASE_URL;
-  const quiet = (): void => undefined;
-  let admin: postgres.Sql;
-  let dbName: string;
-  let direct: Database;
+  let pg: DatabaseBehindProxy | undefined;
   let database: Database;
   let proxy: TcpProxy;
   let connection: Connection;
@@ -51,19 +47,9 @@ describe('the database unreachable for 30 s', () => {
 
   beforeAll(async () => {
     if (!url) return;
-    // A fresh database on the server of DATABASE_URL, reached by Culvert (API and worker) only through the proxy.
-    dbName = `culvert_t_${randomBytes(6).toString('hex')}`;
-    admin = postgres(url, { max: 1, onnotice: quiet });
-    await admin.unsafe(`create database ${dbName}`);
-    const target = new URL(url);
-    target.pathname = `/${dbName}`;
-    direct = await openDatabase({ url: target.toString() });
-    await direct.migrate();
-    proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-    const viaProxy = new URL(target);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
-    database = await openDatabase({ url: viaProxy.toString() });
+    // Culvert (API and worker) reaches its database only through the proxy.
+    pg = await databaseBehindProxy(url);
+    ({ database, proxy } = pg);
 
     const address = inject('temporalAddress');
     const namespace = inject('temporalNamespace');
@@ -89,11 +75,7 @@ describe('the database unreachable for 30 s', () => {
     await running;
     await native?.close();
     await connection?.close();
-    await database?.close();
-    await proxy?.close();
-    await direct?.close();
-    await admin?.unsafe(`drop database if exists ${dbName} with (force)`);
-    await admin?.end({ timeout: 5 });
+    await pg?.drop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
     await repo?.cleanup();
   });

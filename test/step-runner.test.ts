@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runStep, StepSpecError, type StepOutcome } from '../activities/steps/index.ts';
 import { waitFor } from './helpers/wait.ts';
+import { isGone } from './helpers/processes.ts';
 
 const NODE = process.execPath;
 
@@ -26,23 +27,6 @@ async function readLines(logPath: string): Promise<string[]> {
   const text = await fs.readFile(logPath, 'utf8');
   expect(text.endsWith('\n')).toBe(true);
   return text.slice(0, -1).split('\n');
-}
-
-
-/** True once the process no longer exists (a zombie waiting to be reaped counts as gone). */
-function isGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return true;
-    throw err;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
 }
 
 function expectQuick(outcome: StepOutcome, maxMs: number): void {

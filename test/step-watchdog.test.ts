@@ -1,6 +1,6 @@
 // Steps die with their worker: real processes, SIGKILLed at the worst moments.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { openTestDatabase } from './helpers/db.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { StepChildSpec } from './helpers/step-child.ts';
 import { waitFor } from './helpers/wait.ts';
+import { isGone } from './helpers/processes.ts';
 
 const STEP_CHILD = fileURLToPath(new URL('./helpers/step-child.ts', import.meta.url));
 
@@ -28,22 +29,6 @@ async function tempDir(prefix: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   onTestFinished(() => rm(dir, { recursive: true, force: true }));
   return dir;
-}
-
-/** True once the process no longer exists (a zombie waiting to be reaped counts as gone). */
-function isGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return true;
-    throw err;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
 }
 
 /** Kills them all if the test fails half-way, so no sleep 300 outlives it. */
