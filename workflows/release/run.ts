@@ -281,9 +281,6 @@ export class ReleaseRun {
 
   private needsLoad(): 'approved' | 'checks' | null {
     if (this.loading || !this.mayTry('load') || this.s.state === 'closed') return null;
-    // What the last run carried unrecorded goes to the database first (with this run's epoch): a read
-    // before it would find approvals and checks as they stood earlier, and queue or lose them.
-    if (this.answeredWait && !this.book.epochRecorded) return null;
     // Approved requests of earlier runs come first, in the order they were approved, before any newer one applies.
     if (this.s.backlog.approved && this.unit === null) return 'approved';
     if (this.s.backlog.checks && this.book.checkQueue.length === 0 && this.checksRunning() < checkSlots) return 'checks';
