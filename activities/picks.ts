@@ -92,8 +92,8 @@ export async function applyBatch(deps: ActivityDeps, i: BatchInput, landed?: (ti
     if (remote !== i.expectedHead) {
       // Our own push of an earlier attempt, with someone else's commits on top since.
       if (await m.isAncestor(tip, remote)) {
-        await landed?.(tip, results);
         await recordMove(deps, m, i.product.name, i.release, i.expectedHead, tip);
+        await landed?.(tip, results);
         return { kind: 'applied', head: tip, results };
       }
       return { kind: 'stale', actual: remote };
@@ -107,10 +107,9 @@ export async function applyBatch(deps: ActivityDeps, i: BatchInput, landed?: (ti
     // Nothing to add, but the branch is not where the workflow thinks: it adopts the new head first.
     return { kind: 'stale', actual: remote };
   }
-  // The outcomes and the release's head at once (the API shows them right behind the remote), then the
-  // trace of the commits the batch brought in.
-  await landed?.(tip, results);
+  // The move, then the outcomes: whoever reads a pick merged finds the release and its trace agreeing.
   if (tip !== i.expectedHead) await recordMove(deps, m, i.product.name, i.release, i.expectedHead, tip);
+  await landed?.(tip, results);
   return { kind: 'applied', head: tip, results };
 }
 

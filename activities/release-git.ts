@@ -34,7 +34,7 @@ export interface MergeInput {
 /**
  * Merges one approved change onto the release branch without a working tree. Idempotent: a retry
  * after a crash finds its own merge commit on the remote (by trailer) instead of merging twice.
- * `landed` runs once the merge is on the remote, before its move is traced.
+ * `landed` runs once the merge is on the remote and its move traced.
  */
 export async function mergeOnto(deps: ActivityDeps, i: MergeInput, landed?: (sha: string) => Promise<void>): Promise<MergeResult> {
   const identity = deps.identity ?? culvertIdentity;
@@ -46,8 +46,8 @@ export async function mergeOnto(deps: ActivityDeps, i: MergeInput, landed?: (sha
   if (remote !== i.expectedHead) {
     const info = await m.commitInfo(remote);
     if (info.parents[0] === i.expectedHead && info.message.includes(trailer)) {
-      await landed?.(remote);
       await recordMove(deps, m, i.product.name, i.release, i.expectedHead, remote);
+      await landed?.(remote);
       return { kind: 'merged', sha: remote };
     }
     if (await m.isAncestor(i.expectedHead, remote)) {
@@ -73,10 +73,11 @@ export async function mergeOnto(deps: ActivityDeps, i: MergeInput, landed?: (sha
     throw permanent(`release branch ${i.branch} vanished during the merge`);
   }
   await deps.faults?.afterPush?.(i.change.id);
-  // The outcome and the release's head at once (the API shows them right behind the remote), then the
-  // trace of the commits the merge brought in: for that short while, a commit lookup may not list it yet.
-  await landed?.(sha);
+  // The move (the release's head and the commits it brought in), then the outcome: whoever reads the
+  // request merged finds `culvert where` and the notes agreeing. Showing `merged` before the trace (it
+  // takes tens of milliseconds) made a lookup right after it answer "in no release".
   await recordMove(deps, m, i.product.name, i.release, i.expectedHead, sha);
+  await landed?.(sha);
   return { kind: 'merged', sha };
 }
 

@@ -1,7 +1,7 @@
 // The units of work of the release workflows that move a release branch. Each records its outcome
-// and the release's new head itself, at the revision the workflow reserved, right after its push (the
-// trace of the commits it brought in follows): the API shows `merged` as soon as the remote has it,
-// and a retry after a crash at any point finds its own push and records the same outcome once.
+// and the release's new head itself, at the revision the workflow reserved, right after its push and
+// the trace of what it brought in: the API shows `merged` before the workflow hears back, and a retry
+// after a crash at any point finds its own push and records the same outcome once.
 import { writeChanges, writeLanded } from '../db/repos/change-writes.ts';
 import type { Change } from '../domain/changes.ts';
 import type { ProductConfig } from '../domain/types.ts';

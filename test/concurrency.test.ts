@@ -294,8 +294,8 @@ describe('one release under concurrent load and worker restarts', () => {
     }, 3_000);
 
     /**
-     * How long a decision agent keeps asking: 45 s from when it first saw the change filed (a check may wait
-     * behind others and a restart's timeouts), 100 s in all.
+     * How long a decision agent keeps asking: 90 s from when it first saw the change filed (a check may wait
+     * behind others and a restart's timeouts; on CI's loaded 2 cores, 45 s was seen to fall short), 150 s in all.
      */
     const patience = () => {
       const started = performance.now();
@@ -304,7 +304,7 @@ describe('one release under concurrent load and worker restarts', () => {
         seen(filed: boolean): void {
           if (filed) filedAt ??= performance.now();
         },
-        over: (): boolean => performance.now() > Math.min(started + 100_000, (filedAt ?? Infinity) + 45_000),
+        over: (): boolean => performance.now() > Math.min(started + 150_000, (filedAt ?? Infinity) + 90_000),
       };
     };
 
@@ -817,7 +817,7 @@ describe('one release under concurrent load and worker restarts', () => {
     ];
     console.log(lines2.join('\n'));
     expect.soft(maxInFlight).toBeGreaterThanOrEqual(30);
-  }, 240_000);
+  }, 360_000);
 });
 
 function told(d: { rec: Rec; ok: boolean; code?: string; state?: string } | undefined): string {

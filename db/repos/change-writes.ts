@@ -70,7 +70,7 @@ export async function writeChanges(db: Writer, product: string, release: string,
 
 /**
  * The outcome of a unit of work that moved the release: its requests and the release's new head, in
- * one transaction, right after the push (the trace of the commits it brought in follows).
+ * one transaction (after the move's trace: a request reads merged only once the lookup agrees).
  */
 export async function writeLanded(db: Db, product: string, release: string, writes: ChangeWrite[], head: string, at = new Date()): Promise<void> {
   await db.transaction(async (tx) => {
