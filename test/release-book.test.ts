@@ -125,6 +125,33 @@ describe('the change queue of a release (Book)', () => {
     b.recorded(b.pendingWrites());
     expect(b.outbox.size).toBe(0);
   });
+
+  it('knows which pending writes an Update answer handed to the API, until the change moves again', () => {
+    const b = book();
+    b.file(ci, pick('a', 1), inspectedPick('a', 1), undefined, at);
+    b.file(ci, pick('b', 2), inspectedPick('b', 2), undefined, at);
+    const a = b.writeOf('a');
+    if (!a) throw new Error('no write of a');
+    b.handedOver([a]);
+    expect([...b.answered]).toEqual(['a']);
+    expect(b.hasUnansweredWrites()).toBe(true);
+    // A lean copy (no commit details) is not the whole write: the recorder must still hurry for it.
+    const lean = b.writeOf('b');
+    if (!lean) throw new Error('no write of b');
+    b.handedOver([{ change: lean.change, events: lean.events }]);
+    expect(b.answered.has('b')).toBe(false);
+    b.handedOver([b.writeOf('b') as NonNullable<typeof lean>]);
+    expect(b.hasUnansweredWrites()).toBe(false);
+    // An older copy of a write that moved since is not what the API stored.
+    b.decide(owner, [{ id: 'a', decision: 'approve' }], undefined, at);
+    expect(b.answered.has('a')).toBe(false);
+    b.handedOver([a]);
+    expect(b.answered.has('a')).toBe(false);
+    expect(b.hasUnansweredWrites()).toBe(true);
+    b.recorded(b.pendingWrites());
+    expect(b.outbox.size).toBe(0);
+    expect(b.answered.size).toBe(0);
+  });
 });
 
 function fileInto(b: Book, id: string): Book {

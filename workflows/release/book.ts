@@ -62,6 +62,11 @@ export class Book {
   readonly changes = new Map<string, Change>();
   /** Writes not yet in the database, by change id (newest fields, every event since). */
   readonly outbox = new Map<string, ChangeWrite>();
+  /**
+   * Pending writes handed, as they stand, to the API in an Update's answer: the API stores them itself,
+   * so the recorder need not hurry for them (it still writes them: the API may have failed to).
+   */
+  readonly answered = new Set<string>();
   /** Changes handed to a unit of work that has not ended: no decision may take them back. */
   readonly applying = new Set<string>();
   /** Approved changes, in the order they were approved (merges go in this order; picks by trunk order). */
@@ -145,6 +150,7 @@ export class Book {
   touch(change: Change, at: string, event: { by?: string; note?: string } = {}): void {
     change.rev = ++this.s.rev;
     this.changes.set(change.id, change);
+    this.answered.delete(change.id);
     const entry: ChangeEvent = { at, state: change.state, rev: change.rev, ...(event.by ? { by: event.by } : {}), ...(event.note ? { note: event.note } : {}) };
     const pending = this.outbox.get(change.id);
     if (pending) {
@@ -159,6 +165,20 @@ export class Book {
   writeOf(id: string): ChangeWrite | undefined {
     const pending = this.outbox.get(id);
     return pending ? { change: { ...pending.change }, events: [...pending.events], ...(pending.details ? { details: pending.details } : {}) } : undefined;
+  }
+
+  /** Marks the writes an Update's answer carried (see answered), where they are still the pending ones. */
+  handedOver(writes: ChangeWrite[]): void {
+    for (const w of writes) {
+      const pending = this.outbox.get(w.change.id);
+      // A write left lean (no commit details, to keep the answer small) is the recorder's to complete.
+      if (pending?.change.rev === w.change.rev && (!pending.details || w.details)) this.answered.add(w.change.id);
+    }
+  }
+
+  /** Whether a pending write is one the API was not handed. */
+  hasUnansweredWrites(): boolean {
+    return this.outbox.size > this.answered.size;
   }
 
   /** Every pending write (what continue-as-new carries); they leave the outbox once recorded (see recorded). */
@@ -198,8 +218,10 @@ export class Book {
     for (const w of writes) {
       const pending = this.outbox.get(w.change.id);
       if (!pending) continue;
-      if (pending.change.rev <= w.change.rev) this.outbox.delete(w.change.id);
-      else pending.events = pending.events.filter((e) => (e.rev ?? 0) > w.change.rev);
+      if (pending.change.rev <= w.change.rev) {
+        this.outbox.delete(w.change.id);
+        this.answered.delete(w.change.id);
+      } else pending.events = pending.events.filter((e) => (e.rev ?? 0) > w.change.rev);
     }
   }
 

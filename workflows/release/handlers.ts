@@ -56,12 +56,16 @@ const s = run.s;
     const { results, changed } = b.decide(actor, decisions, known, run.now());
     const writes = changed.map((c) => b.writeOf(c.id)).filter((w): w is ChangeWrite => w !== undefined);
     // Too large an answer would fail the workflow task for good: the recorder writes them all anyway.
-    return { results, writes: jsonSize(writes) <= answerBytes ? writes : [] };
+    const answered = jsonSize(writes) <= answerBytes ? writes : [];
+    b.handedOver(answered);
+    return { results, writes: answered };
   }, { validator: ({ decisions, actor, known }) => b.checkDecisions(actor, decisions, known) });
 
   setHandler(retryUpdate, ({ changeId, actor, known }) => {
     b.retry(actor, changeId, known, run.now());
-    return { write: b.writeOf(changeId) as ChangeWrite };
+    const write = b.writeOf(changeId) as ChangeWrite;
+    b.handedOver([write]);
+    return { write };
   }, { validator: ({ changeId, actor, known }) => void b.retryKind(actor, changeId, known) });
 
   setHandler(retryStageUpdate, () => {
@@ -163,7 +167,9 @@ async function fileRequests(run: ReleaseRun, requests: FileRequest[], actor: Act
   });
   const todo = requests.filter((_, i) => results[i] === undefined);
   for (const chunk of byDistinctCommits(todo, inspectCommits)) {
-    const inspected = await outcomeOf(answering.inspectRequests({ product: run.s.product, head: run.s.headSha, cutFrom: run.s.cutFrom, requests: chunk }));
+    const inspected = await outcomeOf(answering.inspectRequests({
+      product: run.s.product, head: run.s.headSha, cutFrom: run.s.cutFrom, branch: run.s.branch, requests: chunk,
+    }));
     if (!inspected.ok) {
       if (inspected.permanent) throw refuse(inspected.code as Parameters<typeof refuse>[0], inspected.reason);
       throw refuse('unavailable', `the repository of ${run.s.product.name} could not be read (${inspected.reason}); nothing more was filed, try again`);
@@ -185,7 +191,9 @@ async function fileRequests(run: ReleaseRun, requests: FileRequest[], actor: Act
       }
     });
   }
-  return { results: bounded(results.map((r, i) => r ?? { id: requests[i]?.id ?? '', ok: false, code: 'internal', message: 'not answered' })) };
+  const answer = bounded(results.map((r, i) => r ?? { id: requests[i]?.id ?? '', ok: false, code: 'internal', message: 'not answered' }));
+  b.handedOver(answer.flatMap((r) => (r.ok && r.write ? [r.write] : [])));
+  return { results: answer };
 }
 
 /** Requests in runs that name at most `max` distinct commits between them (one request alone may name more). */

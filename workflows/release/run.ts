@@ -7,8 +7,8 @@
 // flight, and a fault never fails the workflow: permanent ones become outcomes, transient ones wait
 // with capped backoff, shown as `blocked`.
 import {
-  ParentClosePolicy, WorkflowIdReusePolicy, allHandlersFinished, condition, getExternalWorkflowHandle, sleep, startChild, upsertSearchAttributes,
-  uuid4, workflowInfo,
+  ParentClosePolicy, WorkflowIdReusePolicy, allHandlersFinished, condition, getExternalWorkflowHandle, patched, sleep, startChild,
+  upsertSearchAttributes, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import type { DeployJob } from '../../domain/deploy.ts';
 import { emptyReleaseWrite, isEmptyReleaseWrite } from '../../domain/records.ts';
@@ -29,6 +29,13 @@ const loadPage = 500;
 const carryBytes = 32 * 1024;
 /** Writes per recording (as JSON): an activity's input stays far below Temporal's 2 MiB. */
 const recordBytes = 512 * 1024;
+/**
+ * How long writes the API already stored (an Update's answer) may wait to be recorded: one recording
+ * for a burst of decisions or filings, instead of one activity per Update competing with the next.
+ */
+const answeredWaitMs = 2_000;
+/** Runs that started before answered writes could wait record every write at once (their histories say so). */
+const answeredWaitPatch = 'culvert-answered-writes-wait';
 
 /** What a flow adds to the run: its unit of work, and what happens when its children report. */
 export interface FlowHooks {
@@ -70,6 +77,11 @@ export class ReleaseRun {
   readonly deploying = new Map<string, DeployJob>();
   private cancelQueue: string[] = [];
   private blockedShown: string | null = null;
+  /** Whether answered writes wait (set when the loop starts: patched). */
+  private answeredWait = false;
+  /** A timer for answered writes runs; it ran out (they are due). */
+  private answeredTimer = false;
+  private answeredDue = false;
 
   /** The revision this run started at: the writes it carried in are older, and go before its epoch. */
   private readonly epochRev: number;
@@ -189,12 +201,30 @@ export class ReleaseRun {
   // ------------------------------------------------------------------ lanes
 
   private needsRecord(): boolean {
-    return !this.recording && this.mayTry('record') && (this.book.outbox.size > 0 || !isEmptyReleaseWrite(this.release));
+    if (this.recording || !this.mayTry('record')) return false;
+    if (!isEmptyReleaseWrite(this.release)) return true;
+    if (this.book.outbox.size === 0) return false;
+    // Closing and continuing as new wait for no timer.
+    return !this.answeredWait || this.answeredDue || this.drainingNow || this.s.state === 'closed' || this.book.hasUnansweredWrites();
+  }
+
+  /** Answered writes wait, and no timer runs for them yet. */
+  private needsAnsweredTimer(): boolean {
+    return this.answeredWait && !this.answeredTimer && !this.answeredDue && this.book.answered.size > 0;
+  }
+
+  private startAnsweredTimer(): void {
+    this.answeredTimer = true;
+    void sleep(answeredWaitMs).then(() => {
+      this.answeredTimer = false;
+      this.answeredDue = true;
+    });
   }
 
   /** One transaction with every pending write; a fault leaves them pending and is shown. */
   private record(): void {
     const { writes, leftFrom } = this.book.takeWrites(recordBytes);
+    if (leftFrom === Infinity) this.answeredDue = false;
     // The release write goes once every change written before it is in: a bulk ending spares the
     // requests written at a newer revision, and an epoch promises the reader what the last run wrote.
     const before = Math.max(this.epochRev, ...this.release.bulk.map((x) => x.rev));
@@ -251,6 +281,9 @@ export class ReleaseRun {
 
   private needsLoad(): 'approved' | 'checks' | null {
     if (this.loading || !this.mayTry('load') || this.s.state === 'closed') return null;
+    // What the last run carried unrecorded goes to the database first (with this run's epoch): a read
+    // before it would find approvals and checks as they stood earlier, and queue or lose them.
+    if (this.answeredWait && !this.book.epochRecorded) return null;
     // Approved requests of earlier runs come first, in the order they were approved, before any newer one applies.
     if (this.s.backlog.approved && this.unit === null) return 'approved';
     if (this.s.backlog.checks && this.book.checkQueue.length === 0 && this.checksRunning() < checkSlots) return 'checks';
@@ -339,11 +372,12 @@ export class ReleaseRun {
    */
   private wake(): boolean {
     if (this.finished() || this.cancelQueue.length > 0) return true;
-    return this.needsRecord() || this.canStartCheck() || this.needsLoad() !== null || (this.mayStartUnit() && this.flow.hasUnit(this)) ||
+    return this.needsRecord() || this.needsAnsweredTimer() || this.canStartCheck() || this.needsLoad() !== null || (this.mayStartUnit() && this.flow.hasUnit(this)) ||
       (this.s.state !== 'closed' && this.hasDeployWork()) || (this.flow.hasStep?.(this) ?? false);
   }
 
   async loop(continueWith: (carried: Carried) => Promise<never>): Promise<void> {
+    this.answeredWait = patched(answeredWaitPatch);
     for (;;) {
       if (this.drainingNow) {
         // Draining: nothing new starts and filings are refused (the API sends them again) until nothing
@@ -365,6 +399,7 @@ export class ReleaseRun {
         continue;
       }
       if (this.needsRecord()) this.record();
+      if (this.needsAnsweredTimer()) this.startAnsweredTimer();
       const load = this.needsLoad();
       if (load) this.load(load);
       if (this.canStartCheck()) this.startChecks();
