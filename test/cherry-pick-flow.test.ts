@@ -5,6 +5,7 @@ import type { GitFixture } from './helpers/git-fixture.ts';
 import { startStack, unique } from './helpers/stack.ts';
 import { waitFor } from './helpers/wait.ts';
 import type { Stack } from './helpers/stack.ts';
+import { callResending } from './helpers/resend.ts';
 
 const picks = 200;
 
@@ -77,18 +78,11 @@ describe('cherry-pick flow', () => {
     const severities = ['hotfix', 'release', 'normal'];
     const ids: string[] = [];
     for (let start = 0; start < picks; start += 25) {
-      // As CI files: each request under its own Idempotency-Key, sent again when answered 503 (a busy
-      // release under a loaded machine may not take an Update in time; the key makes the re-send safe).
-      const filed = await Promise.all(trunk.slice(start, start + 25).map(async (sha, k) => {
-        const key = `${product}-fix-${start + k}`;
-        for (let attempt = 1; ; attempt++) {
-          const r = await stack.call('POST', changes, {
-            token: engineer, headers: { 'idempotency-key': key },
-            body: { kind: 'pick', commits: [sha.slice(0, 10)], reason: `backport fix ${start + k}${(start + k) % 7 === 0 ? ' security' : ''}`, severity: severities[(start + k) % 3] },
-          });
-          if (r.status !== 503 || attempt === 5) return r;
-        }
-      }));
+      // As CI files: each request under its own Idempotency-Key, sent again when answered 503.
+      const filed = await Promise.all(trunk.slice(start, start + 25).map((sha, k) => callResending(stack, 'POST', changes, {
+        token: engineer, headers: { 'idempotency-key': `${product}-fix-${start + k}` },
+        body: { kind: 'pick', commits: [sha.slice(0, 10)], reason: `backport fix ${start + k}${(start + k) % 7 === 0 ? ' security' : ''}`, severity: severities[(start + k) % 3] },
+      })));
       for (const r of filed) expect(r.status, r.text).toBe(201);
       ids.push(...filed.map((r) => r.body.id as string));
     }

@@ -6,6 +6,7 @@ import type { GitFixture } from './helpers/git-fixture.ts';
 import { startStack, unique } from './helpers/stack.ts';
 import { waitFor } from './helpers/wait.ts';
 import type { Stack } from './helpers/stack.ts';
+import { callResending } from './helpers/resend.ts';
 
 const requests = 200;
 
@@ -46,7 +47,7 @@ describe('a long-lived release across continue-as-new', () => {
     const ids: string[] = [];
     for (let wave = 0; wave < requests; wave += 40) {
       const filed = await Promise.all(branches.slice(wave, wave + 40).flatMap((branch) => [0, 1].map(() =>
-        stack.call('POST', changes, { body: { kind: 'merge', branch }, headers: { 'idempotency-key': `${product}-${branch}` } }))));
+        callResending(stack, 'POST', changes, { body: { kind: 'merge', branch }, headers: { 'idempotency-key': `${product}-${branch}` } }))));
       for (const r of filed) expect(r.status, r.text).toBe(201);
       const waveIds = [...new Set(filed.map((r) => r.body.id as string))];
       expect(waveIds).toHaveLength(Math.min(40, requests - wave));
