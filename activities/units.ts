@@ -1,8 +1,8 @@
 // The units of work of the release workflows that move a release branch. Each records its outcome
-// and the release's new head itself, at the revision the workflow reserved, right after its push and
-// the trace of what it brought in: the API shows `merged` before the workflow hears back, and a retry
-// after a crash at any point finds its own push and records the same outcome once.
-import { writeChanges, writeLanded } from '../db/repos/change-writes.ts';
+// itself, at the revision the workflow reserved, right after its push and the trace of what it brought
+// in (which moves the release's head): the API shows `merged` before the workflow hears back, and a
+// retry after a crash at any point finds its own push and records the same outcome once.
+import { writeChanges } from '../db/repos/change-writes.ts';
 import type { Change } from '../domain/changes.ts';
 import type { ProductConfig } from '../domain/types.ts';
 import type { ActivityDeps } from './deps.ts';
@@ -19,12 +19,8 @@ function settled(change: Change, rev: number, fields: Partial<Change>): Change {
 }
 
 export function unitActivities(deps: ActivityDeps) {
-  const writesOf = (i: UnitBase, changes: { change: Change; note: string }[]) =>
-    changes.map(({ change, note }) => ({ change, events: [{ at: i.at, state: change.state, note, rev: i.rev }] }));
   const write = (i: UnitBase, changes: { change: Change; note: string }[]) =>
-    writeChanges(deps.db, i.product.name, i.release, writesOf(i, changes), new Date(i.at));
-  const land = (i: UnitBase, head: string, changes: { change: Change; note: string }[]) =>
-    writeLanded(deps.db, i.product.name, i.release, writesOf(i, changes), head, new Date(i.at));
+    writeChanges(deps.db, i.product.name, i.release, changes.map(({ change, note }) => ({ change, events: [{ at: i.at, state: change.state, note, rev: i.rev }] })), new Date(i.at));
 
   return {
     async mergeApproved(i: UnitBase & { change: Change }): Promise<
@@ -36,7 +32,7 @@ export function unitActivities(deps: ActivityDeps) {
         const res = await mergeOnto(deps, {
           product: i.product, release: i.release, branch: i.branch, expectedHead: i.expectedHead,
           change: { id: c.id, seq: c.seq, branch: c.branch ?? '', sourceSha: c.sourceSha ?? '', decidedBy: c.decidedBy ?? '' },
-        }, (sha) => land(i, sha, [{ change: mergedAs(sha), note: `merged as ${sha.slice(0, 12)}` }]));
+        }, (sha) => write(i, [{ change: mergedAs(sha), note: `merged as ${sha.slice(0, 12)}` }]));
         switch (res.kind) {
           case 'stale':
             return res;
@@ -76,7 +72,7 @@ export function unitActivities(deps: ActivityDeps) {
         const res = await applyBatch(deps, {
           product: i.product, release: i.release, branch: i.branch, expectedHead: i.expectedHead, cutFrom: i.cutFrom, committedAt: i.committedAt,
           items: i.items.map((c) => ({ changeId: c.id, seq: c.seq, kind: c.kind === 'revert' ? 'revert' as const : 'pick' as const, commits: c.commits, revertOf: c.revertOf })),
-        }, (tip, results) => land(i, tip, outcomesOf(results)));
+        }, (_tip, results) => write(i, outcomesOf(results)));
         if (res.kind === 'stale') return res;
         return { kind: 'applied', head: res.head, written: outcomesOf(res.results).map((o) => o.change) };
       }));
