@@ -10,7 +10,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import { loadDevServerConfig, testServerOptions } from '../cli/dev-server-config.ts';
 import { requireTemporalCli } from '../cli/temporal-cli.ts';
-import { workflowsPath } from '../cli/worker.ts';
+import { workflowInterceptorModules, workflowsPath } from '../cli/worker.ts';
 import { approvalRoundtrip } from './approval-roundtrip.ts';
 import type { BenchResult, Benchmark } from './lib.ts';
 import { formatResult } from './lib.ts';
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
       TestWorkflowEnvironment.createLocal({
         server: { executable: { type: 'existing-path', path: requireTemporalCli() }, ...testServerOptions(cfg) },
       }),
-      bundleWorkflowCode({ workflowsPath, logger: quietLogger }),
+      bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: quietLogger }),
       bundleWorkflowCode({ workflowsPath: noopWorkflowPath, logger: quietLogger }),
     ]);
     env = started;

@@ -7,6 +7,8 @@ import { cleanStaleWork } from '../activities/steps/cleanup.ts';
 import { startStepSupervisor } from '../activities/steps/index.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** Bundled with the workflows wherever they are bundled (workflows/interceptors.ts says why). */
+export const workflowInterceptorModules = [fileURLToPath(new URL('../workflows/interceptors.ts', import.meta.url))];
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -37,7 +39,7 @@ export async function createWorker(s: WorkerSetup): Promise<Worker> {
     namespace: s.namespace,
     taskQueue: s.taskQueue,
     activities: createActivities(s.deps),
-    ...(s.workflowBundle ? { workflowBundle: s.workflowBundle } : { workflowsPath }),
+    ...(s.workflowBundle ? { workflowBundle: s.workflowBundle } : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules } }),
     // Long steps run as activities; leave room for several at once without starving git work.
     maxConcurrentActivityTaskExecutions: 20,
     // A stopping worker lets what runs finish for a while; a step still running then is cut short and

@@ -6,9 +6,10 @@ import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { loadDevServerConfig, testServerOptions } from '../cli/dev-server-config.ts';
 import { requireTemporalCli } from '../cli/temporal-cli.ts';
-import { workflowsPath } from '../cli/worker.ts';
+import { workflowInterceptorModules, workflowsPath } from '../cli/worker.ts';
 import * as culvertWorkflows from '../workflows/index.ts';
 import { collectHistories, replayAll, saveHistories } from './helpers/histories.ts';
+import { failingEventId, listEvents } from './helpers/history-listing.ts';
 
 /** Every workflow type the worker registers: their histories are replayed at the end of the run. */
 const culvertWorkflowTypes = Object.keys(culvertWorkflows);
@@ -40,7 +41,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     },
   });
   const dir = await mkdtemp(join(tmpdir(), 'culvert-bundle-'));
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: quietLogger });
   const workflowBundlePath = join(dir, 'workflows.js');
   await writeFile(workflowBundlePath, code);
   project.provide('temporalAddress', env.address);
@@ -62,7 +63,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
       const { replayed, failures } = await replayAll(workflowBundlePath, histories);
       console.log(`replayed ${replayed} workflow histories of this run against the current workflow code in ${Date.now() - started} ms: ${failures.length} failed`);
       if (failures.length > 0) {
-        for (const f of failures.slice(0, 10)) console.error(`history that does not replay: ${f.type} ${f.workflowId} ${f.runId}\n  ${f.error}`);
+        for (const f of failures.slice(0, 10)) {
+          console.error(`history that does not replay: ${f.type} ${f.workflowId} ${f.runId}\n  ${f.error}`);
+          // The events before the one replay could not match, to see what the workflow task saw.
+          const h = histories.find((x) => x.runId === f.runId);
+          const at = failingEventId(f.error);
+          if (h && at !== undefined) console.error(listEvents(h.history, at - 60, at + 10).join('\n'));
+        }
+        const failedDir = join(tmpdir(), `culvert-unreplayable-${Date.now()}`);
+        await saveHistories(failedDir, histories.filter((h) => failures.some((f) => f.runId === h.runId)));
+        console.error(`histories that do not replay saved to ${failedDir}`);
         throw new Error(`${failures.length} of ${replayed} workflow histories of this run do not replay against the current workflow code`);
       }
     } finally {

@@ -8,6 +8,7 @@ import type { ProductConfig } from '../domain/types.ts';
 import { gate } from './gate.ts';
 import { reportDone, untilOutcome } from './jobs.ts';
 import { records, steps } from './release/acts.ts';
+import { keepTasksEventful } from './interceptors.ts';
 
 export interface DeploymentInput {
   product: ProductConfig;
@@ -19,6 +20,7 @@ export interface DeploymentInput {
 }
 
 export async function deployment(input: DeploymentInput): Promise<{ state: 'succeeded' | 'failed' | 'refused' }> {
+  keepTasksEventful();
   const { product, job } = input;
   const where = { product: product.name, release: input.release };
   const parent = input.parent ?? null;

@@ -8,6 +8,7 @@ import type { Gate, GatePolicy } from '../domain/gate.ts';
 import { reportDone, untilOutcome } from './jobs.ts';
 import { voteUpdate } from './messages.ts';
 import { records } from './release/acts.ts';
+import { keepTasksEventful } from './interceptors.ts';
 
 export interface GateInput {
   id: string;
@@ -23,6 +24,7 @@ export interface GateInput {
 }
 
 export async function gate(input: GateInput): Promise<{ state: 'approved' | 'rejected' | 'expired' }> {
+  keepTasksEventful();
   const g: Gate = { ...openGate(input.id, input.subject, input.policy, input.requestedBy, new Date(workflowInfo().startTime)), votes: input.votes ?? [] };
   g.state = tally(g);
   let recorded = 0;

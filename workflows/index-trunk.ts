@@ -1,6 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { CulvertActivities } from '../activities/index.ts';
 import type { ProductConfig } from '../domain/types.ts';
+import { keepTasksEventful } from './interceptors.ts';
 
 // Someone is waiting on the answer: a repository that cannot be fetched fails the lookup soon
 // instead of being retried for hours.
@@ -21,5 +22,6 @@ export interface TrunkIndexed {
  * Culvert, so a lookup of a commit Culvert has not seen yet starts this before it answers "unknown".
  */
 export async function indexTrunkWorkflow(input: { product: ProductConfig }): Promise<TrunkIndexed> {
+  keepTasksEventful();
   return acts.indexTrunk(input);
 }

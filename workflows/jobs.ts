@@ -9,6 +9,7 @@ import { backoffMs, blockedAgain, outcomeOf } from './release/faults.ts';
 import type { Outcome } from './release/faults.ts';
 import { jobBlockedSignal, jobDoneSignal } from './release/messages.ts';
 import type { Blocked, JobResult } from './release/messages.ts';
+import { keepTasksEventful } from './interceptors.ts';
 
 /** Tells the release (by workflow id, so whichever run is current); a release that has ended is not told. */
 async function tell(parent: string, signal: () => Promise<void>): Promise<void> {
@@ -57,6 +58,7 @@ export interface CheckInput {
 
 /** The change.requested steps of one request, on its merge result. Cancelled when the request ends first. */
 export async function releaseCheck(input: CheckInput): Promise<void> {
+  keepTasksEventful();
   try {
     const o = await untilOutcome(input.parent, `check of change ${input.changeId}`, (runId) => steps.runCheck({
       product: input.product, release: input.release, changeId: input.changeId, runId, baseSha: input.baseSha, source: input.source,
@@ -85,6 +87,7 @@ export interface BuildInput {
 
 /** One release candidate (or the final) built from exactly `commit`, its artifacts collected. */
 export async function candidateBuild(input: BuildInput): Promise<void> {
+  keepTasksEventful();
   const o = await untilOutcome(input.parent, `build of ${input.label}`, (runId) => steps.buildCandidate({
     product: input.product, release: input.release, candidateId: input.candidateId, number: input.number, final: input.final,
     label: input.label, commit: input.commit, runId,

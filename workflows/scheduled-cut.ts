@@ -8,6 +8,7 @@ import { releaseWorkflow } from './legacy/release.ts';
 import { releaseWorkflowType } from './release/flows.ts';
 import type { ReleaseInput } from './release/state.ts';
 import { releaseSearchAttributes } from './search-attributes.ts';
+import { keepTasksEventful } from './interceptors.ts';
 
 export interface ScheduledCutInput {
   product: string;
@@ -21,6 +22,7 @@ const scheduler: Actor = { name: 'culvert-schedule', role: 'admin', products: nu
 
 /** What a Temporal Schedule starts: cut the product's next release from trunk, and maybe close the last one. */
 export async function scheduledCutWorkflow(input: ScheduledCutInput): Promise<{ release: string | null; closed: string | null }> {
+  keepTasksEventful();
   const at = new Date(workflowInfo().startTime).toISOString();
   const plan = await acts.planScheduledCut({ product: input.product, at });
   if (!plan) return { release: null, closed: null };

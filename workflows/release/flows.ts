@@ -20,6 +20,7 @@ import type { FlowHooks } from './run.ts';
 import { newBinaryState } from './state.ts';
 import type { Carried, ReleaseInput } from './state.ts';
 import { hasMerge, startMerge } from './units.ts';
+import { keepTasksEventful } from '../interceptors.ts';
 
 const pullRequestHooks: FlowHooks = { startUnit: startMerge, hasUnit: hasMerge };
 
@@ -41,6 +42,7 @@ export function releaseWorkflowType(flow: 'pull-request' | 'cherry-pick' | 'bina
 }
 
 async function runRelease(type: string, input: ReleaseInput, hooks: FlowHooks): Promise<void> {
+  keepTasksEventful();
   let carried = input.carried;
   let cutFailure: ApplicationFailure | undefined;
   // Set once the release is cut (or was, in an earlier run): the cut's caller waits for it.
