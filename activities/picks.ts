@@ -7,7 +7,7 @@ import { isShaLike } from './git/index.ts';
 import type { CommitInfo, CommitTreeOptions, Identity, Mirror } from './git/index.ts';
 import type { FastTrees } from './git/fast-trees.ts';
 import { withHeartbeat } from './heartbeat.ts';
-import { recordMove } from './moves.ts';
+import { recordMove as recordMoveNow } from './moves.ts';
 import { permanent } from './faults.ts';
 
 export interface PickItem {
@@ -61,7 +61,11 @@ export interface BatchInput {
  * recognises its own push (at the head, or under commits pushed on top since) instead of applying
  * anything twice.
  */
-export async function applyBatch(deps: ActivityDeps, i: BatchInput, landed?: (tip: string, results: PickOutcome[]) => Promise<void>): Promise<ApplyResult> {
+export async function applyBatch(
+  deps: ActivityDeps, i: BatchInput, landed?: (tip: string, results: PickOutcome[]) => Promise<void>, traceLater = false,
+): Promise<ApplyResult> {
+  // As in mergeOnto: with `traceLater` the workflow traces the move in an activity of its own.
+  const recordMove = traceLater ? async () => undefined : recordMoveNow;
   const identity = deps.identity ?? culvertIdentity;
   const m = await mirrorFor(deps, i.product.repository);
   await m.fetch();

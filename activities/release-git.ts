@@ -7,7 +7,7 @@ import type { ActivityDeps } from './deps.ts';
 import { culvertIdentity, mirrorFor } from './deps.ts';
 import { InvalidRefError, assertSafeBranchName, isShaLike } from './git/index.ts';
 import { withHeartbeat } from './heartbeat.ts';
-import { recordMove } from './moves.ts';
+import { recordMove as recordMoveNow } from './moves.ts';
 import { recordCut } from './trace/index.ts';
 import { permanent } from './faults.ts';
 
@@ -34,9 +34,11 @@ export interface MergeInput {
 /**
  * Merges one approved change onto the release branch without a working tree. Idempotent: a retry
  * after a crash finds its own merge commit on the remote (by trailer) instead of merging twice.
- * `landed` runs once the merge is on the remote and its move traced.
+ * `landed` runs once the merge is on the remote and (unless `traceLater`) its move traced.
  */
-export async function mergeOnto(deps: ActivityDeps, i: MergeInput, landed?: (sha: string) => Promise<void>): Promise<MergeResult> {
+export async function mergeOnto(deps: ActivityDeps, i: MergeInput, landed?: (sha: string) => Promise<void>, traceLater = false): Promise<MergeResult> {
+  // Units of runs that trace in an activity of their own (after the outcome) leave the trace to it.
+  const recordMove = traceLater ? async () => undefined : recordMoveNow;
   const identity = deps.identity ?? culvertIdentity;
   const m = await mirrorFor(deps, i.product.repository);
   await m.fetch();
@@ -73,9 +75,9 @@ export async function mergeOnto(deps: ActivityDeps, i: MergeInput, landed?: (sha
     throw permanent(`release branch ${i.branch} vanished during the merge`);
   }
   await deps.faults?.afterPush?.(i.change.id);
-  // The move (the release's head and the commits it brought in), then the outcome: whoever reads the
-  // request merged finds `culvert where` and the notes agreeing. Showing `merged` before the trace (it
-  // takes tens of milliseconds) made a lookup right after it answer "in no release".
+  // Inline, the move (the release's head and the commits it brought in) goes before the outcome, so that
+  // whoever reads the request merged finds `culvert where` and the notes agreeing; with `traceLater`, the
+  // outcome goes first and the API waits for the trace that follows (api/commits/fresh.ts).
   await recordMove(deps, m, i.product.name, i.release, i.expectedHead, sha);
   await landed?.(sha);
   return { kind: 'merged', sha };

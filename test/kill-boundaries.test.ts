@@ -33,7 +33,7 @@ const admin: Actor = { name: 'admin', role: 'admin', products: null, tokenId: nu
 const qa: Actor[] = ['quinn', 'quentin'].map((name) => ({ name, role: 'owner', products: null, tokenId: null }));
 
 type Phase = 'before' | 'after';
-const pullRequestBoundaries: [string, Phase][] = ['resolveCut', 'createRelease', 'inspectRequests', 'recordRelease', 'runCheck', 'mergeApproved', 'recordDeployment', 'runDeploy']
+const pullRequestBoundaries: [string, Phase][] = ['resolveCut', 'createRelease', 'inspectRequests', 'recordRelease', 'runCheck', 'mergeApproved', 'traceRelease', 'recordDeployment', 'runDeploy']
   .flatMap((a) => [[a, 'before'], [a, 'after']] as [string, Phase][]);
 const binaryBoundaries: [string, Phase][] = ['applyApprovedPicks', 'buildCandidate', 'recordGate'].flatMap((a) => [[a, 'before'], [a, 'after']] as [string, Phase][]);
 

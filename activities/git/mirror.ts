@@ -651,7 +651,9 @@ export class Mirror {
     const args = ['push', '--porcelain', `--force-with-lease=${ref}:${expectedOld ?? ''}`, '--end-of-options', 'origin', `${sha}:${ref}`];
     const { stdout, stderr, exitCode } = await this.run(args, { okExitCodes: [1] });
     if (exitCode === 0) {
-      await this.lock(() => this.run(['update-ref', '--end-of-options', `refs/remotes/origin/${branch}`, sha]));
+      // The mirror's copy of the branch follows, without holding up whoever waits on the push (the
+      // outcome is written right after it): every later user of the mirror takes the lock after this.
+      void this.lock(() => this.run(['update-ref', '--end-of-options', `refs/remotes/origin/${branch}`, sha])).catch(() => undefined);
       return { ok: true };
     }
     // Porcelain status lines are "<flag>\t<from>:<to>\t<summary>"; "!" with a plain

@@ -205,12 +205,14 @@ async function latestAnchorWithin(deps: ActivityDeps, m: Mirror, line: TraceLine
  * records every commit the move brought in with the origin of picks. A push by someone else since the
  * last recorded head (adopted as "stale" by the workflow) is recorded as a move of its own first.
  */
-export async function traceMove(deps: ActivityDeps, m: Mirror, productName: string, release: string, from: string, to: string): Promise<void> {
+export async function traceMove(
+  deps: ActivityDeps, m: Mirror, productName: string, release: string, from: string, to: string, head: string | { sha: string; ifAt: string } = to,
+): Promise<void> {
   const product = (await getProduct(deps.db, productName))?.config ?? null;
   const line = product ? await indexTrunk(deps, m, product.repository, product.trunk) : null;
   const cut = await getCut(deps.db, productName, release);
   if (await moveTo(deps.db, productName, release, to)) {
-    await saveMoves(deps.db, productName, release, to, []);
+    await saveMoves(deps.db, productName, release, head, []);
     return;
   }
   const ranges: [string, string][] = [];
@@ -223,7 +225,7 @@ export async function traceMove(deps: ActivityDeps, m: Mirror, productName: stri
     const commits = await logCommits(m, b, [a], { messages: true });
     moves.push({ fromSha: a, toSha: b, entries: await describe(deps, m, commits, ctx) });
   }
-  await saveMoves(deps.db, productName, release, to, moves);
+  await saveMoves(deps.db, productName, release, head, moves);
 }
 
 export function traceActivities(deps: ActivityDeps) {

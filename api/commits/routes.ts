@@ -7,6 +7,7 @@ import { ApiError } from '../errors.ts';
 import { loadProduct } from '../products/routes.ts';
 import type { Routes } from '../route.ts';
 import { param, slug } from '../route.ts';
+import { awaitTraces } from './fresh.ts';
 import { refreshTrunks } from './refresh.ts';
 import { traceCommit } from './trace.ts';
 import type { CommitAnswer } from './trace.ts';
@@ -34,6 +35,7 @@ export function commitRoutes(r: Routes, deps: AppDeps): void {
     const canSee = (p: string): boolean => !scoped || (actor.products ?? []).includes(p);
     // A token limited to some products never learns of commits elsewhere, not even by an ambiguity.
     const searchIn: (string | null)[] = product ? [product] : scoped ? (actor.products ?? []) : [null];
+    await awaitTraces(deps.db, product ? [product] : scoped ? (actor.products ?? []) : null);
     const lookup = async (): Promise<CommitAnswer | null> => {
       if (prefix.length === 40 && !product && !scoped) return traceCommit(deps.db, prefix, null, canSee);
       const found = new Set<string>();

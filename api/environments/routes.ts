@@ -3,6 +3,7 @@ import { currentDeployments, environmentHistory } from '../../db/repos/deploymen
 import { requireView } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
+import { awaitTraces } from '../commits/fresh.ts';
 import { previewDeployment } from '../notes/preview.ts';
 import { loadProduct } from '../products/routes.ts';
 import { loadRelease } from '../releases/routes.ts';
@@ -51,6 +52,7 @@ export function environmentRoutes(r: Routes, deps: AppDeps): void {
     const env = config.environments.find((e) => e.name === envName);
     if (!env) throw new ApiError('unknown_environment', `product ${product} has no environment ${envName}`);
     const rel = await loadRelease(deps.db, product, query.release);
+    await awaitTraces(deps.db, [product]);
     return c.json(await previewDeployment(deps.db, product, env, rel, query.limit));
   });
 }

@@ -7,6 +7,7 @@ import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { loadProduct } from '../products/routes.ts';
 import { loadRelease } from '../releases/routes.ts';
+import { awaitTraces } from '../commits/fresh.ts';
 import type { Routes } from '../route.ts';
 import { slugParam } from '../route.ts';
 import { changesBetween, notesMarkdown } from './notes.ts';
@@ -38,6 +39,7 @@ export function notesRoutes(r: Routes, deps: AppDeps): void {
     const product = slugParam(c, 'product');
     requireView(actor, product);
     await loadProduct(deps.db, product);
+    await awaitTraces(deps.db, [product]);
     const from = await resolveRelease(deps, product, query.from, 'from');
     const to = await resolveRelease(deps, product, query.to, 'to');
     const set = await changesBetween(deps.db, from.snapshot, to.snapshot);

@@ -68,6 +68,17 @@ export async function writeChanges(db: Writer, product: string, release: string,
   }
 }
 
+/**
+ * The outcome of a unit of work that moved the release: its requests and the release's new head, in one
+ * transaction, right after the push (the trace of the move follows: activities/moves.ts).
+ */
+export async function writeLanded(db: Db, product: string, release: string, writes: ChangeWrite[], head: string, at = new Date()): Promise<void> {
+  await db.transaction(async (tx) => {
+    await writeChanges(tx, product, release, writes, at);
+    await tx.update(releases).set({ headSha: head, updatedAt: sql`now()` }).where(and(eq(releases.product, product), eq(releases.name, release)));
+  });
+}
+
 /** Ends every request of the release in one of `from` with an older revision, but those excepted. */
 export async function writeBulk(tx: Writer, product: string, release: string, bulk: BulkWrite): Promise<number> {
   const event = { at: bulk.at, state: bulk.to, note: bulk.note, rev: bulk.rev };

@@ -153,10 +153,12 @@ export async function moveTo(db: Db, product: string, release: string, toSha: st
  * transaction. A move whose head is already recorded is skipped, so a retried activity records nothing twice.
  */
 export async function saveMoves(
-  db: Db, product: string, release: string, head: string, moves: { fromSha: string; toSha: string; entries: TraceEntry[] }[], at = new Date(),
+  db: Db, product: string, release: string, head: string | { sha: string; ifAt: string }, moves: { fromSha: string; toSha: string; entries: TraceEntry[] }[], at = new Date(),
 ): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.update(releases).set({ headSha: head, updatedAt: sql`now()` }).where(and(eq(releases.product, product), eq(releases.name, release)));
+    // A trace that follows the outcome moves the head only where nothing newer has moved it since.
+    const [sha, where] = typeof head === 'string' ? [head, undefined] : [head.sha, eq(releases.headSha, head.ifAt)];
+    await tx.update(releases).set({ headSha: sha, updatedAt: sql`now()` }).where(and(eq(releases.product, product), eq(releases.name, release), where));
     const [top] = await tx.select({ n: max(releaseMoves.move) }).from(releaseMoves)
       .where(and(eq(releaseMoves.product, product), eq(releaseMoves.release, release)));
     let n = top?.n ?? 0;
@@ -169,6 +171,18 @@ export async function saveMoves(
       await insertEntries(tx as unknown as Db, product, release, n, mv.entries, at);
     }
   });
+}
+
+/**
+ * Releases updated since `since` whose head is not the last head traced: a unit of work wrote its
+ * outcome (and the new head) and the trace of its move has not followed yet. Releases cut before
+ * Culvert traced commits (no moves at all) are not counted.
+ */
+export async function untracedReleases(db: Db, products: string[] | null, since: Date): Promise<{ product: string; name: string }[]> {
+  const traced = sql<string | null>`(select m.to_sha from ${releaseMoves} m where m.product = ${releases.product} and m.release = ${releases.name} order by m.move desc limit 1)`;
+  const rows = await db.select({ product: releases.product, name: releases.name, head: releases.headSha, traced }).from(releases)
+    .where(and(gte(releases.updatedAt, since), products ? inArray(releases.product, products) : undefined));
+  return rows.filter((r) => r.traced !== null && r.traced !== r.head).map(({ product, name }) => ({ product, name }));
 }
 
 // ---------------------------------------------------------------------------------------------------

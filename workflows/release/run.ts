@@ -15,7 +15,7 @@ import { emptyReleaseWrite, isEmptyReleaseWrite } from '../../domain/records.ts'
 import type { Blocked, ReleaseWrite } from '../../domain/records.ts';
 import { deploymentWorkflowId } from '../../domain/types.ts';
 import { blockedKey, releaseSearchAttributes } from '../search-attributes.ts';
-import { records } from './acts.ts';
+import { records, units } from './acts.ts';
 import { Book } from './book.ts';
 import { backoffMs, blockedAgain, outcomeOf } from './faults.ts';
 import type { JobResult } from './messages.ts';
@@ -36,6 +36,12 @@ const recordBytes = 512 * 1024;
 const answeredWaitMs = 2_000;
 /** Runs that started before answered writes could wait record every write at once (their histories say so). */
 const answeredWaitPatch = 'culvert-answered-writes-wait';
+/**
+ * Runs that started before units wrote their outcome first traced each move inside the unit (their
+ * histories say so); later ones trace it in an activity of their own right after, so that the API shows
+ * `merged` as soon as the push is done.
+ */
+const traceLaterPatch = 'culvert-trace-after-outcome';
 
 /** What a flow adds to the run: its unit of work, and what happens when its children report. */
 export interface FlowHooks {
@@ -82,6 +88,11 @@ export class ReleaseRun {
   /** A timer for answered writes runs; it ran out (they are due). */
   private answeredTimer = false;
   private answeredDue = false;
+  /** Whether units leave the trace of their move to traceRelease (set when the loop starts: patched). */
+  traceLater = false;
+  /** Heads whose moves are still to be traced, oldest first; one trace runs at a time. */
+  private traceOwed: string[];
+  private tracing = false;
 
   /** The revision this run started at: the writes it carried in are older, and go before its epoch. */
   private readonly epochRev: number;
@@ -100,6 +111,7 @@ export class ReleaseRun {
     this.blocked = carried.blocked;
     this.binary = carried.binary;
     this.release = carried.release;
+    this.traceOwed = carried.traceOwed ?? [];
   }
 
   get s() {
@@ -246,6 +258,31 @@ export class ReleaseRun {
     });
   }
 
+  /** The branch moved to `head` (a unit landed, or someone else pushed): its move is to be traced. */
+  oweTrace(head: string): void {
+    if (this.traceLater && this.traceOwed.at(-1) !== head) this.traceOwed.push(head);
+  }
+
+  private needsTrace(): boolean {
+    return !this.tracing && this.traceOwed.length > 0 && this.mayTry('trace');
+  }
+
+  /** Traces the oldest owed head (each unit's move is recorded as its own move, as inline tracing did). */
+  private trace(): void {
+    const to = this.traceOwed[0] as string;
+    this.tracing = true;
+    void outcomeOf(units.traceRelease({ product: this.s.product, release: this.s.name, to })).then((o) => {
+      this.tracing = false;
+      if (o.ok || o.permanent) {
+        // A permanent fault (the release row is gone) is not tried again; the next move's trace covers it.
+        this.traceOwed.shift();
+        this.unblock('trace');
+        return;
+      }
+      this.failedAgain('trace', 'tracing the commits the release brought in', o.reason);
+    });
+  }
+
   private canStartCheck(): boolean {
     return this.s.state !== 'closed' && this.checksRunning() + this.starting < checkSlots && this.book.checkQueue.length > 0;
   }
@@ -344,12 +381,12 @@ export class ReleaseRun {
   }
 
   private busy(): boolean {
-    return this.unit !== null || this.recording || this.loading || this.starting > 0;
+    return this.unit !== null || this.recording || this.loading || this.starting > 0 || this.tracing;
   }
 
   private finished(): boolean {
     return this.s.state === 'closed' && !this.busy() && this.book.outbox.size === 0 && isEmptyReleaseWrite(this.release) &&
-      !this.hasDeployWork() && !(this.flow.busyWhenClosed?.(this) ?? false);
+      !this.hasDeployWork() && !(this.flow.busyWhenClosed?.(this) ?? false) && this.traceOwed.length === 0;
   }
 
   /** The server suggests continue-as-new (or the history is long). Read in the loop only: see loop(). */
@@ -372,12 +409,13 @@ export class ReleaseRun {
    */
   private wake(): boolean {
     if (this.finished() || this.cancelQueue.length > 0) return true;
-    return this.needsRecord() || this.needsAnsweredTimer() || this.canStartCheck() || this.needsLoad() !== null || (this.mayStartUnit() && this.flow.hasUnit(this)) ||
+    return this.needsRecord() || this.needsAnsweredTimer() || this.needsTrace() || this.canStartCheck() || this.needsLoad() !== null || (this.mayStartUnit() && this.flow.hasUnit(this)) ||
       (this.s.state !== 'closed' && this.hasDeployWork()) || (this.flow.hasStep?.(this) ?? false);
   }
 
   async loop(continueWith: (carried: Carried) => Promise<never>): Promise<void> {
     this.answeredWait = patched(answeredWaitPatch);
+    this.traceLater = patched(traceLaterPatch);
     for (;;) {
       if (this.drainingNow) {
         // Draining: nothing new starts and filings are refused (the API sends them again) until nothing
@@ -400,6 +438,7 @@ export class ReleaseRun {
       }
       if (this.needsRecord()) this.record();
       if (this.needsAnsweredTimer()) this.startAnsweredTimer();
+      if (this.needsTrace()) this.trace();
       const load = this.needsLoad();
       if (load) this.load(load);
       if (this.canStartCheck()) this.startChecks();
@@ -424,6 +463,7 @@ export class ReleaseRun {
       }),
       release: { ...this.release, epoch: this.s.epoch + 1 },
       jobs: this.jobs, deployQueue: this.deployQueue, deploysOwed: this.deploysOwed, blocked: this.blocked, binary: this.binary,
+      ...(this.traceOwed.length > 0 ? { traceOwed: this.traceOwed } : {}),
     };
   }
 }

@@ -41,6 +41,8 @@ export interface Carried {
   binary: BinaryState | null;
   /** A sign-off gate a legacy release had open: the new run opens it as a gate workflow, votes kept. */
   legacyGate?: Gate;
+  /** Heads whose moves are still to be traced, oldest first (runs that trace after the outcome). */
+  traceOwed?: string[];
 }
 
 export interface ReleaseInput {

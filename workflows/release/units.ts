@@ -17,6 +17,7 @@ export function startMerge(run: ReleaseRun): boolean {
   const at = run.now();
   void outcomeOf(units.mergeApproved({
     product: run.s.product, release: run.s.name, branch: run.s.branch, expectedHead: run.s.headSha, change: { ...change }, rev, at,
+    ...(run.traceLater ? { traceLater: true } : {}),
   })).then((o) => {
     run.unit = null;
     b.applying.delete(change.id);
@@ -33,11 +34,13 @@ export function startMerge(run: ReleaseRun): boolean {
     if (res.kind === 'stale') {
       // Someone else moved the branch: adopt their head and merge onto it (the change stays queued).
       run.s.headSha = res.actual;
+      run.oweTrace(res.actual);
       return;
     }
     b.settledElsewhere(res.written);
     if (res.kind === 'merged') {
       run.s.headSha = res.head;
+      run.oweTrace(res.head);
       run.owePublish();
     }
   });
@@ -63,6 +66,7 @@ export function startPicks(run: ReleaseRun): boolean {
   void outcomeOf(units.applyApprovedPicks({
     product: run.s.product, release: run.s.name, branch: run.s.branch, expectedHead: run.s.headSha, cutFrom: run.s.cutFrom,
     committedAt: at, items: ready.map((c): Change => ({ ...c })), rev, at,
+    ...(run.traceLater ? { traceLater: true } : {}),
   })).then((o) => {
     run.unit = null;
     for (const c of ready) b.applying.delete(c.id);
@@ -78,8 +82,10 @@ export function startPicks(run: ReleaseRun): boolean {
     const res = o.value;
     if (res.kind === 'stale') {
       run.s.headSha = res.actual;
+      run.oweTrace(res.actual);
       return;
     }
+    if (res.head !== run.s.headSha) run.oweTrace(res.head);
     run.s.headSha = res.head;
     for (const w of res.written) b.settledElsewhere(w);
     if (res.written.some((w) => w.state === 'merged')) {
