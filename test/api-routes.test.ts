@@ -327,14 +327,19 @@ describe('api routes', () => {
       expectError(await stack.call('GET', `/v1/products/${missing}`), 404, 'product_not_found', new RegExp(missing));
     });
 
-    it('PATCH /v1/products/:product by its owner changes only the given fields', async () => {
+    it('PATCH /v1/products/:product changes only the given fields (an owner: naming and severities; an admin: the rest)', async () => {
       const before = await stack.call('GET', `/v1/products/${p.cut}`);
       const res = await stack.call('PATCH', `/v1/products/${p.cut}`, {
-        token: t.ownerA, body: { owners: ['olivia', 'otto'], environments: [{ name: 'qa', order: 1, production: false }] },
+        token: t.ownerA, body: { severities: ['hotfix', 'normal'], nameTemplate: 'r{n}' },
       });
       expect(res.status, res.text).toBe(200);
-      expect(res.body).toMatchObject({ ...before.body, owners: ['olivia', 'otto'], environments: [{ name: 'qa', order: 1, production: false }], updatedAt: expect.any(String) });
-      expect((await stack.call('GET', `/v1/products/${p.cut}`)).body).toEqual(res.body);
+      expect(res.body).toMatchObject({ ...before.body, severities: ['hotfix', 'normal'], nameTemplate: 'r{n}', updatedAt: expect.any(String) });
+      const byAdmin = await stack.call('PATCH', `/v1/products/${p.cut}`, {
+        body: { owners: ['olivia', 'otto'], environments: [{ name: 'qa', order: 1, production: false }] },
+      });
+      expect(byAdmin.status, byAdmin.text).toBe(200);
+      expect(byAdmin.body).toMatchObject({ ...res.body, owners: ['olivia', 'otto'], environments: [{ name: 'qa', order: 1, production: false }], updatedAt: expect.any(String) });
+      expect((await stack.call('GET', `/v1/products/${p.cut}`)).body).toEqual(byAdmin.body);
     });
 
     it('PATCH: 400 bad body, 403 for ci, viewer and other owners, 404 unknown', async () => {

@@ -41,6 +41,8 @@ export function approvalRoutes(r: Routes, deps: AppDeps): void {
     const gate = await getApproval(deps.db, id);
     if (!gate) throw new ApiError('approval_not_found', `no approval ${id}`);
     requireView(actor, gate.product);
+    // Membership is by principal name; a viewer's token never decides, whatever its name.
+    if (actor.role === 'viewer') throw new ApiError('forbidden', `${actor.name} holds a viewer token: viewers cannot vote on approvals`, { role: actor.role });
     if (gate.state !== 'pending') throw new ApiError('gate_closed', `approval ${id} is already ${gate.state}`);
     await audited(deps.db, actor, `approval.${body.decision}`, { product: gate.product, release: gate.release ?? undefined, target: id, details: body }, async () => {
       const voted = await executeUpdateWithRetry(deps.temporal.client.workflow.getHandle(gate.workflowId), voteUpdate, { args: [{ gateId: id, ...body, actor }] });

@@ -3,7 +3,7 @@ import { createProduct, getProduct, listProducts, updateProduct } from '../../db
 import type { ProductRecord } from '../../db/repos/products.ts';
 import { listReleases } from '../../db/repos/releases.ts';
 import { getTemplate } from '../../db/repos/templates.ts';
-import type { ProductConfig } from '../../domain/types.ts';
+import type { Actor, ProductConfig } from '../../domain/types.ts';
 import { productUpdatedSignal } from '../../workflows/messages.ts';
 import { audit } from '../audit/record.ts';
 import { requireAdmin, requireOwner, requireView } from '../auth.ts';
@@ -14,7 +14,27 @@ import { slugParam } from '../route.ts';
 import { createProductSchema, effectiveConfig, patchProductSchema } from './schema.ts';
 import type { ProductInput } from './schema.ts';
 
-const present = (p: ProductRecord) => ({ ...p.config, createdAt: p.createdAt, updatedAt: p.updatedAt });
+/**
+ * What an owner may change on their product: naming and severities, the day-to-day. Everything that
+ * decides what code runs, where, and with whose approval (repository, trunk, owners, steps, triggers,
+ * environments and their production flag, gates, approval and sign-off policies, artifacts, branch
+ * names, the template) is an admin's.
+ */
+export const ownerFields = new Set(['severities', 'nameTemplate', 'versioning']);
+
+/** Step environment values, as anyone but an admin sees them: the names, never the values. */
+export function maskSteps<T extends { steps?: Record<string, { env?: Record<string, string> }> }>(config: T): T {
+  if (!config.steps) return config;
+  const steps = Object.fromEntries(Object.entries(config.steps).map(([name, step]) => [
+    name, step.env ? { ...step, env: Object.fromEntries(Object.keys(step.env).map((k) => [k, '***'])) } : step,
+  ]));
+  return { ...config, steps };
+}
+
+const present = (p: ProductRecord, actor: Actor) => {
+  const config = actor.role === 'admin' ? p.config : maskSteps(p.config);
+  return { ...config, createdAt: p.createdAt, updatedAt: p.updatedAt };
+};
 
 export async function loadProduct(db: Db, name: string): Promise<ProductRecord> {
   const product = await getProduct(db, name);
@@ -47,32 +67,40 @@ export function productRoutes(r: Routes, deps: AppDeps): void {
     const config = effectiveConfig(body, await templateConfig(deps.db, body.template));
     if (!(await createProduct(deps.db, config, body))) throw new ApiError('product_exists', `product ${body.name} already exists`);
     await audit(deps.db, actor, 'product.create', { product: body.name });
-    return c.json(present(await loadProduct(deps.db, body.name)), 201);
+    return c.json(present(await loadProduct(deps.db, body.name), actor), 201);
   });
 
   r.add({ method: 'get', path: '/v1/products', tag: 'products', summary: 'List the products you may see', responses: { 200: 'products' } }, async ({ actor, c }) => {
     const all = await listProducts(deps.db);
     const visible = all.filter((p) => actor.role === 'admin' || actor.products === null || actor.products.includes(p.config.name));
-    return c.json({ items: visible.map(present) });
+    return c.json({ items: visible.map((p) => present(p, actor)) });
   });
 
   r.add({ method: 'get', path: '/v1/products/:product', tag: 'products', summary: 'One product and its effective configuration', responses: { 200: 'the product', 404: 'unknown' } }, async ({ actor, c }) => {
     const name = slugParam(c, 'product');
     requireView(actor, name);
-    return c.json(present(await loadProduct(deps.db, name)));
+    return c.json(present(await loadProduct(deps.db, name), actor));
   });
 
   r.add({
-    method: 'patch', path: '/v1/products/:product', tag: 'products', summary: 'Change a product (admin or owner); open releases pick it up',
-    body: patchProductSchema, responses: { 200: 'the product', 404: 'unknown' },
+    method: 'patch', path: '/v1/products/:product', tag: 'products',
+    summary: 'Change a product; open releases pick it up. Owners may change severities, nameTemplate and versioning only; the rest is for admins',
+    body: patchProductSchema, responses: { 200: 'the product', 403: 'a field only an admin may change', 404: 'unknown' },
   }, async ({ body, actor, c }) => {
     const name = slugParam(c, 'product');
     requireOwner(actor, name);
+    const adminOnly = Object.keys(body).filter((k) => !ownerFields.has(k));
+    if (actor.role !== 'admin' && adminOnly.length > 0) {
+      throw new ApiError('admin_only', `only an admin may change ${adminOnly.join(', ')} of product ${name}: what runs, where and with whose approval is not an owner's to change`, {
+        fields: adminOnly, ownerMayChange: [...ownerFields],
+      });
+    }
     const current = await loadProduct(deps.db, name);
     const own = { ...current.own, ...body } as ProductInput;
     const config = effectiveConfig(own, await templateConfig(deps.db, current.config.template));
     await applyProductConfig(deps, config, own);
-    await audit(deps.db, actor, 'product.update', { product: name, details: body });
-    return c.json(present(await loadProduct(deps.db, name)));
+    // Audit rows keep what changed, never a step's environment values.
+    await audit(deps.db, actor, 'product.update', { product: name, details: maskSteps(body as { steps?: Record<string, { env?: Record<string, string> }> }) });
+    return c.json(present(await loadProduct(deps.db, name), actor));
   });
 }

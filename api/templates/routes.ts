@@ -4,7 +4,7 @@ import { audit } from '../audit/record.ts';
 import { requireAdmin } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
-import { applyProductConfig } from '../products/routes.ts';
+import { applyProductConfig, maskSteps } from '../products/routes.ts';
 import { effectiveConfig, patchTemplateSchema, templateSchema } from '../products/schema.ts';
 import type { ProductInput } from '../products/schema.ts';
 import type { Routes } from '../route.ts';
@@ -23,7 +23,8 @@ export function templateRoutes(r: Routes, deps: AppDeps): void {
     return c.json({ name, ...config }, 201);
   });
 
-  r.add({ method: 'get', path: '/v1/templates', tag: 'templates', summary: 'Shared configurations', responses: { 200: 'templates' } }, async ({ c }) => {
+  r.add({ method: 'get', path: '/v1/templates', tag: 'templates', summary: 'Shared configurations (admin)', responses: { 200: 'templates', 403: 'not an admin' } }, async ({ actor, c }) => {
+    requireAdmin(actor);
     const items = await listTemplates(deps.db);
     return c.json({ items: items.map((t) => ({ name: t.name, ...(t.config as object), updatedAt: t.updatedAt })) });
   });
@@ -43,7 +44,7 @@ export function templateRoutes(r: Routes, deps: AppDeps): void {
     const next = users.map((u) => ({ own: u.own as ProductInput, config: effectiveConfig(u.own as ProductInput, config) }));
     await updateTemplate(deps.db, name, config);
     for (const p of next) if (await getProduct(deps.db, p.config.name)) await applyProductConfig(deps, p.config, p.own);
-    await audit(deps.db, actor, 'template.update', { target: name, details: body });
+    await audit(deps.db, actor, 'template.update', { target: name, details: maskSteps(body as { steps?: Record<string, { env?: Record<string, string> }> }) });
     return c.json({ name, ...config, products: next.map((p) => p.config.name) });
   });
 }
