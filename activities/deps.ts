@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Db } from '../db/client.ts';
+import type { StepIsolation } from './steps/isolation.ts';
 import { Mirror } from './git/index.ts';
 
 export interface Identity { name: string; email: string }
@@ -18,6 +19,8 @@ export interface ActivityDeps {
   dataDir: string;
   identity?: Identity;
   faults?: Faults;
+  /** How steps are kept from the worker (steps/isolation.ts); absent: they run as the worker's user. */
+  stepIsolation?: StepIsolation;
 }
 
 export const culvertIdentity: Identity = { name: 'Culvert', email: 'culvert@localhost' };

@@ -1,4 +1,6 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { activityInfo, cancellationDetails, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -32,8 +34,12 @@ export const stepPidFile = (dataDir: string, runId: string): string => join(data
 export async function executeStep(deps: ActivityDeps, job: StepJob): Promise<StepOutcome> {
   const step = job.product.steps[job.stepName];
   if (!step) throw ApplicationFailure.nonRetryable(`product ${job.product.name} has no step ${job.stepName}`);
-  const work = join(deps.dataDir, 'work');
+  // Isolated steps get their checkout outside the data dir (steps/isolation.ts).
+  const iso = deps.stepIsolation;
+  const work = iso ? iso.root : join(deps.dataDir, 'work');
   await mkdir(work, { recursive: true });
+  if (iso) await chmod(work, 0o711);
+  await mkdir(join(deps.dataDir, 'work'), { recursive: true });
   // An earlier attempt of this run may still be running on this host (its worker stuck past the
   // heartbeat timeout, or killed together with its step supervisor): it goes before this one starts.
   const pidFile = stepPidFile(deps.dataDir, job.runId);
@@ -48,10 +54,15 @@ export async function executeStep(deps: ActivityDeps, job: StepJob): Promise<Ste
   // The owner tag lets a worker starting later remove this checkout if this process dies.
   const dir = join(work, `${job.runId}-${activityInfo().attempt}${ownerTag()}`);
   const checkout = await withHeartbeat(() => job.mirror.checkout(job.commit, dir));
+  if (iso) {
+    // The step user's own, and nobody else's.
+    await withHeartbeat(() => promisify(execFile)('chown', ['-R', '--', `${iso.uid}:${iso.gid}`, dir]));
+    await chmod(dir, 0o700);
+  }
   let outcome: StepOutcome;
   try {
     outcome = await runStep(step, {
-      dir, logPath, pidFile, signal: cancellationSignal(),
+      dir, logPath, pidFile, signal: cancellationSignal(), ...(iso ? { isolation: iso } : {}),
       extraEnv: {
         CULVERT_PRODUCT: job.product.name, CULVERT_RELEASE: job.release, CULVERT_COMMIT: job.commit,
         CULVERT_RUN_ID: job.runId, ...job.env,

@@ -11,6 +11,8 @@ import type { Config } from './config.ts';
 import { loadDevServerConfig, REPO_ROOT } from './dev-server-config.ts';
 import { startDevServer } from './dev-server.ts';
 import { connectClient, connectWorker } from './temporal-connection.ts';
+import { resolveStepIsolation } from '../activities/steps/isolation.ts';
+import type { StepIsolation } from '../activities/steps/isolation.ts';
 import { createWorker } from './worker.ts';
 
 const usage = `usage: culvert <command> [options]
@@ -37,6 +39,9 @@ ${clientUsage}`;
 type Stop = () => Promise<void>;
 
 async function openDb(cfg: Config): Promise<Database> {
+  // The data dir holds the admin token, the database, every product's mirrors and logs: its owner's only.
+  await mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
+  await chmod(cfg.dataDir, 0o700);
   const database = await openDatabase(cfg.databaseUrl ? { url: cfg.databaseUrl } : { dataDir: join(cfg.dataDir, 'pglite') });
   await database.migrate();
   return database;
@@ -61,10 +66,32 @@ function devAddress(): { address: string; uiUrl: string | null } {
   return { address: `${dev.ip}:${dev.port}`, uiUrl: dev.ui ? `http://${dev.ip}:${dev.uiPort}` : null };
 }
 
-async function runWorker(cfg: Config, database: Database, address: string, stops: Stop[]): Promise<{ running: Promise<void> }> {
+/**
+ * How this worker runs steps (activities/steps/isolation.ts). A standalone worker that cannot isolate
+ * them refuses to start unless told it may; `culvert start` (one user, one machine) says so loudly
+ * and runs them as its own user, so that the walk-through works for a newcomer.
+ */
+async function stepIsolation(cfg: Config, mode: 'start' | 'worker'): Promise<StepIsolation | undefined> {
+  const setting = await resolveStepIsolation(process.env, cfg.dataDir);
+  if (setting.kind === 'isolated') {
+    const { user, bwrap, root } = setting.isolation;
+    console.log(`culvert: steps run as ${user}${bwrap ? ' under bubblewrap' : ' (no bubblewrap: same /tmp and process view as the host)'}, in ${root}`);
+    return setting.isolation;
+  }
+  const allowed = ['1', 'true', 'yes'].includes(process.env.CULVERT_ALLOW_UNISOLATED_STEPS ?? '');
+  if (mode === 'worker' && !allowed) {
+    throw new ConfigError(`culvert: steps cannot be isolated: ${setting.why}.\n  Run the worker as root with the step user present, or set CULVERT_ALLOW_UNISOLATED_STEPS=1 to run steps as this worker's user.`);
+  }
+  console.warn(`culvert: WARNING: steps are NOT isolated: ${setting.why}. Any step can read what this process can read.`);
+  return undefined;
+}
+
+async function runWorker(cfg: Config, database: Database, address: string, stops: Stop[], mode: 'start' | 'worker'): Promise<{ running: Promise<void> }> {
+  const isolation = await stepIsolation(cfg, mode);
   const connection = await connectWorker(cfg, address);
   const worker = await createWorker({
-    connection, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, deps: { db: database.db, dataDir: cfg.dataDir },
+    connection, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue,
+    deps: { db: database.db, dataDir: cfg.dataDir, ...(isolation ? { stepIsolation: isolation } : {}) },
   });
   const running = worker.run();
   stops.push(async () => {
@@ -131,7 +158,7 @@ async function main(): Promise<void> {
   stops.push(() => database.close());
 
   if (command === 'worker') {
-    const { running } = await runWorker(cfg, database, address, stops);
+    const { running } = await runWorker(cfg, database, address, stops, 'worker');
     console.log(`culvert worker on task queue ${cfg.taskQueue} at ${address} (${cfg.temporalNamespace})`);
     await running;
     return stopAll(0);
@@ -139,7 +166,7 @@ async function main(): Promise<void> {
   const secret = await adminSecret(cfg);
   await issueToken(database.db, { name: 'admin', role: 'admin', products: null, secret });
   let running: Promise<void> | null = null;
-  if (command === 'start') running = (await runWorker(cfg, database, address, stops)).running;
+  if (command === 'start') running = (await runWorker(cfg, database, address, stops, 'start')).running;
   const apiUrl = await runApi(cfg, database, address, uiUrl, stops);
   console.log([
     `culvert ${command === 'start' ? 'is running' : 'api is listening'}`,

@@ -16,6 +16,8 @@ import { constants as fsConstants, fstatSync } from 'node:fs';
 import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { sandboxedArgv } from './isolation.ts';
+import type { StepIsolation } from './isolation.ts';
 import { superviseStep, type SupervisedEnding } from './supervisor.ts';
 
 export interface StepSpec {
@@ -61,6 +63,8 @@ export interface RunStepOptions {
    * kills what it names first (stopRecordedStep). Removed when the step ends.
    */
   pidFile?: string;
+  /** Runs the step as an unprivileged user (and under bubblewrap when it has one): see isolation.ts. */
+  isolation?: StepIsolation;
 }
 
 /** The spec is unusable: empty argv, cwd escaping the checkout, bad timeout, ... */
@@ -80,8 +84,8 @@ export const DEFAULT_KILL_GRACE_MS = 5000;
 /** setTimeout fires immediately for delays above 2^31-1 ms, so cap timeouts below that. */
 const MAX_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
-/** Variables copied from the worker's own environment; nothing else leaks into steps. */
-const BASE_ENV_KEYS = ['PATH', 'HOME', 'LANG', 'TMPDIR'] as const;
+/** Variables copied from the worker's own environment; nothing else leaks into steps (HOME is the checkout). */
+const BASE_ENV_KEYS = ['PATH', 'LANG'] as const;
 
 /** Arguments made only of these characters are logged unquoted. */
 const SAFE_ARG = /^[A-Za-z0-9_@%+=:,./-]+$/;
@@ -141,12 +145,16 @@ function checkEnv(env: Record<string, string> | undefined, what: string): void {
   }
 }
 
-function buildEnv(spec: StepSpec, extraEnv: Record<string, string> | undefined): Record<string, string> {
+/** The step's environment, from scratch: PATH and LANG, HOME in the checkout, its own variables, Culvert's. */
+function buildEnv(spec: StepSpec, extraEnv: Record<string, string> | undefined, dir: string, isolated: StepIsolation | undefined): Record<string, string> {
   const env: Record<string, string> = {};
   for (const key of BASE_ENV_KEYS) {
     const value = process.env[key];
     if (value !== undefined) env[key] = value;
   }
+  env.HOME = path.resolve(dir);
+  // Under bubblewrap /tmp is the step's own; otherwise a shared /tmp is all there is.
+  env.TMPDIR = isolated?.bwrap ? '/tmp' : (process.env.TMPDIR ?? '/tmp');
   return { ...env, ...spec.env, ...extraEnv };
 }
 
@@ -233,7 +241,7 @@ export async function runStep(spec: StepSpec, opts: RunStepOptions): Promise<Ste
   checkEnv(opts.extraEnv, 'extraEnv');
   const heartbeatMs = checkMs(opts.heartbeatMs, DEFAULT_HEARTBEAT_MS, 'heartbeatMs', 1);
   const killGraceMs = checkMs(opts.killGraceMs, DEFAULT_KILL_GRACE_MS, 'killGraceMs', 0);
-  const env = buildEnv(spec, opts.extraEnv);
+  const env = buildEnv(spec, opts.extraEnv, opts.dir, opts.isolation);
   const started = performance.now();
   const elapsed = (): number => Math.round(performance.now() - started);
 
@@ -252,8 +260,11 @@ export async function runStep(spec: StepSpec, opts: RunStepOptions): Promise<Ste
       return { state: 'failed', exitCode: null, signal: null, durationMs: elapsed(), logBytes: await log.bytes() };
     }
 
+    const iso = opts.isolation;
     const step = superviseStep({
-      argv, cwd, env, logPath: path.resolve(opts.logPath), pidFile: opts.pidFile === undefined ? undefined : path.resolve(opts.pidFile),
+      argv: iso ? sandboxedArgv(iso, path.resolve(opts.dir), cwd, argv) : argv, cwd, env, logPath: path.resolve(opts.logPath),
+      pidFile: opts.pidFile === undefined ? undefined : path.resolve(opts.pidFile),
+      ...(iso ? { uid: iso.uid, gid: iso.gid } : {}),
     });
 
     let finished = false;

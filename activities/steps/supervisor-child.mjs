@@ -9,7 +9,7 @@
 // do not take it down before it has done that.
 //
 // Protocol, JSON lines:
-//   worker -> supervisor (stdin)   { t: 'run', id, argv, cwd, env, log, pidFile? }
+//   worker -> supervisor (stdin)   { t: 'run', id, argv, cwd, env, log, pidFile?, uid?, gid? }   uid/gid: the user the step runs as
 //                                  { t: 'signal', id, sig }   signal the step's whole process group
 //   supervisor -> worker (stdout)  { t: 'started', id, pid }  pid is also the step's process group id
 //                                  { t: 'error', id, code, message }   the step never started
@@ -106,7 +106,7 @@ function removePidFile(step) {
   }
 }
 
-function run({ id, argv, cwd, env, log, pidFile }) {
+function run({ id, argv, cwd, env, log, pidFile, uid, gid }) {
   if (lifelineLost) return;
   let fd;
   try {
@@ -133,7 +133,9 @@ function run({ id, argv, cwd, env, log, pidFile }) {
   };
   let child;
   try {
-    child = spawn(argv[0], argv.slice(1), { cwd, env, detached: true, stdio: ['ignore', fd, fd] });
+    // The log is opened here (as the worker's user) and handed over: a step as another user writes it all the same.
+    const as = Number.isInteger(uid) && Number.isInteger(gid) ? { uid, gid } : {};
+    child = spawn(argv[0], argv.slice(1), { cwd, env, detached: true, stdio: ['ignore', fd, fd], ...as });
   } catch (err) {
     dropPidFile();
     report({ t: 'error', id, ...errorFields(err) });

@@ -29,6 +29,9 @@ export interface SupervisedRequest {
   logPath: string;
   /** Absolute; written while the step runs (see procs.ts StepPidRecord). */
   pidFile?: string;
+  /** The unprivileged user and group the step runs as (the supervisor runs as root then). */
+  uid?: number;
+  gid?: number;
 }
 
 export type SupervisedEnding =
@@ -96,7 +99,9 @@ export function superviseStep(request: SupervisedRequest): SupervisedStep {
   }
   sup.jobs.set(job.id, job);
   updateRef(sup);
-  send(sup, { t: 'run', id: job.id, argv: request.argv, cwd: request.cwd, env: request.env, log: request.logPath, pidFile: request.pidFile });
+  send(sup, {
+    t: 'run', id: job.id, argv: request.argv, cwd: request.cwd, env: request.env, log: request.logPath, pidFile: request.pidFile, uid: request.uid, gid: request.gid,
+  });
   return {
     ended,
     signal: (sig) => {
