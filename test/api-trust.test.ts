@@ -98,6 +98,25 @@ describe('least privilege at the API', () => {
     expect(after.body.items[0].votes).toEqual([]);
   });
 
+  it('refuses repository addresses that run commands, pass options or read what they should not', async () => {
+    const refused = [
+      'ext::sh -c touch% /tmp/pwned', 'fd::17', 'file:///etc', 'ssh://-oProxyCommand=touch%20/tmp/pwned/x', 'ssh://user@-oProxyCommand=x/r.git',
+      '-uhelp', 'relative/path', '/srv/../etc', 'https://169.254.169.254/latest/meta-data', 'git@-oProxyCommand=x:r.git', 'https://a b/r.git',
+      'ftp://example.com/r.git', '/srv/r.git\u0000x',
+    ];
+    for (const repository of refused) {
+      const name = unique('repo');
+      const r = await stack.call('POST', '/v1/products', { body: { ...productBody(name), repository } });
+      expect(r.status, `${JSON.stringify(repository)}: ${r.text}`).toBe(400);
+      expect(r.body.code).toBe('bad_request');
+      expect((await stack.call('GET', `/v1/products/${name}`)).status, 'nothing was created').toBe(404);
+    }
+    for (const repository of ['https://github.com/acme/app.git', 'ssh://git@github.com/acme/app.git', 'git@github.com:acme/app.git', 'git://example.com/app.git', '/srv/git/app.git']) {
+      const r = await stack.call('POST', '/v1/products', { body: { ...productBody(unique('repo')), repository } });
+      expect(r.status, `${repository}: ${r.text}`).toBe(201);
+    }
+  });
+
   it('issues no token under a name that holds tokens of another role', async () => {
     const name = unique('owen');
     const first = await stack.call('POST', '/v1/tokens', { body: { name, role: 'owner', products: ['a'] } });

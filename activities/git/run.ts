@@ -52,6 +52,9 @@ export function childEnv(extra: Record<string, string> | undefined): NodeJS.Proc
   for (const name of INHERITED_ENV_TO_DROP) delete env[name];
   // Culvert runs unattended: a credential prompt would hang the activity forever.
   env.GIT_TERMINAL_PROMPT = '0';
+  // Only the transports a repository may use (api/products/repository.ts): never ext:: (runs a
+  // command), fd:: or any other remote helper, whatever a stored URL or a submodule says.
+  env.GIT_ALLOW_PROTOCOL = 'https:http:ssh:git:file';
   // Some callers match git's English status words (e.g. push porcelain reasons).
   env.LC_ALL = 'C';
   env.LANGUAGE = 'C';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ProductConfig } from '../../domain/types.ts';
 import { fromZod } from '../errors.ts';
 import { slug } from '../route.ts';
+import { repositoryProblem } from './repository.ts';
 
 const stepName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'step names are lowercase identifiers');
 const branchLike = z.string().min(1).max(255).regex(/^[A-Za-z0-9{][A-Za-z0-9._/{}-]*$/, 'must be a branch name').refine((b) => !b.includes('..'), 'must not contain ".."');
@@ -44,7 +45,10 @@ export const approvalSchema = z.strictObject({
 
 /** Everything a product can set; a template sets the same things for several products at once. */
 const settings = {
-  repository: z.string().min(1).max(2048).refine((r) => !r.startsWith('-'), 'repository must not start with "-"'),
+  repository: z.string().min(1).max(2048).superRefine((r, ctx) => {
+    const problem = repositoryProblem(r);
+    if (problem) ctx.addIssue({ code: 'custom', message: `repository ${problem}` });
+  }),
   flow: z.enum(['pull-request', 'cherry-pick', 'binary']),
   trunk: branchLike,
   owners: z.array(z.string().min(1).max(200)),
