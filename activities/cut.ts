@@ -26,7 +26,11 @@ async function deleteBranch(m: Mirror, branch: string, sha: string): Promise<voi
 export function cutActivities(deps: ActivityDeps) {
   return {
     /** The release branch and the commit to cut it from (the trunk's head unless `from` names one). */
-    async resolveCut(i: { product: ProductConfig; name: string; from: string | null; at: string }): Promise<{ branch: string; sha: string }> {
+    /**
+     * Where a release is cut. `trunkOnly` (a production release cut by a ci token): only from trunk's
+     * history, never from a commit that is only on an unreviewed branch; other cuts need an owner.
+     */
+    async resolveCut(i: { product: ProductConfig; name: string; from: string | null; at: string; trunkOnly?: boolean }): Promise<{ branch: string; sha: string }> {
       return classified(() => withHeartbeat(async () => {
         const branch = releaseBranch(i.product, i.name, new Date(i.at));
         safeBranch(branch);
@@ -36,6 +40,12 @@ export function cutActivities(deps: ActivityDeps) {
         await m.fetch();
         const sha = isShaLike(from) ? await m.resolveCommit(from) : await m.resolveBranch(from);
         if (!sha) throw refuse('unknown_commit', `${from} is not a branch or commit of ${i.product.repository}`, { ref: from });
+        if (i.trunkOnly && i.from !== null) {
+          const trunk = await m.resolveBranch(i.product.trunk);
+          if (!trunk || !(await m.isAncestor(sha, trunk))) {
+            throw refuse('forbidden', `a ci token cuts production releases only from ${i.product.trunk}'s history, and ${from} is not on it; an owner may cut from it`, { from, trunk: i.product.trunk });
+          }
+        }
         return { branch, sha };
       }));
     },

@@ -87,7 +87,9 @@ type Cut = { ok: true; carried: Carried } | { ok: false; failure: ApplicationFai
 async function cutRelease(input: ReleaseInput): Promise<Cut> {
   const at = new Date(workflowInfo().startTime).toISOString();
   const where = { product: input.product, name: input.name };
-  const resolved = await outcomeOf(answering.resolveCut({ ...where, from: input.from, at }));
+  // A ci token cuts production releases from trunk's history only (the activity checks it with git).
+  const trunkOnly = input.createdBy.role === 'ci' && input.production;
+  const resolved = await outcomeOf(answering.resolveCut({ ...where, from: input.from, at, ...(trunkOnly ? { trunkOnly } : {}) }));
   if (!resolved.ok) return { ok: false, failure: cutRefusal(input, resolved) };
   const { branch, sha } = resolved.value;
   const created = await outcomeOf(answering.createRelease({
