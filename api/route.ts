@@ -40,6 +40,11 @@ export class Routes {
   ): void {
     this.documented.push({ ...spec, auth: spec.auth !== false, body: spec.body, query: spec.query });
     this.app.on(spec.method.toUpperCase(), spec.path, async (c) => {
+      // No NUL byte reaches a handler: PostgreSQL refuses them in text, and no name, ref or path has one.
+      const params = c.req.param() as Record<string, string>;
+      for (const [name, value] of [...Object.entries(params), ...Object.entries(c.req.query())]) {
+        if (value.includes('\0') || name.includes('\0')) throw new ApiError('bad_request', `${name.replace(/\0/g, '\\0')} contains a NUL byte`);
+      }
       const body = spec.body ? await parseBody(c, spec.body) : undefined;
       const query = spec.query ? parseWith('query', spec.query, c.req.query()) : undefined;
       return handler({ body: body as Out<B>, query: query as Out<Q>, actor: c.get('actor'), c });
@@ -65,7 +70,30 @@ async function parseBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Pr
   } catch (err) {
     throw new ApiError('bad_request', `request body is not valid JSON: ${(err as Error).message}`);
   }
+  const nul = nulPath(value, '');
+  if (nul !== null) throw new ApiError('bad_request', `request body has a NUL byte in ${nul || 'its value'}`, { path: nul });
   return parseWith('body', schema, value);
+}
+
+/** Where in a parsed JSON value a string (or key) holds a NUL byte, as a dotted path; null if nowhere. */
+function nulPath(value: unknown, at: string): string | null {
+  if (typeof value === 'string') return value.includes('\0') ? at : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = nulPath(value[i], at ? `${at}.${i}` : String(i));
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const key = k.replace(/\0/g, '\\0');
+      if (k.includes('\0')) return at ? `${at}.${key}` : key;
+      const found = nulPath(v, at ? `${at}.${key}` : key);
+      if (found !== null) return found;
+    }
+  }
+  return null;
 }
 
 export const slug = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a slug: lowercase letters, digits, ".", "_" or "-", starting with a letter or digit').max(100);

@@ -6,6 +6,7 @@ import type { GitFixture } from './helpers/git-fixture.ts';
 import { startStack, unique } from './helpers/stack.ts';
 import { waitFor } from './helpers/wait.ts';
 import type { Stack } from './helpers/stack.ts';
+import { runLogPath } from '../activities/deps.ts';
 
 // Every route of DESIGN.md section 6 as it stands: its 2xx, its 400, its 401/403 and its 404/409,
 // through app.request() on a full in-process Culvert (real dev server, real git remote).
@@ -652,8 +653,11 @@ describe('api routes', () => {
       expectError(await stack.call('GET', '/v1/runs/no-such-run'), 404, 'run_not_found', /no-such-run/);
       expectError(await stack.call('GET', '/v1/runs/no-such-run/log'), 404, 'run_not_found');
 
+      // The answer never shows where the log lives on the host.
+      expect(run.body).not.toHaveProperty('logPath');
+      expect(run.text).not.toContain(stack.dataDir);
       // A run whose log is not on this host (another API replica, cleaned disk) is a 404, not a 500.
-      await rm(run.body.logPath as string);
+      await rm(runLogPath(stack.dataDir, runId));
       expectError(await stack.call('GET', `/v1/runs/${runId}/log`), 404, 'not_found', /not on this host/);
     });
   });

@@ -117,6 +117,28 @@ describe('least privilege at the API', () => {
     }
   });
 
+  it('answers NUL bytes and built-in property names with a 4xx that changes nothing', async () => {
+    const p = unique('small');
+    expect((await stack.call('POST', '/v1/products', { body: productBody(p) })).status).toBe(201);
+    const before = (await stack.call('GET', `/v1/products/${p}`)).body;
+    const cases: [string, string, { raw?: string; body?: unknown }, number][] = [
+      ['PATCH', `/v1/products/${p}`, { raw: '{"severities":["nor\\u0000mal"]}' }, 400],
+      ['PATCH', `/v1/products/${p}`, { body: { steps: { constructor: { argv: ['true'] } } } }, 400],
+      ['PATCH', `/v1/products/${p}`, { raw: '{"steps":{"__proto__":{"argv":["id"]}}}' }, 400],
+      ['PATCH', `/v1/products/${p}`, { body: { triggers: [{ on: 'deploy.clicked', run: 'constructor' }] } }, 400],
+      ['GET', `/v1/products/${p}%00x`, {}, 400],
+      ['GET', `/v1/commits/abcdef1?product=${p}%00`, {}, 400],
+      ['POST', `/v1/products/${p}/schedules/constructor`, {}, 404],
+      ['POST', `/v1/products/${p}/schedules/toString`, {}, 404],
+    ];
+    for (const [method, path, opts, status] of cases) {
+      const r = await stack.call(method, path, opts);
+      expect(r.status, `${method} ${path} ${JSON.stringify(opts)}: ${r.text}`).toBe(status);
+      expect(r.body).toMatchObject({ code: expect.any(String), message: expect.any(String) });
+    }
+    expect((await stack.call('GET', `/v1/products/${p}`)).body).toEqual(before);
+  });
+
   it('issues no token under a name that holds tokens of another role', async () => {
     const name = unique('owen');
     const first = await stack.call('POST', '/v1/tokens', { body: { name, role: 'owner', products: ['a'] } });

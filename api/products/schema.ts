@@ -4,7 +4,8 @@ import { fromZod } from '../errors.ts';
 import { slug } from '../route.ts';
 import { repositoryProblem } from './repository.ts';
 
-const stepName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'step names are lowercase identifiers');
+const stepName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'step names are lowercase identifiers')
+  .refine((n) => !(n in Object.prototype), 'a step cannot be named like a built-in property (constructor, ...)');
 const branchLike = z.string().min(1).max(255).regex(/^[A-Za-z0-9{][A-Za-z0-9._/{}-]*$/, 'must be a branch name').refine((b) => !b.includes('..'), 'must not contain ".."');
 
 export const stepSchema = z.strictObject({
@@ -72,7 +73,7 @@ function consistent(p: Partial<ProductConfig>, ctx: z.RefinementCtx): void {
   const steps = p.steps ?? {};
   const environments = p.environments ?? [];
   (p.triggers ?? []).forEach((t, i) => {
-    if (!steps[t.run]) ctx.addIssue({ code: 'custom', path: ['triggers', i, 'run'], message: `no step named ${t.run}` });
+    if (!Object.hasOwn(steps, t.run)) ctx.addIssue({ code: 'custom', path: ['triggers', i, 'run'], message: `no step named ${t.run}` });
     if (t.environment && !environments.some((e) => e.name === t.environment)) {
       ctx.addIssue({ code: 'custom', path: ['triggers', i, 'environment'], message: `no environment named ${t.environment}` });
     }

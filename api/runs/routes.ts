@@ -16,7 +16,9 @@ export function runRoutes(r: Routes, deps: AppDeps): void {
   r.add({ method: 'get', path: '/v1/runs/:id', tag: 'runs', summary: 'A step run: step, commit, state, exit code, duration', responses: { 200: 'the run', 404: 'unknown' } }, async ({ actor, c }) => {
     const run = await load(param(c, 'id'));
     requireView(actor, run.product);
-    return c.json(run);
+    // Where the log lives on the worker's host is nobody's business: GET .../log serves it.
+    const { logPath: _hostPath, ...shown } = run;
+    return c.json(shown);
   });
 
   r.add({ method: 'get', path: '/v1/runs/:id/log', tag: 'runs', summary: "A step run's log, as text", responses: { 200: 'text/plain log', 404: 'unknown' } }, async ({ actor, c }) => {

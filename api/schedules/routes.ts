@@ -91,7 +91,8 @@ export function scheduleRoutes(r: Routes, deps: AppDeps): void {
   }, async ({ actor, c }) => {
     const product = slugParam(c, 'product');
     const action = param(c, 'action');
-    if (!(action in actions)) throw new ApiError('not_found', `no schedule action ${action}; one of pause, unpause, trigger`);
+    // Own keys only: `constructor` and friends are no actions.
+    if (!Object.hasOwn(actions, action)) throw new ApiError('not_found', `no schedule action ${action}; one of pause, unpause, trigger`);
     requireOwner(actor, product);
     const { handle } = await handleOf(product);
     await audited(deps.db, actor, `schedule.${action}`, { product }, async () => {
