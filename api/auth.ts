@@ -15,7 +15,7 @@ export function bearerAuth(db: Db): MiddlewareHandler<AppEnv> {
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match?.[1]) throw new ApiError('unauthorized', 'missing bearer token: send Authorization: Bearer <token>');
     const token = await findToken(db, match[1]);
-    if (!token) throw new ApiError('unauthorized', 'unknown or revoked token');
+    if (!token) throw new ApiError('unauthorized', 'unknown or revoked token (or expired)');
     c.set('token', token);
     c.set('actor', { name: token.name, role: token.role, products: token.products ?? null, tokenId: token.id });
     return next();

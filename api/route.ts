@@ -4,7 +4,7 @@ import type { Actor } from '../domain/types.ts';
 import type { AppEnv } from './context.ts';
 import { ApiError, fromZod } from './errors.ts';
 
-type Method = 'get' | 'post' | 'patch';
+type Method = 'get' | 'post' | 'patch' | 'delete';
 
 export interface RouteSpec<B extends z.ZodType | undefined, Q extends z.ZodType | undefined> {
   method: Method;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createApp } from '../api/app.ts';
 import { DatabaseInUseError, openDatabase } from '../db/client.ts';
 import type { Database } from '../db/client.ts';
-import { issueToken, newSecret } from '../db/repos/tokens.ts';
+import { issueToken, newSecret, revokeOtherBootstrapAdmins } from '../db/repos/tokens.ts';
 import { clientUsage } from './client/index.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import type { Config } from './config.ts';
@@ -47,17 +47,18 @@ async function openDb(cfg: Config): Promise<Database> {
   return database;
 }
 
-async function adminSecret(cfg: Config): Promise<string> {
-  if (cfg.adminToken) return cfg.adminToken;
+/** The bootstrap admin secret, and whether it was generated just now (then, and only then, it is printed). */
+async function adminSecret(cfg: Config): Promise<{ secret: string; generated: boolean; where: string }> {
+  if (cfg.adminToken) return { secret: cfg.adminToken, generated: false, where: 'CULVERT_ADMIN_TOKEN' };
   const file = join(cfg.dataDir, 'admin-token');
   try {
-    return (await readFile(file, 'utf8')).trim();
+    return { secret: (await readFile(file, 'utf8')).trim(), generated: false, where: file };
   } catch {
     const secret = newSecret();
     await mkdir(cfg.dataDir, { recursive: true });
     await writeFile(file, `${secret}\n`, { mode: 0o600 });
     await chmod(file, 0o600);
-    return secret;
+    return { secret, generated: true, where: file };
   }
 }
 
@@ -163,8 +164,11 @@ async function main(): Promise<void> {
     await running;
     return stopAll(0);
   }
-  const secret = await adminSecret(cfg);
-  await issueToken(database.db, { name: 'admin', role: 'admin', products: null, secret });
+  const admin = await adminSecret(cfg);
+  await issueToken(database.db, { name: 'admin', role: 'admin', products: null, secret: admin.secret });
+  // A rotated bootstrap secret: the one before it no longer works.
+  const revoked = await revokeOtherBootstrapAdmins(database.db, admin.secret);
+  if (revoked > 0) console.log(`culvert: the bootstrap admin secret changed; ${revoked} earlier admin token${revoked === 1 ? '' : 's'} named admin revoked`);
   let running: Promise<void> | null = null;
   if (command === 'start') running = (await runWorker(cfg, database, address, stops, 'start')).running;
   const apiUrl = await runApi(cfg, database, address, uiUrl, stops);
@@ -174,7 +178,7 @@ async function main(): Promise<void> {
     `  Temporal UI:  ${uiUrl ?? '(none)'}`,
     `  Temporal:     ${address}, namespace ${cfg.temporalNamespace}, task queue ${cfg.taskQueue}`,
     `  Database:     ${cfg.databaseUrl ? 'Postgres (DATABASE_URL)' : join(cfg.dataDir, 'pglite')}`,
-    `  Admin token:  ${secret}`,
+    `  Admin token:  ${admin.generated ? `${admin.secret}   (new; also in ${admin.where})` : `in ${admin.where}`}`,
     'Ctrl-C stops everything.',
   ].join('\n'));
   if (running) {

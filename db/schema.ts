@@ -218,8 +218,12 @@ export const apiTokens = pgTable('api_tokens', {
   products: jsonb('products').$type<string[]>(),
   secretHash: text('secret_hash').notNull().unique(),
   revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  /** After this the token no longer authenticates (null: it does not expire). */
+  expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
+  /** When it last authenticated a request (to the minute: not written on every request). */
+  lastUsedAt: timestamp('last_used_at', { withTimezone: true, mode: 'date' }),
   ...timestamps,
-});
+}, (t) => [index('api_tokens_name').on(t.name)]);
 
 export const auditLog = pgTable('audit_log', {
   id: bigserial('id', { mode: 'number' }).primaryKey(),

@@ -99,7 +99,8 @@ describe('api routes', () => {
 
       const rel = '/v1/products/{product}/releases/{release}';
       const expected: Record<string, string[]> = {
-        '/v1/tokens': ['post'],
+        '/v1/tokens': ['get', 'post'],
+        '/v1/tokens/{id}': ['delete'],
         '/v1/products': ['get', 'post'],
         '/v1/products/{product}': ['get', 'patch'],
         '/v1/products/{product}/releases': ['get', 'post'],
@@ -176,6 +177,8 @@ describe('api routes', () => {
     const rel = () => `/v1/products/${p.a}/releases/master`;
     const routes: [string, string][] = [
       ['POST', '/v1/tokens'],
+      ['GET', '/v1/tokens'],
+      ['DELETE', '/v1/tokens/:id'],
       ['POST', '/v1/products'],
       ['GET', '/v1/products'],
       ['GET', '/v1/products/:product'],

@@ -4,6 +4,7 @@
 // is a 4xx that changes nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordGate } from '../db/repos/approvals.ts';
+import { issueToken } from '../db/repos/tokens.ts';
 import { openGate } from '../domain/gate.ts';
 import { startStack, unique } from './helpers/stack.ts';
 import type { Stack } from './helpers/stack.ts';
@@ -137,6 +138,34 @@ describe('least privilege at the API', () => {
       expect(r.body).toMatchObject({ code: expect.any(String), message: expect.any(String) });
     }
     expect((await stack.call('GET', `/v1/products/${p}`)).body).toEqual(before);
+  });
+
+  it('lists tokens without secrets, revokes one at once, and lets one expire', async () => {
+    const issued = await stack.call('POST', '/v1/tokens', { body: { name: unique('temp'), role: 'viewer', products: ['a'], expiresInDays: 1 } });
+    expect(issued.status, issued.text).toBe(201);
+    expect(Date.parse(issued.body.expiresAt) - Date.now()).toBeGreaterThan(86_000_000);
+    const secret = issued.body.secret as string;
+    expect((await stack.call('GET', '/v1/products', { token: secret })).status).toBe(200);
+    const list = await stack.call('GET', '/v1/tokens');
+    expect(list.status).toBe(200);
+    const mine = list.body.items.find((t: { id: string }) => t.id === issued.body.id);
+    expect(mine).toMatchObject({ role: 'viewer', revokedAt: null, lastUsedAt: expect.any(String) });
+    expect(list.text).not.toContain(secret);
+    expect(list.text).not.toMatch(/secretHash|secret_hash/);
+    const owner = await stack.token('olivia', 'owner', ['a']);
+    expect((await stack.call('GET', '/v1/tokens', { token: owner })).status, 'admins only').toBe(403);
+    expect((await stack.call('DELETE', `/v1/tokens/${issued.body.id}`, { token: owner })).status).toBe(403);
+    expect((await stack.call('GET', '/v1/products', { token: secret })).status, 'still valid: nothing changed').toBe(200);
+    const revoked = await stack.call('DELETE', `/v1/tokens/${issued.body.id}`);
+    expect(revoked.status, revoked.text).toBe(200);
+    expect(revoked.body.revokedAt).toEqual(expect.any(String));
+    const after = await stack.call('GET', '/v1/products', { token: secret });
+    expect(after.status).toBe(401);
+    expect(after.body.code).toBe('unauthorized');
+    expect((await stack.call('DELETE', '/v1/tokens/no-such-token')).status).toBe(404);
+    // Expiry: a token past its time no longer authenticates.
+    const { secret: old } = await issueToken(stack.database.db, { name: unique('old'), role: 'viewer', products: null, expiresAt: new Date(Date.now() - 1000) });
+    expect((await stack.call('GET', '/v1/products', { token: old })).status).toBe(401);
   });
 
   it('issues no token under a name that holds tokens of another role', async () => {
