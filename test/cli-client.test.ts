@@ -125,7 +125,7 @@ describe('culvert command line for release owners', () => {
     await stack.database.db.update(releasesTable).set({ blocked: [] }).where(and(eq(releasesTable.product, product), eq(releasesTable.name, 's2')));
 
     // A deploy click through the staging gate, voted from the command line; then a freeze.
-    const sam = { CULVERT_TOKEN: await stack.token('sam', 'viewer', [product]) };
+    const sam = { CULVERT_TOKEN: await stack.token('sam', 'owner', [product]) };
     const clicked = await culvert(['deploy', rel, 'staging'], owner);
     expect(clicked.code, clicked.err).toBe(0);
     expect(clicked.out).toMatch(new RegExp(`to staging, (pending|running)`));

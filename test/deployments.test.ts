@@ -51,7 +51,7 @@ describe('environments and deployments', () => {
 
   it('deploys through a gate, records failures without changing what runs, and rolls back', async () => {
     const p = unique('deploy');
-    const sam = await stack.token('sam', 'viewer', [p]);
+    const sam = await stack.token('sam', 'owner', [p]);
     expect((await stack.call('POST', '/v1/products', { body: product(p) })).status).toBe(201);
     expect((await stack.call('POST', `/v1/products/${p}/releases`, { body: { name: 'r1', from: first } })).status).toBe(201);
     expect((await stack.call('POST', `/v1/products/${p}/releases`, { body: { name: 'r2', from: second } })).status).toBe(201);
