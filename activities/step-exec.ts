@@ -10,6 +10,7 @@ import type { ActivityDeps } from './deps.ts';
 import { runLogPath } from './deps.ts';
 import type { Mirror } from './git/index.ts';
 import { withHeartbeat } from './heartbeat.ts';
+import { maskLog, resolveSecrets } from './secrets.ts';
 import { ownerTag, runStep, stopRecordedStep } from './steps/index.ts';
 import type { StepOutcome } from './steps/index.ts';
 
@@ -34,6 +35,8 @@ export const stepPidFile = (dataDir: string, runId: string): string => join(data
 export async function executeStep(deps: ActivityDeps, job: StepJob): Promise<StepOutcome> {
   const step = job.product.steps[job.stepName];
   if (!step) throw ApplicationFailure.nonRetryable(`product ${job.product.name} has no step ${job.stepName}`);
+  // Named secrets come from this worker; a missing one fails the step before anything runs.
+  const { env: stepEnv, secrets } = await resolveSecrets(step.env);
   // Isolated steps get their checkout outside the data dir (steps/isolation.ts).
   const iso = deps.stepIsolation;
   const work = iso ? iso.root : join(deps.dataDir, 'work');
@@ -61,7 +64,7 @@ export async function executeStep(deps: ActivityDeps, job: StepJob): Promise<Ste
   }
   let outcome: StepOutcome;
   try {
-    outcome = await runStep(step, {
+    outcome = await runStep({ ...step, env: stepEnv }, {
       dir, logPath, pidFile, signal: cancellationSignal(), ...(iso ? { isolation: iso } : {}),
       extraEnv: {
         CULVERT_PRODUCT: job.product.name, CULVERT_RELEASE: job.release, CULVERT_COMMIT: job.commit,
@@ -73,6 +76,7 @@ export async function executeStep(deps: ActivityDeps, job: StepJob): Promise<Ste
     if (outcome.state === 'succeeded' && afterSuccess) await withHeartbeat(() => afterSuccess(dir));
   } finally {
     await withHeartbeat(() => checkout.dispose());
+    await maskLog(logPath, secrets).catch(() => undefined);
   }
   await finishRun(deps.db, job.runId, { state: outcome.state, exitCode: outcome.exitCode, durationMs: Math.round(outcome.durationMs) });
   if (outcome.state === 'cancelled') {

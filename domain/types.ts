@@ -5,9 +5,15 @@ export type Flow = 'pull-request' | 'cherry-pick' | 'binary';
 export type ReleaseState = 'open' | 'frozen' | 'closed';
 export type Role = 'admin' | 'owner' | 'ci' | 'viewer';
 
+/**
+ * A step's environment variable: a value, or a named secret the worker resolves when the step runs
+ * (activities/secrets.ts), so that no secret lives in the configuration, the API or Temporal's history.
+ */
+export type EnvValue = string | { secret: string };
+
 export interface StepConfig {
   argv: string[];
-  env?: Record<string, string>;
+  env?: Record<string, EnvValue>;
   cwd?: string;
   timeoutSeconds?: number;
 }

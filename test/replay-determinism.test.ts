@@ -15,7 +15,8 @@ import { fileUpdate, handlersInspectQueue, handlersRecordQueue, loopRecordsQueue
 // - handlers awaiting a local activity: workflow tasks failed in sdk-core ("ActivityMachine in state
 //   ScheduledEventRecorded says the transition is invalid during event ActivityTaskCompleted"), one
 //   round never finished, and 10 Updates were turned away (UnprocessedUpdate);
-// - handlers that only change state: no workflow task failed, every history replayed, but the server
+// - handlers that only change state (the loop then recorded with a local activity; it records with an
+//   ordinary one now, as Culvert does, after CI saw one task fail inside the SDK under load): no workflow task failed, every history replayed, but the server
 //   still turned some Updates away (27 of 750) — sdk-core logs "There are unprocessed protocol messages
 //   while receiving new work": a second workflow task arrived for a run that had one, and the Update
 //   messages of the first were dropped. A turned-away Update did not happen: re-sending it under the

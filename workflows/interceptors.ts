@@ -50,15 +50,24 @@ function leavesEvent(command: Command): boolean {
 class EventfulTasks implements WorkflowInternalsInterceptor {
   private brought = false;
   private count = 0;
+  /** The history length the current activation was made at: one workflow task's activations share it. */
+  private at = -1;
+  /** The history length of the last task given a memo. */
+  private markedAt = -2;
 
   activate(input: ActivateInput, next: Next<WorkflowInternalsInterceptor, 'activate'>): void {
     this.brought = (input.activation.jobs ?? []).some(brings);
+    this.at = input.activation.historyLength ?? -1;
     next(input);
   }
 
   concludeActivation(input: ConcludeActivationInput, next: Next<WorkflowInternalsInterceptor, 'concludeActivation'>): ConcludeActivationOutput {
     const out = next(input);
     if (!enabled || !this.brought || out.commands.some(leavesEvent)) return out;
+    // One memo per task: a worker catching up after a timed-out task was once seen to hand one task's
+    // jobs over in two activations, where the replay has one (CI, kill-boundaries, traceRelease before).
+    if (this.at === this.markedAt) return out;
+    this.markedAt = this.at;
     this.count++;
     const memo: Command = { modifyWorkflowProperties: { upsertedMemo: { fields: { [eventfulTasksMemo]: defaultPayloadConverter.toPayload(this.count) } } } };
     return { commands: [...out.commands, memo] };

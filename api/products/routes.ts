@@ -22,11 +22,13 @@ import type { ProductInput } from './schema.ts';
  */
 export const ownerFields = new Set(['severities', 'nameTemplate', 'versioning']);
 
-/** Step environment values, as anyone but an admin sees them: the names, never the values. */
-export function maskSteps<T extends { steps?: Record<string, { env?: Record<string, string> }> }>(config: T): T {
+type EnvLike = Record<string, string | { secret: string }>;
+
+/** Step environment values, as anyone but an admin sees them: the names, never the values (a secret is a name anyway). */
+export function maskSteps<T extends { steps?: Record<string, { env?: EnvLike }> }>(config: T): T {
   if (!config.steps) return config;
   const steps = Object.fromEntries(Object.entries(config.steps).map(([name, step]) => [
-    name, step.env ? { ...step, env: Object.fromEntries(Object.keys(step.env).map((k) => [k, '***'])) } : step,
+    name, step.env ? { ...step, env: Object.fromEntries(Object.entries(step.env).map(([k, v]) => [k, typeof v === 'string' ? '***' : v])) } : step,
   ]));
   return { ...config, steps };
 }
@@ -100,7 +102,7 @@ export function productRoutes(r: Routes, deps: AppDeps): void {
     const config = effectiveConfig(own, await templateConfig(deps.db, current.config.template));
     await applyProductConfig(deps, config, own);
     // Audit rows keep what changed, never a step's environment values.
-    await audit(deps.db, actor, 'product.update', { product: name, details: maskSteps(body as { steps?: Record<string, { env?: Record<string, string> }> }) });
+    await audit(deps.db, actor, 'product.update', { product: name, details: maskSteps(body as { steps?: Record<string, { env?: EnvLike }> }) });
     return c.json(present(await loadProduct(deps.db, name), actor));
   });
 }

@@ -10,7 +10,10 @@ const branchLike = z.string().min(1).max(255).regex(/^[A-Za-z0-9{][A-Za-z0-9._/{
 
 export const stepSchema = z.strictObject({
   argv: z.array(z.string().min(1).max(4096)).min(1, 'argv needs at least the program').max(256),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are identifiers'), z.string().max(8192)).optional(),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are identifiers'), z.union([
+    z.string().max(8192),
+    z.strictObject({ secret: z.string().regex(/^[A-Z][A-Z0-9_]{0,99}$/, 'secret names are UPPER_CASE identifiers') }),
+  ])).optional(),
   cwd: z.string().max(1024).refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'cwd must be a relative path inside the checkout').optional(),
   timeoutSeconds: z.number().int().min(1).max(86_400).optional(),
 });

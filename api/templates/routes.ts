@@ -44,7 +44,7 @@ export function templateRoutes(r: Routes, deps: AppDeps): void {
     const next = users.map((u) => ({ own: u.own as ProductInput, config: effectiveConfig(u.own as ProductInput, config) }));
     await updateTemplate(deps.db, name, config);
     for (const p of next) if (await getProduct(deps.db, p.config.name)) await applyProductConfig(deps, p.config, p.own);
-    await audit(deps.db, actor, 'template.update', { target: name, details: maskSteps(body as { steps?: Record<string, { env?: Record<string, string> }> }) });
+    await audit(deps.db, actor, 'template.update', { target: name, details: maskSteps(body as Parameters<typeof maskSteps>[0]) });
     return c.json({ name, ...config, products: next.map((p) => p.config.name) });
   });
 }
