@@ -6,6 +6,7 @@ import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker
 import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { executeUpdateWithRetry } from '../api/temporal-update.ts';
+import { workflowInterceptorModules } from '../cli/worker.ts';
 import { fileUpdate, handlersInspectQueue, handlersRecordQueue, loopRecordsQueue, stopSignal } from './fixtures/queue-workflows.ts';
 
 // The reduction of the release workflows' nondeterminism (issue 9): a change queue whose Update
@@ -39,7 +40,7 @@ describe('a change queue under 50 concurrent Updates on two workers', () => {
   beforeAll(async () => {
     connection = await Connection.connect({ address: inject('temporalAddress') });
     client = new Client({ connection, namespace: inject('temporalNamespace') });
-    ({ code } = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } }));
+    ({ code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } }));
   });
   afterAll(async () => {
     await connection?.close();
