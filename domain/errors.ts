@@ -40,6 +40,7 @@ export const errorStatus = {
   release_not_production: 409,
   change_not_decidable: 409,
   checks_failed: 422,
+  idempotency_key_reused: 422,
   flow_mismatch: 422,
   payload_too_large: 413,
   commit_not_found: 404,

@@ -468,6 +468,11 @@ describe('api routes', () => {
       expect(one.body.requester).toBe('olivia');
       const list = await stack.call('GET', `${base()}?requester=olivia`);
       expect(list.body.items.map((x: { id: string }) => x.id)).toEqual([one.body.id]);
+      // The same key with another body is the client's mistake: 422, and nothing filed.
+      const other = await stack.call('POST', base(), { token: t.ownerA, body: { kind: 'merge', branch: 'feature-a' }, headers: { 'idempotency-key': key } });
+      expectError(other, 422, 'idempotency_key_reused', /was used for another request/);
+      expect(other.body.details).toMatchObject({ changeId: one.body.id });
+      expect((await stack.call('GET', `${base()}?requester=olivia`)).body.total).toBe(1);
     });
 
     it('file: 400 bad body, 403 viewer and out-of-scope ci, 404 unknown release', async () => {

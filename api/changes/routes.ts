@@ -48,6 +48,31 @@ const changeSchema = z.discriminatedUnion('kind', [
 
 const batchSchema = z.strictObject({ requests: z.array(changeSchema).min(1).max(1000) });
 
+/**
+ * Whether a stored request is the one `body` asks for: a retry under the same Idempotency-Key sends the
+ * same body; another body under a used key is a client's mistake, refused rather than answered with
+ * the first request as if it were this one.
+ */
+function sameRequest(body: z.infer<typeof changeSchema>, x: ChangeRequest): boolean {
+  if (body.kind !== x.kind) return false;
+  switch (body.kind) {
+    case 'merge':
+      return body.branch === x.branch;
+    case 'pick':
+      // Commits may be given abbreviated; the stored ones are full.
+      return body.commits.length === x.commits.length && body.commits.every((c, i) => (x.commits[i] ?? '').startsWith(c.toLowerCase())) &&
+        body.reason === x.reason && body.severity === x.severity;
+    case 'revert':
+      return body.revertOf === x.revertOf && body.reason === x.reason;
+  }
+}
+
+function keyReused(key: string, x: ChangeRequest): ApiError {
+  return new ApiError('idempotency_key_reused', `Idempotency-Key ${key.slice(0, 100)} was used for another request (#${x.seq}, a ${x.kind}); send a new key for a new request`, {
+    changeId: x.id, seq: x.seq,
+  });
+}
+
 const states = ['requested', 'checking', 'awaiting-decision', 'approved', 'rejected', 'merged', 'conflict', 'failed', 'already-present', 'withdrawn'] as const;
 
 const listQuery = z.strictObject({
@@ -160,8 +185,10 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     const release = slugParam(c, 'release');
     requireRequest(actor, product);
     const rel = await loadRelease(deps.db, product, release);
-    const id = changeId(product, release, c.req.header('idempotency-key'));
+    const key = c.req.header('idempotency-key');
+    const id = changeId(product, release, key);
     const existing = await getChange(deps.db, product, release, id);
+    if (existing && key && !sameRequest(body, existing)) throw keyReused(key, existing);
     if (existing) return c.json(presentChange(existing), existing.state === 'already-present' ? 200 : 201);
     mustBeOpen(rel);
     await audited(deps.db, actor, 'change.request', { product, release, target: id, details: body }, () => naming({ changeId: id }, async () => {
@@ -169,6 +196,8 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
       if (result && !result.ok) throw refusal(result);
     }));
     const saved = await loadChange(deps.db, product, release, id);
+    // Two calls with one key and different bodies at once: the release filed the first; this one is refused.
+    if (key && !sameRequest(body, saved)) throw keyReused(key, saved);
     return c.json(presentChange(saved), saved.state === 'already-present' ? 200 : 201);
   });
 
