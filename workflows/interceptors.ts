@@ -64,8 +64,10 @@ class EventfulTasks implements WorkflowInternalsInterceptor {
   concludeActivation(input: ConcludeActivationInput, next: Next<WorkflowInternalsInterceptor, 'concludeActivation'>): ConcludeActivationOutput {
     const out = next(input);
     if (!enabled || !this.brought || out.commands.some(leavesEvent)) return out;
-    // One memo per task: a worker catching up after a timed-out task was once seen to hand one task's
-    // jobs over in two activations, where the replay has one (CI, kill-boundaries, traceRelease before).
+    // One memo per task. Open fault: a worker catching up after a timed-out task was seen (CI, a worker
+    // killed before traceRelease) to hand one task's jobs over in two activations made at different
+    // history lengths, each then given a memo, where the replay makes one activation and one memo; that
+    // history does not replay. Two sub-activations at one length are covered here; that case is not.
     if (this.at === this.markedAt) return out;
     this.markedAt = this.at;
     this.count++;
