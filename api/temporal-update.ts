@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage } from '@temporalio/client';
+import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage } from '@temporalio/client';
 import type { WorkflowHandle, WorkflowUpdateHandle, WorkflowUpdateOptions } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { UpdateDefinition } from '@temporalio/common';
+import { takeByExpired, withTakeBy } from '../domain/take-by.ts';
 import { ApiError, releaseBusyMessage, temporalRetryAfterSeconds, updateNotTaken } from './errors.ts';
 import type { UpdateNotTaken } from './errors.ts';
 
@@ -18,20 +20,37 @@ export interface UpdateRetry {
 }
 
 export interface UpdateRetryOptions {
-  /** How long to keep trying to get the Update accepted, in all; 15 s unless told. */
+  /**
+   * How long the Update may wait to be taken, from the first attempt (10 s unless told): it carries that
+   * deadline, and a workflow task that starts later refuses it (domain/take-by.ts).
+   */
   maxElapsedMs?: number;
+  /**
+   * The workflow task timeout of the workflow (Temporal's default, 10 s, unless told): a task that started
+   * before the deadline may still take the Update until it times out, so the API waits that long more
+   * before it says the Update was not taken.
+   */
+  taskTimeoutMs?: number;
   /** Called before each retry (for logs and tests). */
   onRetry?: (retry: UpdateRetry) => void;
 }
 
-const defaultMaxElapsedMs = 15_000;
+const defaultMaxElapsedMs = 10_000;
+const defaultTaskTimeoutMs = 10_000;
+/** How far Temporal's clock may be behind the API's and the answer still be true. */
+const clockSkewMs = 2_000;
 const firstDelayMs = 50;
 const maxDelayMs = 1_000;
 
-export const updateNotAcceptedInTimeMessage =
-  'the release did not take the request in time; it may still take effect, so look before trying again';
+export const updateNotTakenInTimeMessage =
+  'the release did not take the request in time, and will not take it later; nothing was done, try again';
 export const updateTakenNoAnswerMessage =
   'the release took the request but its outcome could not be read; it may have taken effect, so look before trying again';
+
+/** Whether the workflow refused the Update because it came after its deadline. */
+function cameTooLate(err: unknown): boolean {
+  return err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === takeByExpired;
+}
 
 /**
  * `handle.executeUpdate(def, { args, updateId })`, re-sent while Temporal turns the Update away without
@@ -39,12 +58,12 @@ export const updateTakenNoAnswerMessage =
  * failed state). Every attempt carries the same update id (the caller's, or one made here once), and
  * Temporal dedupes Updates by id, so a re-send can never apply it twice.
  *
- * Waiting for the Update to be accepted is bounded by `maxElapsedMs` in all; once accepted it is durable
+ * The Update carries a deadline, `maxElapsedMs` after the first attempt; once accepted it is durable
  * and its result is awaited for as long as its handler runs. Gives up with ApiError `unavailable`:
- * "nothing was changed" when every attempt was turned away, "may still take effect" when the last one
- * was still waiting to be accepted (no worker took it: it stays admitted and may run later) or one had
- * been accepted (its outcome could not be read). Anything
- * else (a validator's refusal, a workflow that is not running) is rethrown at once, unchanged.
+ * "nothing was changed" when every attempt was turned away, "nothing was done" when it was not taken by
+ * its deadline (the workflow refuses it, or no worker took it and none will: a task starting later
+ * refuses it), "may have taken effect" when one had been accepted but its outcome could not be read.
+ * Anything else (a validator's refusal, a workflow that is not running) is rethrown at once, unchanged.
  */
 export async function executeUpdateWithRetry<Ret, Args extends [unknown, ...unknown[]], Name extends string = string>(
   handle: WorkflowHandle,
@@ -61,9 +80,12 @@ export async function executeUpdateWithRetry<Ret>(
   def: UpdateDefinition<Ret, unknown[]> | string,
   options: WorkflowUpdateOptions & { args?: unknown[] } & UpdateRetryOptions = {},
 ): Promise<Ret> {
-  const { maxElapsedMs = defaultMaxElapsedMs, onRetry, ...updateOptions } = options;
+  const { maxElapsedMs = defaultMaxElapsedMs, taskTimeoutMs = defaultTaskTimeoutMs, onRetry, ...updateOptions } = options;
   const updateId = updateOptions.updateId ?? randomUUID();
-  const deadline = Date.now() + maxElapsedMs;
+  const takeBy = Date.now() + maxElapsedMs;
+  // Past this, no task that started by the deadline can still be running: the Update will never be taken.
+  const settled = takeBy + taskTimeoutMs + clockSkewMs;
+  const args = withTakeBy(updateOptions.args ?? [], takeBy);
   const connection = handle.client.connection;
   // The overloads above type the call; the SDK's own overloads cannot see through a generic Args.
   const startUpdate = handle.startUpdate.bind(handle) as unknown as (
@@ -72,24 +94,34 @@ export async function executeUpdateWithRetry<Ret>(
   let delayMs = firstDelayMs;
   /** Once an attempt was accepted the Update is durable: giving up must not say that nothing changed. */
   let everAccepted = false;
+  const notTakenInTime = (err: unknown): ApiError =>
+    new ApiError('unavailable', updateNotTakenInTimeMessage, { updateId }, { cause: err, retryAfterSeconds: temporalRetryAfterSeconds });
   for (let attempt = 1; ; attempt++) {
     let accepted = false;
     try {
-      const update = await connection.withDeadline(deadline, () =>
-        startUpdate(def, { ...updateOptions, updateId, waitForStage: WorkflowUpdateStage.ACCEPTED }));
+      const update = await connection.withDeadline(settled, () =>
+        startUpdate(def, { ...updateOptions, args, updateId, waitForStage: WorkflowUpdateStage.ACCEPTED }));
       accepted = everAccepted = true;
       return await update.result();
     } catch (err) {
+      // A refusal comes back through the handle as an outcome, so `accepted` is set: this one was not.
+      if (cameTooLate(err)) {
+        // Before our deadline, the refusal was of an earlier call's Update under this id (it carried an
+        // earlier deadline): that one is gone, so this one is sent again. After it, this one was refused.
+        if (Date.now() <= takeBy) {
+          await sleep(firstDelayMs);
+          continue;
+        }
+        throw notTakenInTime(err);
+      }
       const reason = updateNotTaken(err);
       if (!reason) {
-        if (!accepted && err instanceof WorkflowUpdateRPCTimeoutOrCancelledError && Date.now() >= deadline) {
-          throw new ApiError('unavailable', updateNotAcceptedInTimeMessage, { updateId }, { cause: err, retryAfterSeconds: temporalRetryAfterSeconds });
-        }
+        if (!accepted && err instanceof WorkflowUpdateRPCTimeoutOrCancelledError && Date.now() >= settled) throw notTakenInTime(err);
         throw err;
       }
       // Jittered, so that callers turned away together do not all come back together.
       const wait = Math.round(delayMs * (0.5 + Math.random() / 2));
-      if (Date.now() + wait >= deadline) {
+      if (Date.now() + wait >= takeBy) {
         if (everAccepted) throw new ApiError('unavailable', updateTakenNoAnswerMessage, { updateId }, { cause: err, retryAfterSeconds: temporalRetryAfterSeconds });
         throw new ApiError('unavailable', releaseBusyMessage, undefined, { cause: err, retryAfterSeconds: temporalRetryAfterSeconds });
       }

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../api/app.ts';
 import { ApiError, databaseFailure, isDatabaseUnreachable, toApiError, updateNotTaken } from '../api/errors.ts';
 import { executeUpdateWithRetry } from '../api/temporal-update.ts';
+import { workflowInterceptorModules } from '../cli/worker.ts';
 import type { UpdateRetry } from '../api/temporal-update.ts';
 import type { Database, Db } from '../db/client.ts';
 import { issueToken } from '../db/repos/tokens.ts';
@@ -276,7 +277,7 @@ describe('executeUpdateWithRetry', () => {
 
   beforeAll(async () => {
     const workflowsPath = fileURLToPath(new URL('./fixtures/update-retry-workflows.ts', import.meta.url));
-    ({ code } = await bundleWorkflowCode({ workflowsPath, logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: console.error, log: quiet } }));
+    ({ code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: console.error, log: quiet } }));
     connection = await Connection.connect({ address: inject('temporalAddress') });
     client = new Client({ connection, namespace: namespace() });
     bareConnection = await Connection.connect({ address: inject('temporalAddress'), interceptors: [] });
@@ -439,34 +440,62 @@ describe('executeUpdateWithRetry', () => {
     }
   });
 
-  it('gives up after maxElapsedMs when no worker takes the Update, which may still take effect later', async () => {
-    const taskQueue = unique('idle');
+  it('answers "nothing was done" as soon as a worker that comes after the deadline refuses the Update', async () => {
+    const taskQueue = unique('late-worker');
     const handle = await client.workflow.start(countingWorkflow, { taskQueue, workflowId: unique('counting') });
-    const updateId = `apply-late-${randomUUID()}`;
+    const updateId = `apply-expired-${randomUUID()}`;
     const started = Date.now();
-    const err = await executeUpdateWithRetry(handle, applyUpdate, { args: [{ id: 'late', n: 1 }], updateId, maxElapsedMs: 1_000 })
-      .then(() => undefined, (e: unknown) => e);
-    const elapsed = Date.now() - started;
-    expect(err).toBeInstanceOf(ApiError);
-    const apiError = err as ApiError;
-    expect([apiError.status, apiError.code, apiError.retryAfterSeconds]).toEqual([503, 'unavailable', 2]);
-    expect(apiError.message).toMatch(/may still take effect/);
-    expect(apiError.details).toEqual({ updateId });
-    expect(elapsed).toBeGreaterThanOrEqual(900);
-    expect(elapsed).toBeLessThan(5_000);
-    console.log(`no worker: gave up after ${elapsed} ms`);
-
-    // A worker comes: the Update the server had admitted runs on its own, hence "may still take effect";
-    // re-sending it with the same id returns its result and applies nothing more.
+    // Its deadline passes at once; the worker started next is the first to see it.
+    const call = executeUpdateWithRetry(handle, applyUpdate, { args: [{ id: 'expired', n: 1 }], updateId, maxElapsedMs: 1 }).then(() => undefined, (e: unknown) => e);
     const workers = await startWorkers(taskQueue, 1);
     try {
-      await waitFor('the admitted Update to run', async () => (await handle.query(appliedQuery)).late === 1, 30_000);
-      expect(await executeUpdateWithRetry(handle, applyUpdate, { args: [{ id: 'late', n: 1 }], updateId })).toBe(1);
-      expect(await handle.query(appliedQuery)).toEqual({ late: 1 });
+      const err = await call;
+      const elapsed = Date.now() - started;
+      expect(err).toBeInstanceOf(ApiError);
+      expect([(err as ApiError).status, (err as ApiError).code]).toEqual([503, 'unavailable']);
+      expect((err as ApiError).message).toMatch(/will not take it later; nothing was done/);
+      // Told when the workflow refused it, not after the 12 s it would otherwise wait.
+      expect(elapsed).toBeLessThan(10_000);
+      expect(await handle.query(appliedQuery)).toEqual({});
       await handle.signal(finishSignal);
       await handle.result();
     } finally {
       await workers.stop();
     }
   });
+
+  it('gives up when no worker takes the Update by its deadline, and the Update is never taken later', async () => {
+    const taskQueue = unique('idle');
+    const handle = await client.workflow.start(countingWorkflow, { taskQueue, workflowId: unique('counting'), workflowTaskTimeout: '1s' });
+    const updateId = `apply-late-${randomUUID()}`;
+    const started = Date.now();
+    const err = await executeUpdateWithRetry(handle, applyUpdate, { args: [{ id: 'late', n: 1 }], updateId, maxElapsedMs: 1_000, taskTimeoutMs: 1_000 })
+      .then(() => undefined, (e: unknown) => e);
+    const elapsed = Date.now() - started;
+    expect(err).toBeInstanceOf(ApiError);
+    const apiError = err as ApiError;
+    expect([apiError.status, apiError.code, apiError.retryAfterSeconds]).toEqual([503, 'unavailable', 2]);
+    expect(apiError.message).toMatch(/will not take it later; nothing was done/);
+    expect(apiError.details).toEqual({ updateId });
+    // The deadline, then a task that started by it may still run for its timeout, then the clock margin.
+    expect(elapsed).toBeGreaterThanOrEqual(3_900);
+    expect(elapsed).toBeLessThan(9_000);
+    console.log(`no worker: gave up after ${elapsed} ms`);
+
+    // A worker comes: the Update the server had admitted reaches the workflow after its deadline and is
+    // refused, so "nothing was done" stays true. A later Update is taken; by then the first was handled.
+    const workers = await startWorkers(taskQueue, 1);
+    try {
+      expect(await executeUpdateWithRetry(handle, applyUpdate, { args: [{ id: 'after', n: 2 }], updateId: `apply-after-${randomUUID()}` })).toBe(2);
+      expect(await handle.query(appliedQuery)).toEqual({ after: 1 });
+      // Sent again under the same id, it carries a new deadline and is taken, once.
+      expect(await executeUpdateWithRetry(handle, applyUpdate, { args: [{ id: 'late', n: 1 }], updateId })).toBe(3);
+      expect(await handle.query(appliedQuery)).toEqual({ after: 1, late: 1 });
+      await handle.signal(finishSignal);
+      await handle.result();
+    } finally {
+      await workers.stop();
+    }
+  });
+
 });

@@ -16,10 +16,17 @@
 // So such a task upserts a small memo (`culvertTasks`, the count of them): one event, nothing else, and
 // the task is no longer empty. The rule depends only on the task's jobs and commands, which a replay
 // reproduces; runs started before it (their histories have no such events) say so by the patch.
-import { defaultPayloadConverter } from '@temporalio/common';
+//
+// And no Update is taken after the deadline the API gave it (domain/take-by.ts says why). Validators
+// run only live, never in a replay, so the check changes no history that exists.
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { coresdk } from '@temporalio/proto';
 import { patched } from '@temporalio/workflow';
-import type { ActivateInput, ConcludeActivationInput, ConcludeActivationOutput, Next, WorkflowInterceptors, WorkflowInternalsInterceptor } from '@temporalio/workflow';
+import type {
+  ActivateInput, ConcludeActivationInput, ConcludeActivationOutput, Next, UpdateInput, WorkflowInboundCallsInterceptor, WorkflowInterceptors,
+  WorkflowInternalsInterceptor,
+} from '@temporalio/workflow';
+import { takeByExpired, takeByOf, withoutTakeBy } from '../domain/take-by.ts';
 
 /** Runs that started before tasks were kept eventful replay as they ran. */
 export const eventfulTasksPatch = 'culvert-eventful-tasks';
@@ -76,4 +83,22 @@ class EventfulTasks implements WorkflowInternalsInterceptor {
   }
 }
 
-export const interceptors = (): WorkflowInterceptors => ({ internals: [new EventfulTasks()] });
+/**
+ * Refuses an Update whose workflow task started after its deadline (`Date.now()` in a workflow is that
+ * start); handlers and validators get their arguments without it.
+ */
+class TakeBy implements WorkflowInboundCallsInterceptor {
+  validateUpdate(input: UpdateInput, next: Next<WorkflowInboundCallsInterceptor, 'validateUpdate'>): void {
+    const by = takeByOf(input.args[0]);
+    if (by !== undefined && Date.now() > by) {
+      throw ApplicationFailure.nonRetryable(`the Update came ${Date.now() - by} ms after its deadline; it was not taken`, takeByExpired);
+    }
+    next({ ...input, args: withoutTakeBy(input.args) });
+  }
+
+  handleUpdate(input: UpdateInput, next: Next<WorkflowInboundCallsInterceptor, 'handleUpdate'>): Promise<unknown> {
+    return next({ ...input, args: withoutTakeBy(input.args) });
+  }
+}
+
+export const interceptors = (): WorkflowInterceptors => ({ internals: [new EventfulTasks()], inbound: [new TakeBy()] });

@@ -1,0 +1,33 @@
+// When an Update must be taken by: the API sets it on every Update it sends, the workflows refuse an
+// Update whose workflow task started after it (workflows/interceptors.ts). So an Update the API gave up
+// on is never taken later, and the API's "nothing was done, try again" is true: without it an Update the
+// server had admitted ran whenever a worker came back, and a client that had been told "may still take
+// effect", looked for a while and tried again, filed a second change (seen in CI, concurrency story).
+
+/** The field of an Update's first argument that carries it (epoch milliseconds). */
+export const takeByField = 'culvertTakeBy';
+
+/** The refusal's type: the Update came too late and was not taken; nothing was done. */
+export const takeByExpired = 'update_expired';
+
+/** The deadline an Update's first argument carries, if any. */
+export function takeByOf(arg: unknown): number | undefined {
+  if (typeof arg !== 'object' || arg === null) return undefined;
+  const v = (arg as Record<string, unknown>)[takeByField];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/** The first argument with a deadline (only a plain object argument can carry one). */
+export function withTakeBy(args: readonly unknown[], at: number): unknown[] {
+  const [first, ...rest] = args;
+  if (typeof first !== 'object' || first === null || Array.isArray(first)) return [...args];
+  return [{ ...first, [takeByField]: at }, ...rest];
+}
+
+/** The arguments as the handlers know them: without the deadline. */
+export function withoutTakeBy(args: readonly unknown[]): unknown[] {
+  const [first, ...rest] = args;
+  if (takeByOf(first) === undefined) return [...args];
+  const { [takeByField]: _dropped, ...plain } = first as Record<string, unknown>;
+  return [plain, ...rest];
+}
