@@ -6,6 +6,7 @@ import { approvalRoutes } from './approvals/routes.ts';
 import { artifactRoutes } from './artifacts/routes.ts';
 import { auditRoutes } from './audit/routes.ts';
 import { changeRoutes } from './changes/routes.ts';
+import { codecRoutes } from './codec/routes.ts';
 import { commitRoutes } from './commits/routes.ts';
 import type { AppDeps, AppEnv } from './context.ts';
 import { deploymentRoutes } from './deployments/routes.ts';
@@ -76,6 +77,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   approvalRoutes(routes, deps);
   artifactRoutes(routes, deps);
   auditRoutes(routes, deps);
+  codecRoutes(routes, deps);
 
   const document = openApiDocument(routes.documented);
   routes.add({ method: 'get', path: '/openapi.json', tag: 'meta', auth: false, summary: 'This document', responses: { 200: 'OpenAPI 3.1' } }, ({ c }) => c.json(document));

@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import type { Db } from '../db/client.ts';
 import type { ApiToken } from '../db/schema.ts';
 import type { Actor } from '../domain/types.ts';
@@ -9,6 +10,8 @@ export interface TemporalDeps {
   taskQueue: string;
   /** Base URL of the Temporal UI, for links to runs; null when there is none. */
   uiUrl: string | null;
+  /** The payload codec the client uses, for the codec server route (admins only). */
+  codec?: PayloadCodec;
 }
 
 export interface AppDeps {

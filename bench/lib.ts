@@ -1,12 +1,15 @@
 // Shared helpers for `npm run bench`: statistics, a table printer, an in-process Culvert stack and
 // git repositories made to measure. Benchmarks print ratios against a baseline of the same run; none
 // of this is a test and nothing here asserts on absolute timings.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { CulvertPayloadCodec } from '../cli/payload-codec.ts';
+import { culvertClient } from '../cli/temporal-connection.ts';
 import { NativeConnection } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
 import { git } from '../activities/git/run.ts';
@@ -144,6 +147,8 @@ export interface BenchStack {
   app: ReturnType<typeof createApp>;
   database: Database;
   client: Client;
+  /** The stack's payload codec (a key of its own): workers a bench starts beside it use it too. */
+  codec: CulvertPayloadCodec;
   /** Shared by this stack's worker; benches may start more workers on it. */
   nativeConnection: NativeConnection;
   taskQueue: string;
@@ -163,18 +168,19 @@ export async function startBenchStack(o: { address: string; namespace: string; w
   const database = await openDatabase({ memory: true });
   await database.migrate();
   const connection = await Connection.connect({ address: o.address });
-  const client = new Client({ connection, namespace: o.namespace });
-  const app = createApp({ db: database.db, temporal: { client, namespace: o.namespace, taskQueue, uiUrl: null } });
+  const codec = new CulvertPayloadCodec(randomBytes(32));
+  const client = culvertClient(connection, o.namespace, codec);
+  const app = createApp({ db: database.db, temporal: { client, namespace: o.namespace, taskQueue, uiUrl: null, codec } });
   const { secret: adminToken } = await issueToken(database.db, { name: 'bench-admin', role: 'admin', products: null });
   const nativeConnection = await NativeConnection.connect({ address: o.address });
   const worker: Worker = await createWorker({
-    connection: nativeConnection, namespace: o.namespace, taskQueue, deps: { db: database.db, dataDir },
+    connection: nativeConnection, namespace: o.namespace, taskQueue, codec, deps: { db: database.db, dataDir },
     workflowBundle: { codePath: o.workflowBundlePath },
   });
   const running = worker.run();
 
   const stack: BenchStack = {
-    app, database, client, nativeConnection, taskQueue, dataDir, adminToken,
+    app, database, client, codec, nativeConnection, taskQueue, dataDir, adminToken,
     async token(name, role, products) {
       return (await issueToken(database.db, { name, role, products: products ?? null })).secret;
     },

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Worker } from '@temporalio/worker';
+import { culvertDataConverter } from '../cli/temporal-connection.ts';
 import type { Actor } from '../domain/types.ts';
 import { decideUpdate } from '../workflows/release/messages.ts';
 import type { Benchmark, BenchContext, BenchRemote, BenchResult, BenchStack } from './lib.ts';
@@ -26,6 +27,8 @@ async function noopSamples(ctx: BenchContext, stack: BenchStack, total: number):
   const taskQueue = `bench-noop-${randomUUID()}`;
   const worker = await Worker.create({
     connection: stack.nativeConnection, namespace: ctx.namespace, taskQueue, workflowBundle: { codePath: ctx.noopBundlePath },
+    // The same codec as the release's worker: the baseline pays for encryption as the release does.
+    dataConverter: culvertDataConverter(stack.codec),
   });
   const running = worker.run();
   try {

@@ -1,4 +1,6 @@
 import { serve } from '@hono/node-server';
+import { existsSync } from 'node:fs';
+import type { PayloadCodec } from '@temporalio/common';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createApp } from '../api/app.ts';
@@ -10,7 +12,8 @@ import { ConfigError, parseConfig } from './config.ts';
 import type { Config } from './config.ts';
 import { loadDevServerConfig, REPO_ROOT } from './dev-server-config.ts';
 import { startDevServer } from './dev-server.ts';
-import { connectClient, connectWorker } from './temporal-connection.ts';
+import { PayloadKeyError } from './payload-codec.ts';
+import { connectClient, connectWorker, payloadCodecOf } from './temporal-connection.ts';
 import { resolveStepIsolation } from '../activities/steps/isolation.ts';
 import type { StepIsolation } from '../activities/steps/isolation.ts';
 import { createWorker } from './worker.ts';
@@ -87,11 +90,30 @@ async function stepIsolation(cfg: Config, mode: 'start' | 'worker'): Promise<Ste
   return undefined;
 }
 
-async function runWorker(cfg: Config, database: Database, address: string, stops: Stop[], mode: 'start' | 'worker'): Promise<{ running: Promise<void> }> {
+/**
+ * The payload codec (cli/payload-codec.ts). Separate workers and APIs must share its key: one made here
+ * for `culvert worker` or `culvert api` is said loudly, since a process with another key cannot read
+ * what this one writes.
+ */
+function installationCodec(cfg: Config, command: string): PayloadCodec {
+  const made = !process.env.CULVERT_PAYLOAD_KEY && !existsSync(join(cfg.dataDir, 'payload-key'));
+  try {
+    const codec = payloadCodecOf(cfg);
+    if (made && command !== 'start') {
+      console.warn(`culvert: made a payload key in ${join(cfg.dataDir, 'payload-key')}; every worker and API must use the same key: give them all CULVERT_PAYLOAD_KEY`);
+    }
+    return codec;
+  } catch (err) {
+    if (err instanceof PayloadKeyError) throw new ConfigError(`culvert: ${err.message}`);
+    throw err;
+  }
+}
+
+async function runWorker(cfg: Config, database: Database, address: string, stops: Stop[], mode: 'start' | 'worker', codec: PayloadCodec): Promise<{ running: Promise<void> }> {
   const isolation = await stepIsolation(cfg, mode);
   const connection = await connectWorker(cfg, address);
   const worker = await createWorker({
-    connection, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue,
+    connection, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, codec,
     deps: { db: database.db, dataDir: cfg.dataDir, ...(isolation ? { stepIsolation: isolation } : {}) },
   });
   const running = worker.run();
@@ -103,9 +125,9 @@ async function runWorker(cfg: Config, database: Database, address: string, stops
   return { running };
 }
 
-async function runApi(cfg: Config, database: Database, address: string, uiUrl: string | null, stops: Stop[]): Promise<string> {
-  const client = await connectClient(cfg, address);
-  const app = createApp({ db: database.db, temporal: { client, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, uiUrl } });
+async function runApi(cfg: Config, database: Database, address: string, uiUrl: string | null, stops: Stop[], codec: PayloadCodec): Promise<string> {
+  const client = await connectClient(cfg, address, codec);
+  const app = createApp({ db: database.db, temporal: { client, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, uiUrl, codec } });
   const server = serve({ fetch: app.fetch, hostname: cfg.host, port: cfg.port });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', () => resolve());
@@ -158,8 +180,10 @@ async function main(): Promise<void> {
   const database = await openDb(cfg);
   stops.push(() => database.close());
 
+  const codec = installationCodec(cfg, command);
+
   if (command === 'worker') {
-    const { running } = await runWorker(cfg, database, address, stops, 'worker');
+    const { running } = await runWorker(cfg, database, address, stops, 'worker', codec);
     console.log(`culvert worker on task queue ${cfg.taskQueue} at ${address} (${cfg.temporalNamespace})`);
     await running;
     return stopAll(0);
@@ -170,8 +194,8 @@ async function main(): Promise<void> {
   const revoked = await revokeOtherBootstrapAdmins(database.db, admin.secret);
   if (revoked > 0) console.log(`culvert: the bootstrap admin secret changed; ${revoked} earlier admin token${revoked === 1 ? '' : 's'} named admin revoked`);
   let running: Promise<void> | null = null;
-  if (command === 'start') running = (await runWorker(cfg, database, address, stops, 'start')).running;
-  const apiUrl = await runApi(cfg, database, address, uiUrl, stops);
+  if (command === 'start') running = (await runWorker(cfg, database, address, stops, 'start', codec)).running;
+  const apiUrl = await runApi(cfg, database, address, uiUrl, stops, codec);
   console.log([
     `culvert ${command === 'start' ? 'is running' : 'api is listening'}`,
     `  API:          ${apiUrl}   (docs: ${apiUrl}/docs)`,

@@ -1,10 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from '@temporalio/worker';
+import type { PayloadCodec } from '@temporalio/common';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
 import type { ActivityDeps } from '../activities/index.ts';
 import { cleanStaleWork } from '../activities/steps/cleanup.ts';
 import { startStepSupervisor } from '../activities/steps/index.ts';
+import { culvertDataConverter } from './temporal-connection.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 /** Bundled with the workflows wherever they are bundled (workflows/interceptors.ts says why). */
@@ -15,6 +17,8 @@ export interface WorkerSetup {
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
+  /** The installation's payload codec (cli/payload-codec.ts): every worker and API must share its key. */
+  codec: PayloadCodec;
   /** A prebuilt bundle (tests build one per run); otherwise the workflows are bundled at start. */
   workflowBundle?: { codePath: string };
   options?: Partial<WorkerOptions>;
@@ -39,6 +43,7 @@ export async function createWorker(s: WorkerSetup): Promise<Worker> {
     namespace: s.namespace,
     taskQueue: s.taskQueue,
     activities: createActivities(s.deps),
+    dataConverter: culvertDataConverter(s.codec),
     ...(s.workflowBundle ? { workflowBundle: s.workflowBundle } : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules } }),
     // Long steps run as activities; leave room for several at once without starving git work.
     maxConcurrentActivityTaskExecutions: 20,

@@ -9,6 +9,14 @@ export const takeByField = 'culvertTakeBy';
 
 /** The refusal's type: the Update came too late and was not taken; nothing was done. */
 export const takeByExpired = 'update_expired';
+/**
+ * The refusal's type: the Update carried no deadline, so it was not sent through a Culvert client with
+ * the payload key (the codec takes the field out of payloads that are not encrypted with it).
+ */
+export const takeByUnsealed = 'update_unsealed';
+
+/** How long an Update sent without a deadline of its own (tests, tools, the cut) may wait to be taken. */
+export const defaultTakeByMs = 60_000;
 
 /** The deadline an Update's first argument carries, if any. */
 export function takeByOf(arg: unknown): number | undefined {

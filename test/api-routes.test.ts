@@ -7,6 +7,7 @@ import { startStack, unique } from './helpers/stack.ts';
 import { waitFor } from './helpers/wait.ts';
 import type { Stack } from './helpers/stack.ts';
 import { runLogPath } from '../activities/deps.ts';
+import { testCodec } from './helpers/codec.ts';
 
 // Every route of DESIGN.md section 6 as it stands: its 2xx, its 400, its 401/403 and its 404/409,
 // through app.request() on a full in-process Culvert (real dev server, real git remote).
@@ -129,6 +130,7 @@ describe('api routes', () => {
         '/v1/products/{product}/notes': ['get'],
         '/v1/products/{product}/environments/{environment}/preview': ['get'],
         '/v1/products/{product}/audit': ['get'],
+        '/v1/codec/decode': ['post'],
       };
       for (const [path, methods] of Object.entries(expected)) {
         expect(Object.keys(doc.paths[path] ?? {}).sort(), path).toEqual(methods);
@@ -213,6 +215,7 @@ describe('api routes', () => {
       ['GET', '/v1/products/:product/notes'],
       ['GET', '/v1/products/:product/environments/:environment/preview'],
       ['GET', '/v1/products/:product/audit'],
+      ['POST', '/v1/codec/decode'],
     ];
     const resolve = (template: string): string => template.replace(':product', p.a).replace(':release', 'master').replace(':id', 'some-id')
       .replace(':template', 'some-template').replace(':action', 'pause')
@@ -667,6 +670,19 @@ describe('api routes', () => {
       // A run whose log is not on this host (another API replica, cleaned disk) is a 404, not a 500.
       await rm(runLogPath(stack.dataDir, runId));
       expectError(await stack.call('GET', `/v1/runs/${runId}/log`), 404, 'not_found', /not on this host/);
+    });
+  });
+
+  describe('codec', () => {
+    it('POST codec/decode: 200 for an admin, payloads in clear; 400 bad body, 403 anyone else', async () => {
+      const [sealed] = await testCodec().encode([{ metadata: { encoding: new TextEncoder().encode('json/plain') }, data: new TextEncoder().encode('{"x":1}') }]);
+      const wire = { metadata: Object.fromEntries(Object.entries(sealed?.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])), data: Buffer.from(sealed?.data ?? []).toString('base64') };
+      const ok = await stack.call('POST', '/v1/codec/decode', { body: { payloads: [wire] } });
+      expect(ok.status, ok.text).toBe(200);
+      expect(Buffer.from(ok.body.payloads[0].data, 'base64').toString()).toBe('{"x":1}');
+      expectError(await stack.call('POST', '/v1/codec/decode', { body: { payloads: 'all of them' } }), 400, 'bad_request');
+      expectError(await stack.call('POST', '/v1/codec/decode', { body: { payloads: [wire] }, token: t.ownerA }), 403, 'forbidden');
+      expectError(await stack.call('POST', '/v1/codec/decode', { body: { payloads: [wire] }, token: t.viewer }), 403, 'forbidden');
     });
   });
 

@@ -9,6 +9,8 @@ import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
 import { startStack, unique } from './helpers/stack.ts';
 import { waitFor } from './helpers/wait.ts';
+import { culvertDataConverter } from '../cli/temporal-connection.ts';
+import { testCodec } from './helpers/codec.ts';
 import type { Stack } from './helpers/stack.ts';
 
 // The boxed-product story of DESIGN.md section 1: numbered releases, candidates, freeze, final, QA sign-off.
@@ -150,7 +152,7 @@ describe('binary flow', () => {
 
     // The whole story (candidates, freeze, gate, publish) replays deterministically from its history.
     const history = await stack.client.workflow.getHandle(`culvert/${product}/3.11`).fetchHistory();
-    await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history);
+    await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') }, dataConverter: culvertDataConverter(testCodec()) }, history);
 
     // The next cut is proposed as 3.12.
     const next = await stack.call('POST', `/v1/products/${product}/releases`, { token: owner, body: {} });

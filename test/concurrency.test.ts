@@ -30,6 +30,7 @@ import type { Stack } from './helpers/stack.ts';
 import { startTcpProxy } from './helpers/tcp-proxy.ts';
 import type { TcpProxy } from './helpers/tcp-proxy.ts';
 import { waitFor } from './helpers/wait.ts';
+import { testCodec } from './helpers/codec.ts';
 
 // Response bodies are read loosely; the assertions check their shape.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -456,7 +457,7 @@ describe('one release under concurrent load and worker restarts', () => {
     proxy = await startTcpProxy(host, Number(port));
     const connection = await NativeConnection.connect({ address: `127.0.0.1:${proxy.port}` });
     const w2 = await createWorker({
-      connection, namespace: inject('temporalNamespace'), taskQueue: stack.taskQueue, deps: { db: stack.database.db, dataDir: stack.dataDir },
+      connection, namespace: inject('temporalNamespace'), taskQueue: stack.taskQueue, codec: testCodec(), deps: { db: stack.database.db, dataDir: stack.dataDir },
       workflowBundle: { codePath: inject('workflowBundlePath') },
       options: { stickyQueueScheduleToStartTimeout: '1s', shutdownForceTime: '2s' },
     });

@@ -5,7 +5,10 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
+import { Connection, WithStartWorkflowOperation } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { culvertClient } from '../cli/temporal-connection.ts';
+import { testCodec } from './helpers/codec.ts';
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { git } from '../activities/git/run.ts';
@@ -38,7 +41,7 @@ describe('a worker killed while merging', () => {
     repo = await createRemote();
     root = await mkdtemp(join(tmpdir(), 'culvert-crash-'));
     connection = await Connection.connect({ address: inject('temporalAddress') });
-    client = new Client({ connection, namespace: inject('temporalNamespace') });
+    client = culvertClient(connection, inject('temporalNamespace'), testCodec());
   });
   afterAll(async () => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');

@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { culvertClient } from '../cli/temporal-connection.ts';
+import { testCodec } from './helpers/codec.ts';
 import { NativeConnection } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -56,12 +59,12 @@ describe('the database unreachable for 30 s', () => {
     const taskQueue = `test-${randomUUID()}`;
     dataDir = await mkdtemp(join(tmpdir(), 'culvert-data-'));
     connection = await Connection.connect({ address });
-    client = new Client({ connection, namespace });
+    client = culvertClient(connection, namespace, testCodec());
     app = createApp({ db: database.db, temporal: { client, namespace, taskQueue, uiUrl: null } });
     token = (await issueToken(database.db, { name: 'admin', role: 'admin', products: null })).secret;
     native = await NativeConnection.connect({ address });
     worker = await createWorker({
-      connection: native, namespace, taskQueue, workflowBundle: { codePath: inject('workflowBundlePath') },
+      connection: native, namespace, taskQueue, codec: testCodec(), workflowBundle: { codePath: inject('workflowBundlePath') },
       deps: { db: database.db, dataDir, faults: { beforePush: () => outageBegun } },
     });
     running = worker.run();

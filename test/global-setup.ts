@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   } catch {
     // Installed already (vitest --watch runs setup again in the same process).
   }
+  // One payload key for the run, in the environment every test process and child worker inherits.
+  process.env.CULVERT_PAYLOAD_KEY ??= randomBytes(32).toString('base64');
   const cfg = loadDevServerConfig();
   const env = await TestWorkflowEnvironment.createLocal({
     server: {

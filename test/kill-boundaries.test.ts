@@ -3,7 +3,10 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
+import { Connection, WithStartWorkflowOperation } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { culvertClient } from '../cli/temporal-connection.ts';
+import { testCodec } from './helpers/codec.ts';
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { git } from '../activities/git/run.ts';
@@ -62,7 +65,7 @@ describe('a worker killed at every activity boundary', () => {
     await repo.push();
     root = await mkdtemp(join(tmpdir(), 'culvert-kill-'));
     connection = await Connection.connect({ address: inject('temporalAddress') });
-    client = new Client({ connection, namespace: inject('temporalNamespace') });
+    client = culvertClient(connection, inject('temporalNamespace'), testCodec());
   });
   afterAll(async () => {
     for (const w of workers) await stopChildWorker(w, 'SIGKILL');

@@ -8,6 +8,8 @@ import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
 import { startStack, unique } from './helpers/stack.ts';
 import { waitFor } from './helpers/wait.ts';
+import { culvertDataConverter } from '../cli/temporal-connection.ts';
+import { testCodec } from './helpers/codec.ts';
 import type { Stack } from './helpers/stack.ts';
 
 // The "Backend Server" story of DESIGN.md section 1, over HTTP, on a real dev server and real git.
@@ -142,7 +144,7 @@ describe('pull-request flow', () => {
 
     // The workflow code replays its own history deterministically.
     const history = await stack.client.workflow.getHandle(`culvert/${product}/master`).fetchHistory();
-    await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history);
+    await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') }, dataConverter: culvertDataConverter(testCodec()) }, history);
 
     // Releases are findable by search attribute in Temporal.
     await waitFor('the release in Temporal visibility', async () => {

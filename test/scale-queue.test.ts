@@ -9,6 +9,8 @@ import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
 import { startStack, unique } from './helpers/stack.ts';
 import { waitFor } from './helpers/wait.ts';
+import { culvertDataConverter } from '../cli/temporal-connection.ts';
+import { testCodec } from './helpers/codec.ts';
 import type { Stack } from './helpers/stack.ts';
 
 /** Undecided requests on one release: far past the ~5,700 that once made continue-as-new fail (PayloadsTooLarge). */
@@ -162,7 +164,7 @@ describe('a release with 20,000 undecided requests', () => {
     // 4 MB message limit and cannot read these; this one can).
     let t0 = performance.now();
     const failures: string[] = [];
-    for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') }, replayName: 'scale-queue-replay' }, fetched)) {
+    for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') }, replayName: 'scale-queue-replay', dataConverter: culvertDataConverter(testCodec()) }, fetched)) {
       if (r.error) failures.push(`${r.workflowId}: ${String(r.error).slice(0, 500)}`);
     }
     console.log(`replayed ${fetched.length} runs of ${workflowId} in ${(performance.now() - t0).toFixed(0)} ms: ${failures.length} failed`);

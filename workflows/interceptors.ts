@@ -17,8 +17,9 @@
 // the task is no longer empty. The rule depends only on the task's jobs and commands, which a replay
 // reproduces; runs started before it (their histories have no such events) say so by the patch.
 //
-// And no Update is taken after the deadline the API gave it (domain/take-by.ts says why). Validators
-// run only live, never in a replay, so the check changes no history that exists.
+// And no Update is taken after the deadline the API gave it (domain/take-by.ts says why), nor one without
+// a deadline: that is one not sent by Culvert. Validators run only live, never in a replay, so the check
+// changes no history that exists.
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { coresdk } from '@temporalio/proto';
 import { patched } from '@temporalio/workflow';
@@ -26,7 +27,7 @@ import type {
   ActivateInput, ConcludeActivationInput, ConcludeActivationOutput, Next, UpdateInput, WorkflowInboundCallsInterceptor, WorkflowInterceptors,
   WorkflowInternalsInterceptor,
 } from '@temporalio/workflow';
-import { takeByExpired, takeByOf, withoutTakeBy } from '../domain/take-by.ts';
+import { takeByExpired, takeByOf, takeByUnsealed, withoutTakeBy } from '../domain/take-by.ts';
 
 /** Runs that started before tasks were kept eventful replay as they ran. */
 export const eventfulTasksPatch = 'culvert-eventful-tasks';
@@ -90,7 +91,9 @@ class EventfulTasks implements WorkflowInternalsInterceptor {
 class TakeBy implements WorkflowInboundCallsInterceptor {
   validateUpdate(input: UpdateInput, next: Next<WorkflowInboundCallsInterceptor, 'validateUpdate'>): void {
     const by = takeByOf(input.args[0]);
-    if (by !== undefined && Date.now() > by) {
+    // The deadline is the seal too: only a payload encrypted with Culvert's key keeps it (cli/payload-codec.ts).
+    if (by === undefined) throw ApplicationFailure.nonRetryable('the Update was not sent by Culvert (it carries no seal); it was not taken', takeByUnsealed);
+    if (Date.now() > by) {
       throw ApplicationFailure.nonRetryable(`the Update came ${Date.now() - by} ms after its deadline; it was not taken`, takeByExpired);
     }
     next({ ...input, args: withoutTakeBy(input.args) });

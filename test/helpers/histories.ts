@@ -3,7 +3,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { clientChannelArgs } from '../../cli/temporal-connection.ts';
+import { clientChannelArgs, culvertDataConverter } from '../../cli/temporal-connection.ts';
+import { testCodec } from './codec.ts';
 import { Worker } from '@temporalio/worker';
 import type { ReplayResult } from '@temporalio/worker';
 import proto from '@temporalio/proto';
@@ -24,7 +25,8 @@ export async function collectHistories(address: string, namespace: string, types
   // A long release's history passes gRPC's default 4 MiB (cli/temporal-connection.ts says why).
   const connection = await Connection.connect({ address, channelArgs: clientChannelArgs });
   try {
-    return await collect(new Client({ connection, namespace }), types);
+    // The listing decodes memos, which the codec encrypted.
+    return await collect(new Client({ connection, namespace, dataConverter: culvertDataConverter(testCodec()) }), types);
   } finally {
     await connection.close();
   }
@@ -52,7 +54,7 @@ export async function replayAll(bundlePath: string, histories: SavedHistory[]): 
   const failures: ReplayFailure[] = [];
   const byId = new Map(histories.map((h) => [`${h.workflowId}\0${h.runId}`, h]));
   const results: AsyncIterable<ReplayResult> = Worker.runReplayHistories(
-    { workflowBundle: { codePath: bundlePath }, replayName: 'culvert-replay' },
+    { workflowBundle: { codePath: bundlePath }, replayName: 'culvert-replay', dataConverter: culvertDataConverter(testCodec()) },
     histories.map((h) => ({ workflowId: `${h.workflowId}\0${h.runId}`, history: h.history })),
   );
   let replayed = 0;

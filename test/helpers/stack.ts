@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
@@ -11,8 +12,9 @@ import { createApp } from '../../api/app.ts';
 import type { Database } from '../../db/client.ts';
 import { issueToken } from '../../db/repos/tokens.ts';
 import type { Role } from '../../domain/types.ts';
-import { clientChannelArgs } from '../../cli/temporal-connection.ts';
+import { clientChannelArgs, culvertClient } from '../../cli/temporal-connection.ts';
 import { createWorker } from '../../cli/worker.ts';
+import { testCodec } from './codec.ts';
 import { openTestDatabase } from './db.ts';
 
 export interface Stack {
@@ -41,8 +43,9 @@ export async function startStack(opts: { worker?: boolean; faults?: Faults; temp
   const dataDir = await mkdtemp(join(tmpdir(), 'culvert-data-'));
   const database = await openTestDatabase();
   const connection = await Connection.connect({ address, channelArgs: clientChannelArgs });
-  const client = new Client({ connection, namespace });
-  const app = createApp({ db: database.db, temporal: { client, namespace, taskQueue, uiUrl } });
+  const codec = testCodec();
+  const client = culvertClient(connection, namespace, codec);
+  const app = createApp({ db: database.db, temporal: { client, namespace, taskQueue, uiUrl, codec } });
   const { secret: adminToken } = await issueToken(database.db, { name: 'admin', role: 'admin', products: null });
 
   let worker: Worker | null = null;
@@ -74,7 +77,7 @@ export async function startStack(opts: { worker?: boolean; faults?: Faults; temp
     async startWorker(faults) {
       nativeConnection ??= await NativeConnection.connect({ address });
       worker = await createWorker({
-        connection: nativeConnection, namespace, taskQueue, deps: { db: database.db, dataDir, faults },
+        connection: nativeConnection, namespace, taskQueue, codec, deps: { db: database.db, dataDir, faults },
         workflowBundle: { codePath: inject('workflowBundlePath') },
       });
       running = worker.run();

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { Faults } from '../../activities/deps.ts';
 import { createWorker } from '../../cli/worker.ts';
+import { testCodec } from './codec.ts';
 import { openDatabase } from '../../db/client.ts';
 
 export interface ChildWorkerSpec {
@@ -48,7 +49,7 @@ if (spec.kill) {
 const database = await openDatabase(spec.database);
 const connection = await NativeConnection.connect({ address: spec.address });
 const worker = await createWorker({
-  connection, namespace: spec.namespace, taskQueue: spec.taskQueue, deps: { db: database.db, dataDir: spec.dataDir, faults },
+  connection, namespace: spec.namespace, taskQueue: spec.taskQueue, codec: testCodec(), deps: { db: database.db, dataDir: spec.dataDir, faults },
   workflowBundle: { codePath: spec.bundlePath },
   // A killed worker's sticky queue would hold workflow tasks (and queries) for the default 10 s.
   options: { stickyQueueScheduleToStartTimeout: '1s' },
