@@ -21,8 +21,9 @@ export interface UpdateRetry {
 
 export interface UpdateRetryOptions {
   /**
-   * How long the Update may wait to be taken, from the first attempt (10 s unless told): it carries that
-   * deadline, and a workflow task that starts later refuses it (domain/take-by.ts).
+   * How long the Update may wait to be taken, from the first attempt (15 s unless told): it carries that
+   * deadline, and a workflow task that starts later refuses it (domain/take-by.ts). 15 s: a busy release
+   * on a loaded host was seen to take more than 10 s to start the task that takes an Update (CI).
    */
   maxElapsedMs?: number;
   /**
@@ -35,7 +36,7 @@ export interface UpdateRetryOptions {
   onRetry?: (retry: UpdateRetry) => void;
 }
 
-const defaultMaxElapsedMs = 10_000;
+const defaultMaxElapsedMs = 15_000;
 const defaultTaskTimeoutMs = 10_000;
 /** How far Temporal's clock may be behind the API's and the answer still be true. */
 const clockSkewMs = 2_000;
