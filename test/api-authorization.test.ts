@@ -4,9 +4,7 @@
 // shape and changes nothing; a role it allows is let through (its exact answers are api-routes' to
 // check). An operation without an entry here fails the test: a new route says who may call it.
 import { randomUUID } from 'node:crypto';
-import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { git } from '../activities/git/run.ts';
 import { recordGate } from '../db/repos/approvals.ts';
 import { upsertArtifacts } from '../db/repos/candidates.ts';
 import { startRun } from '../db/repos/runs.ts';
@@ -16,6 +14,7 @@ import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
 import { startStack, unique } from './helpers/stack.ts';
 import type { Stack } from './helpers/stack.ts';
+import { refsOf, rowsDigest } from './helpers/snapshot.ts';
 import { waitFor } from './helpers/wait.ts';
 
 /** Who may call an operation on product A: from the narrowest to anyone signed in. */
@@ -135,21 +134,8 @@ describe('who may do what, on every route', () => {
       .replace(':template', f.template).replace(':action', 'pause').replace(':environment', 'staging');
   };
 
-  /** Every ref of the remote. */
-  const refs = async (): Promise<string> => (await git(['for-each-ref', '--format=%(refname) %(objectname)'], { cwd: repo.remote })).stdout;
-
-  /** Every row but the audit log's (the remote's refs move only through rows' work: checked once around all). */
-  async function everything(): Promise<string> {
-    const tables = ['products', 'product_templates', 'releases', 'change_requests', 'step_runs', 'artifacts', 'environments', 'deployments', 'approvals', 'candidates', 'api_tokens', 'release_cuts', 'release_moves'];
-    const rows = await Promise.all(tables.map(async (t) => {
-      // A token's last use moves with every request: not a change anyone made.
-      const row = t === 'api_tokens' ? '(t.id, t.name, t.role, t.products, t.revoked_at, t.expires_at)' : 't';
-      const r = await stack.database.db.execute(sql.raw(`select count(*)::int as n, coalesce(md5(string_agg(md5(${row}::text), ',' order by md5(${row}::text))), '') as h from ${t} t`));
-      const got = (Array.isArray(r) ? r[0] : (r as { rows: unknown[] }).rows[0]) as { n: number; h: string };
-      return `${t}:${got.n}:${got.h}`;
-    }));
-    return rows.join(' ');
-  }
+  const refs = (): Promise<string> => refsOf(repo.remote);
+  const everything = (): Promise<string> => rowsDigest(stack.database.db);
 
   it('has an entry for every operation of /openapi.json, and none for an operation it does not have', () => {
     expect(Object.keys(table).sort()).toEqual([...operations].sort());

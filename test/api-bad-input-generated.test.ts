@@ -4,13 +4,12 @@
 // case is a 4xx in the one error shape, with no stack trace or host path, and changes nothing: no row in
 // any table but the audit log (which records refused attempts) and no ref in the remote. A route added
 // later is covered the day it is added.
-import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { git } from '../activities/git/run.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
 import { startStack, unique } from './helpers/stack.ts';
 import type { Stack } from './helpers/stack.ts';
+import { refsOf, rowsDigest } from './helpers/snapshot.ts';
 
 interface Operation { method: string; template: string; params: string[]; query: string[]; body: boolean }
 /** `mayPass`: bad for some parameters only (a text filter may match nothing): never a 5xx, and nothing changes. */
@@ -90,19 +89,7 @@ describe('bad input on every route, generated from /openapi.json', () => {
     return out;
   }
 
-  /** Every row but the audit log's, and every ref of the remote. */
-  async function everything(): Promise<string> {
-    const tables = ['products', 'product_templates', 'releases', 'change_requests', 'step_runs', 'artifacts', 'environments', 'deployments', 'approvals', 'candidates', 'api_tokens', 'release_cuts', 'release_moves'];
-    const counts = await Promise.all(tables.map(async (t) => {
-      // A token's last use moves with every request: not a change anyone made.
-      const row = t === 'api_tokens' ? '(t.id, t.name, t.role, t.products, t.revoked_at, t.expires_at)' : 't';
-      const r = await stack.database.db.execute(sql.raw(`select count(*)::int as n, coalesce(md5(string_agg(md5(${row}::text), ',' order by md5(${row}::text))), '') as h from ${t} t`));
-      const got = (Array.isArray(r) ? r[0] : (r as { rows: unknown[] }).rows[0]) as { n: number; h: string };
-      return `${t}:${got.n}:${got.h}`;
-    }));
-    const refs = (await git(['for-each-ref', '--format=%(refname) %(objectname)'], { cwd: repo.remote })).stdout;
-    return `${counts.join(' ')}\n${refs}`;
-  }
+  const everything = async (): Promise<string> => `${await rowsDigest(stack.database.db)}\n${await refsOf(repo.remote)}`;
 
   it('answers every case with a clear 4xx and changes nothing', async () => {
     const cases = operations.flatMap(casesOf);
