@@ -4,6 +4,7 @@ import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, Wo
 import type { WorkflowHandle, WorkflowUpdateHandle, WorkflowUpdateOptions } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { UpdateDefinition } from '@temporalio/common';
+import proto from '@temporalio/proto';
 import { takeByExpired, withTakeBy } from '../domain/take-by.ts';
 import { ApiError, releaseBusyMessage, temporalRetryAfterSeconds, updateNotTaken } from './errors.ts';
 import type { UpdateNotTaken } from './errors.ts';
@@ -47,6 +48,26 @@ export const updateNotTakenInTimeMessage =
   'the release did not take the request in time, and will not take it later; nothing was done, try again';
 export const updateTakenNoAnswerMessage =
   'the release took the request but its outcome could not be read; it may have taken effect, so look before trying again';
+
+/** How long the last look at an Update that no running task can take waits for it. */
+const lastLookMs = 1_000;
+const { PendingWorkflowTaskState } = proto.temporal.api.enums.v1;
+
+/**
+ * Whether no workflow task that started by `after` is running: any task that starts from now on refuses
+ * an Update whose deadline is earlier (its workflow time is when it started).
+ */
+async function noTaskCanTakeIt(handle: WorkflowHandle, after: number): Promise<boolean> {
+  try {
+    const task = (await handle.describe()).raw.pendingWorkflowTask;
+    if (!task || task.state !== PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED) return true;
+    const started = task.startedTime ? Number(task.startedTime.seconds ?? 0) * 1000 + Math.floor((task.startedTime.nanos ?? 0) / 1e6) : 0;
+    return started > after;
+  } catch {
+    // Not known: wait the whole while.
+    return false;
+  }
+}
 
 /** Whether the workflow refused the Update because it came after its deadline. */
 function cameTooLate(err: unknown): boolean {
@@ -97,10 +118,15 @@ export async function executeUpdateWithRetry<Ret>(
   let everAccepted = false;
   const notTakenInTime = (err: unknown): ApiError =>
     new ApiError('unavailable', updateNotTakenInTimeMessage, { updateId }, { cause: err, retryAfterSeconds: temporalRetryAfterSeconds });
+  // Waiting for acceptance: until the deadline (and the clock margin); then, if no task that started by
+  // the deadline is running, one look more (a task that took it may have just ended) and the answer;
+  // otherwise until such a task would have timed out.
+  let waitUntil = takeBy + clockSkewMs;
+  let lastLook = false;
   for (let attempt = 1; ; attempt++) {
     let accepted = false;
     try {
-      const update = await connection.withDeadline(settled, () =>
+      const update = await connection.withDeadline(waitUntil, () =>
         startUpdate(def, { ...updateOptions, args, updateId, waitForStage: WorkflowUpdateStage.ACCEPTED }));
       accepted = everAccepted = true;
       return await update.result();
@@ -115,11 +141,18 @@ export async function executeUpdateWithRetry<Ret>(
         }
         throw notTakenInTime(err);
       }
-      const reason = updateNotTaken(err);
-      if (!reason) {
-        if (!accepted && err instanceof WorkflowUpdateRPCTimeoutOrCancelledError && Date.now() >= settled) throw notTakenInTime(err);
-        throw err;
+      if (!accepted && err instanceof WorkflowUpdateRPCTimeoutOrCancelledError && Date.now() >= waitUntil) {
+        if (lastLook || waitUntil >= settled) throw notTakenInTime(err);
+        if (await noTaskCanTakeIt(handle, takeBy + clockSkewMs)) {
+          lastLook = true;
+          waitUntil = Date.now() + lastLookMs;
+        } else {
+          waitUntil = settled;
+        }
+        continue;
       }
+      const reason = updateNotTaken(err);
+      if (!reason) throw err;
       // Jittered, so that callers turned away together do not all come back together.
       const wait = Math.round(delayMs * (0.5 + Math.random() / 2));
       if (Date.now() + wait >= takeBy) {
