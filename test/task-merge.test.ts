@@ -105,11 +105,15 @@ describe('a workflow task with no command, followed at once by an Update', () =>
     expect(error ?? '', 'the replay takes the other branch: an activity where the history has a timer').toMatch(/Nondeterminism/);
   }, 120_000);
 
-  it('replays when each task that brought a result upserts a memo', async () => {
+  it('replays when each result a task brought upserts a memo', async () => {
     const { history, sawSlow } = await runLive(intercepted);
     expect(sawSlow, 'the Update ran after slow ended, as it did').toBe(true);
     const memos = (history.events ?? []).filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED);
-    expect(memos.length, 'one memo for the task after quick, one for the task after slow').toBe(2);
+    // One per job that brought something: the start, each activity's result, each timer that fired.
+    const brought = [EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, EventType.EVENT_TYPE_TIMER_FIRED];
+    const bringing = (history.events ?? []).filter((e) => brought.includes(e.eventType ?? 0));
+    expect(bringing.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED).length, 'quick and slow at least').toBeGreaterThanOrEqual(2);
+    expect(memos.length, 'one memo per job that brought something').toBe(bringing.length);
     expect(await replay(intercepted, history)).toBeNull();
   }, 120_000);
 });

@@ -13,9 +13,12 @@
 // replay started a check first ("Child workflow machine does not handle this event"), stuck for good.
 // test/task-merge.test.ts reproduces it with a worker restart.
 //
-// So such a task upserts a small memo (`culvertTasks`, the count of them): one event, nothing else, and
-// the task is no longer empty. The rule depends only on the task's jobs and commands, which a replay
-// reproduces; runs started before it (their histories have no such events) say so by the patch.
+// So a task upserts a small memo (`culvertTasks`, a count) for each job that brought it a result or a
+// signal: one event each, and the task is no longer empty. One per job, not one per task or activation:
+// a worker catching up was seen (CI, a worker killed while the next task was in flight, which then timed
+// out) to hand one task's jobs over in two activations where the replay makes one; the jobs are the same
+// either way, so the events are too. Runs that started under the earlier rule (one memo per task that
+// had nothing else to record, patch `culvert-eventful-tasks`) keep it; runs before both have neither.
 //
 // And no Update is taken after the deadline the API gave it (domain/take-by.ts says why), nor one without
 // a deadline: that is one not sent by Culvert. Validators run only live, never in a replay, so the check
@@ -29,8 +32,10 @@ import type {
 } from '@temporalio/workflow';
 import { takeByExpired, takeByOf, takeByUnsealed, withoutTakeBy } from '../domain/take-by.ts';
 
-/** Runs that started before tasks were kept eventful replay as they ran. */
+/** Runs that started under the first rule (one memo per command-less task) replay as they ran. */
 export const eventfulTasksPatch = 'culvert-eventful-tasks';
+/** Runs from this patch on: one memo per job that brought something. */
+export const eventfulJobsPatch = 'culvert-eventful-jobs';
 /** The memo key the interceptor upserts. */
 export const eventfulTasksMemo = 'culvertTasks';
 
@@ -38,11 +43,11 @@ type Job = coresdk.workflow_activation.IWorkflowActivationJob;
 type Command = coresdk.workflow_commands.IWorkflowCommand;
 
 // Module state is the run's own: the SDK gives each workflow run its own instances of the bundle's modules.
-let enabled = false;
+let mode: 'off' | 'tasks' | 'jobs' = 'off';
 
 /** Call first thing in a workflow function: from then on this run's tasks are kept eventful (new runs only). */
 export function keepTasksEventful(): void {
-  enabled = patched(eventfulTasksPatch);
+  mode = patched(eventfulJobsPatch) ? 'jobs' : patched(eventfulTasksPatch) ? 'tasks' : 'off';
 }
 
 /** Jobs that bring a result or a signal: everything but Updates (a refused one leaves no trace), queries and bookkeeping. */
@@ -56,31 +61,34 @@ function leavesEvent(command: Command): boolean {
 }
 
 class EventfulTasks implements WorkflowInternalsInterceptor {
-  private brought = false;
+  /** Jobs of the current activation that brought a result or a signal. */
+  private brought = 0;
   private count = 0;
   /** The history length the current activation was made at: one workflow task's activations share it. */
   private at = -1;
-  /** The history length of the last task given a memo. */
+  /** The history length of the last task given a memo (the first rule only). */
   private markedAt = -2;
 
   activate(input: ActivateInput, next: Next<WorkflowInternalsInterceptor, 'activate'>): void {
-    this.brought = (input.activation.jobs ?? []).some(brings);
+    this.brought = (input.activation.jobs ?? []).filter(brings).length;
     this.at = input.activation.historyLength ?? -1;
     next(input);
   }
 
   concludeActivation(input: ConcludeActivationInput, next: Next<WorkflowInternalsInterceptor, 'concludeActivation'>): ConcludeActivationOutput {
     const out = next(input);
-    if (!enabled || !this.brought || out.commands.some(leavesEvent)) return out;
-    // One memo per task. Open fault: a worker catching up after a timed-out task was seen (CI, a worker
-    // killed before traceRelease) to hand one task's jobs over in two activations made at different
-    // history lengths, each then given a memo, where the replay makes one activation and one memo; that
-    // history does not replay. Two sub-activations at one length are covered here; that case is not.
-    if (this.at === this.markedAt) return out;
+    if (mode === 'off' || this.brought === 0) return out;
+    if (mode === 'jobs') return { commands: [...out.commands, ...Array.from({ length: this.brought }, () => this.memo())] };
+    // The first rule, for the runs that started under it: one memo per task that would leave no event.
+    // It is what failed (see above) when a task's jobs came in activations made at two history lengths.
+    if (out.commands.some(leavesEvent) || this.at === this.markedAt) return out;
     this.markedAt = this.at;
+    return { commands: [...out.commands, this.memo()] };
+  }
+
+  private memo(): Command {
     this.count++;
-    const memo: Command = { modifyWorkflowProperties: { upsertedMemo: { fields: { [eventfulTasksMemo]: defaultPayloadConverter.toPayload(this.count) } } } };
-    return { commands: [...out.commands, memo] };
+    return { modifyWorkflowProperties: { upsertedMemo: { fields: { [eventfulTasksMemo]: defaultPayloadConverter.toPayload(this.count) } } } };
   }
 }
 
