@@ -508,6 +508,7 @@ describe('one release under concurrent load and worker restarts', () => {
     const unavailable = recs.filter((r) => r.status === 503);
 
     // ------------------------------------------------------------------ settle
+    // Up to 2 minutes: on CI's 2 cores, beside the kill suite, the last approved picks were seen to take longer than 45 s.
     const settleStart = performance.now();
     let summary: ReleaseSummary | undefined;
     let lastOpen: Json[] = [];
@@ -519,7 +520,7 @@ describe('one release under concurrent load and worker restarts', () => {
         summary = await handle.query(summaryQuery);
         if (open.body.total !== 0) return false;
         return summary.jobs === 0 && summary.outbox === 0 && summary.approved === 0;
-      }, 45_000);
+      }, 120_000);
     } catch {
       settled = false;
     }
