@@ -8,6 +8,8 @@ import { waitFor } from './helpers/wait.ts';
 import type { Stack } from './helpers/stack.ts';
 import { runLogPath } from '../activities/deps.ts';
 import { testCodec } from './helpers/codec.ts';
+import { toWire } from '../api/codec/routes.ts';
+import type { Payload } from '@temporalio/common';
 
 // Every route of DESIGN.md section 6 as it stands: its 2xx, its 400, its 401/403 and its 404/409,
 // through app.request() on a full in-process Culvert (real dev server, real git remote).
@@ -676,7 +678,7 @@ describe('api routes', () => {
   describe('codec', () => {
     it('POST codec/decode: 200 for an admin, payloads in clear; 400 bad body, 403 anyone else', async () => {
       const [sealed] = await testCodec().encode([{ metadata: { encoding: new TextEncoder().encode('json/plain') }, data: new TextEncoder().encode('{"x":1}') }]);
-      const wire = { metadata: Object.fromEntries(Object.entries(sealed?.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])), data: Buffer.from(sealed?.data ?? []).toString('base64') };
+      const wire = toWire(sealed as Payload);
       const ok = await stack.call('POST', '/v1/codec/decode', { body: { payloads: [wire] } });
       expect(ok.status, ok.text).toBe(200);
       expect(Buffer.from(ok.body.payloads[0].data, 'base64').toString()).toBe('{"x":1}');

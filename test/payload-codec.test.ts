@@ -8,6 +8,7 @@ import type { Payload } from '@temporalio/common';
 import { ApplicationFailure } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toWire } from '../api/codec/routes.ts';
 import { CulvertPayloadCodec, loadPayloadKey, parsePayloadKey } from '../cli/payload-codec.ts';
 import { culvertClient } from '../cli/temporal-connection.ts';
 import { takeByField } from '../domain/take-by.ts';
@@ -20,7 +21,6 @@ import type { Stack } from './helpers/stack.ts';
 
 const json = (value: unknown): Payload => ({ metadata: { encoding: new TextEncoder().encode('json/plain') }, data: new TextEncoder().encode(JSON.stringify(value)) });
 const encodingOf = (p: Payload | proto.temporal.api.common.v1.IPayload): string => new TextDecoder().decode(p.metadata?.encoding ?? new Uint8Array());
-const b64 = (u: Uint8Array | null | undefined): string => Buffer.from(u ?? new Uint8Array()).toString('base64');
 
 describe('the payload codec', () => {
   const codec = new CulvertPayloadCodec(randomBytes(32));
@@ -134,7 +134,7 @@ describe('Temporal sees no configuration in clear and trusts no stranger', () =>
     const { p, workflowId } = await release();
     const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
     const payloads = (history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [])
-      .map((x) => ({ metadata: Object.fromEntries(Object.entries(x.metadata ?? {}).map(([k, v]) => [k, b64(v)])), data: b64(x.data) }));
+      .map((x) => toWire(x as Payload));
     const decoded = await stack.call('POST', '/v1/codec/decode', { body: { payloads } });
     expect(decoded.status, decoded.text).toBe(200);
     expect(Buffer.from(decoded.body.payloads[0].data, 'base64').toString()).toContain(needle);
