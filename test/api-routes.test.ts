@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../activities/git/run.ts';
 import { createRemote } from './helpers/git-fixture.ts';
@@ -672,6 +672,49 @@ describe('api routes', () => {
       // A run whose log is not on this host (another API replica, cleaned disk) is a 404, not a 500.
       await rm(runLogPath(stack.dataDir, runId));
       expectError(await stack.call('GET', `/v1/runs/${runId}/log`), 404, 'not_found', /not on this host/);
+    });
+
+    it('GET /v1/runs/:id/log streams a 600 MB log (never read whole) and serves its tail; bad tail 400', async () => {
+      // A sparse file: 600 MB long, a few blocks on disk. Read whole into a string it is past V8's
+      // longest string (a 500), and into memory it is 600 MB of the API's heap.
+      const size = 600 * 1024 * 1024;
+      const end = 'the last line\n';
+      const file = await open(runLogPath(stack.dataDir, runId), 'w');
+      await file.truncate(size - end.length);
+      await file.write(end, size - end.length);
+      await file.close();
+
+      const tail = await stack.call('GET', `/v1/runs/${runId}/log?tail=${end.length}`, { token: t.viewer });
+      expect(tail.status, tail.text).toBe(200);
+      expect(tail.text).toBe(end);
+      const sized = await stack.app.request(`/v1/runs/${runId}/log?tail=1`, { headers: { authorization: `Bearer ${t.viewer}` } });
+      expect([sized.headers.get('culvert-log-size'), await sized.text()]).toEqual([String(size), '\n']);
+
+      const before = process.memoryUsage().rss;
+      let peak = before;
+      const res = await stack.app.request(`/v1/runs/${runId}/log`, { headers: { authorization: `Bearer ${t.viewer}` } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-length')).toBe(String(size));
+      const reader = res.body!.getReader();
+      let bytes = 0;
+      let last = new Uint8Array();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        bytes += value.length;
+        last = value;
+        peak = Math.max(peak, process.memoryUsage().rss);
+      }
+      expect(bytes).toBe(size);
+      expect(new TextDecoder().decode(last.subarray(last.length - end.length))).toBe(end);
+      // Streamed: the process never held more than a small part of it.
+      expect(peak - before).toBeLessThan(150 * 1024 * 1024);
+
+      for (const bad of ['0', '-1', 'x', String(65 * 1024 * 1024)]) {
+        expectError(await stack.call('GET', `/v1/runs/${runId}/log?tail=${bad}`), 400, 'bad_request');
+      }
+      expectError(await stack.call('GET', `/v1/runs/${runId}/log?tail=5`, { token: t.viewerB }), 403, 'forbidden');
+      await rm(runLogPath(stack.dataDir, runId));
     });
   });
 

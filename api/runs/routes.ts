@@ -1,10 +1,18 @@
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { z } from 'zod';
 import { getRun } from '../../db/repos/runs.ts';
 import { requireView } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import type { Routes } from '../route.ts';
 import { param } from '../route.ts';
+
+const logQuery = z.strictObject({
+  // The end of a log is what one reads first; a step may write hundreds of megabytes.
+  tail: z.coerce.number().int().min(1).max(64 * 1024 * 1024).optional(),
+});
 
 export function runRoutes(r: Routes, deps: AppDeps): void {
   const load = async (id: string) => {
@@ -21,15 +29,24 @@ export function runRoutes(r: Routes, deps: AppDeps): void {
     return c.json(shown);
   });
 
-  r.add({ method: 'get', path: '/v1/runs/:id/log', tag: 'runs', summary: "A step run's log, as text", responses: { 200: 'text/plain log', 404: 'unknown' } }, async ({ actor, c }) => {
+  r.add({
+    method: 'get', path: '/v1/runs/:id/log', tag: 'runs', query: logQuery,
+    summary: "A step run's log as text, streamed (never read whole into memory); `tail=N` gives its last N bytes. `Culvert-Log-Size` says how long it was when asked",
+    responses: { 200: 'text/plain log', 404: 'unknown' },
+  }, async ({ actor, query, c }) => {
     const run = await load(param(c, 'id'));
     requireView(actor, run.product);
-    let text: string;
+    let size: number;
     try {
-      text = await readFile(run.logPath, 'utf8');
+      size = (await stat(run.logPath)).size;
     } catch (err) {
       throw new ApiError('not_found', `the log of run ${run.id} is not on this host`, undefined, { cause: err });
     }
-    return c.text(text);
+    // What was written when asked: a running step's log keeps growing, the answer does not.
+    const start = query.tail === undefined ? 0 : Math.max(0, size - query.tail);
+    const headers = { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(size - start), 'culvert-log-size': String(size) };
+    if (size === start) return c.body(null, 200, headers);
+    const file = createReadStream(run.logPath, { start, end: size - 1, highWaterMark: 256 * 1024 });
+    return c.body(Readable.toWeb(file) as ReadableStream<Uint8Array>, 200, headers);
   });
 }
