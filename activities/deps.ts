@@ -1,4 +1,7 @@
+import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
+import { localRepositoryProblem } from '../domain/repositories.ts';
+import { permanent } from './faults.ts';
 import type { Db } from '../db/client.ts';
 import type { StepIsolation } from './steps/isolation.ts';
 import { Mirror } from './git/index.ts';
@@ -21,11 +24,26 @@ export interface ActivityDeps {
   faults?: Faults;
   /** How steps are kept from the worker (steps/isolation.ts); absent: they run as the worker's user. */
   stepIsolation?: StepIsolation;
+  /** Directories local repositories may be in (config `repositoryRoots`); absent: not checked here. */
+  repositoryRoots?: string[];
 }
 
 export const culvertIdentity: Identity = { name: 'Culvert', email: 'culvert@localhost' };
 
-export function mirrorFor(deps: ActivityDeps, repository: string): Promise<Mirror> {
+const real = (path: string) => realpath(path).catch(() => path);
+
+/**
+ * The mirror of a product's repository. A local repository is checked again here, links resolved, as
+ * the API checked its path: a product stored before the roots were set, or a symlink under a root that
+ * points into the data dir, reaches no git command.
+ */
+export async function mirrorFor(deps: ActivityDeps, repository: string): Promise<Mirror> {
+  if (deps.repositoryRoots && repository.startsWith('/')) {
+    const problem = localRepositoryProblem(await real(repository), {
+      roots: await Promise.all(deps.repositoryRoots.map(real)), dataDir: await real(deps.dataDir),
+    });
+    if (problem) throw permanent(`repository ${repository} ${problem}`);
+  }
   return Mirror.open(join(deps.dataDir, 'mirrors'), repository);
 }
 

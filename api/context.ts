@@ -2,6 +2,8 @@ import type { Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import type { Db } from '../db/client.ts';
 import type { ApiToken } from '../db/schema.ts';
+import { tmpdir } from 'node:os';
+import type { RepositoryPlaces } from '../domain/repositories.ts';
 import type { Actor } from '../domain/types.ts';
 
 export interface TemporalDeps {
@@ -19,7 +21,12 @@ export interface AppDeps {
   temporal: TemporalDeps;
   /** Largest accepted request body, in bytes. */
   bodyLimit?: number;
+  /** Where local repositories may be (config `repositoryRoots`) and the data dir that never is one. */
+  repositories?: RepositoryPlaces;
 }
+
+/** Without configuration: local repositories under the system's temporary directory, as the README's walk-through uses. */
+export const defaultRepositoryPlaces: RepositoryPlaces = { roots: [tmpdir()], dataDir: null };
 
 export interface AppEnv {
   Variables: { actor: Actor; token: ApiToken };

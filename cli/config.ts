@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { REPO_ROOT } from './dev-server-config.ts';
 
@@ -22,6 +23,9 @@ export const configSchema = z.object({
   host: z.string().min(1),
   port: z.coerce.number().int().min(0).max(65535, 'CULVERT_PORT must be a port number'),
   adminToken: z.string().min(16, 'CULVERT_ADMIN_TOKEN must be at least 16 characters').optional(),
+  // Directories local repositories may be in, ':'-separated; empty: no local repositories at all.
+  repositoryRoots: z.string().transform((v) => v.split(':').filter(Boolean))
+    .refine((roots) => roots.every((r) => isAbsolute(r)), 'CULVERT_REPOSITORY_ROOTS must be absolute directories separated by ":"'),
 }).superRefine((c, ctx) => {
   if ((c.temporalTlsCertPath === undefined) !== (c.temporalTlsKeyPath === undefined)) {
     ctx.addIssue({ code: 'custom', path: ['temporalTlsCertPath'], message: 'set both TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH, or neither' });
@@ -33,7 +37,7 @@ export type Config = z.infer<typeof configSchema>;
 const flagNames: Record<string, keyof Config> = {
   '--data-dir': 'dataDir', '--database-url': 'databaseUrl', '--temporal-address': 'temporalAddress',
   '--namespace': 'temporalNamespace', '--task-queue': 'taskQueue', '--host': 'host', '--port': 'port',
-  '--temporal-ui-url': 'temporalUiUrl',
+  '--temporal-ui-url': 'temporalUiUrl', '--repository-roots': 'repositoryRoots',
 };
 
 const envNames: Partial<Record<keyof Config, string>> = {
@@ -42,7 +46,7 @@ const envNames: Partial<Record<keyof Config, string>> = {
   temporalTlsCertPath: 'TEMPORAL_TLS_CLIENT_CERT_PATH', temporalTlsKeyPath: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
   temporalTlsCaPath: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH', temporalTlsServerName: 'TEMPORAL_TLS_SERVER_NAME',
   temporalUiUrl: 'CULVERT_TEMPORAL_UI_URL', taskQueue: 'CULVERT_TASK_QUEUE', host: 'CULVERT_HOST', port: 'CULVERT_PORT',
-  adminToken: 'CULVERT_ADMIN_TOKEN',
+  adminToken: 'CULVERT_ADMIN_TOKEN', repositoryRoots: 'CULVERT_REPOSITORY_ROOTS',
 };
 
 export class ConfigError extends Error {}
@@ -50,11 +54,14 @@ export class ConfigError extends Error {}
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   const raw: Record<string, unknown> = {
     dataDir: resolve(REPO_ROOT, '.culvert'), temporalNamespace: 'default', taskQueue: 'culvert', host: '127.0.0.1', port: '8080',
+    repositoryRoots: tmpdir(),
   };
   for (const [key, name] of Object.entries(envNames)) {
     const value = env[name];
     if (value !== undefined && value !== '') raw[key] = value;
   }
+  // Set and empty means none, not the default.
+  if (env.CULVERT_REPOSITORY_ROOTS === '') raw.repositoryRoots = '';
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     const [flag, inline] = arg.split('=', 2) as [string, string | undefined];

@@ -114,7 +114,7 @@ async function runWorker(cfg: Config, database: Database, address: string, stops
   const connection = await connectWorker(cfg, address);
   const worker = await createWorker({
     connection, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, codec,
-    deps: { db: database.db, dataDir: cfg.dataDir, ...(isolation ? { stepIsolation: isolation } : {}) },
+    deps: { db: database.db, dataDir: cfg.dataDir, repositoryRoots: cfg.repositoryRoots, ...(isolation ? { stepIsolation: isolation } : {}) },
   });
   const running = worker.run();
   stops.push(async () => {
@@ -127,7 +127,10 @@ async function runWorker(cfg: Config, database: Database, address: string, stops
 
 async function runApi(cfg: Config, database: Database, address: string, uiUrl: string | null, stops: Stop[], codec: PayloadCodec): Promise<string> {
   const client = await connectClient(cfg, address, codec);
-  const app = createApp({ db: database.db, temporal: { client, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, uiUrl, codec } });
+  const app = createApp({
+    db: database.db, temporal: { client, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, uiUrl, codec },
+    repositories: { roots: cfg.repositoryRoots, dataDir: cfg.dataDir },
+  });
   const server = serve({ fetch: app.fetch, hostname: cfg.host, port: cfg.port });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', () => resolve());

@@ -35,6 +35,18 @@ export const products = pgTable('products', {
   ...timestamps,
 });
 
+// The branches each product moves on its repository (domain/repositories.ts): two products never move
+// the same branch. Written with the product, under a table lock (db/repos/branch-claims.ts); the
+// unique index refuses two equal claims whatever the code does.
+export const productBranches = pgTable('product_branches', {
+  product: text('product').primaryKey().references(() => products.name, { onDelete: 'cascade' }),
+  /** repositoryKey() of the product's repository. */
+  repository: text('repository').notNull(),
+  prefix: text('prefix').notNull(),
+  /** true: exactly the branch `prefix` (a pull-request product's trunk); false: every branch starting with it. */
+  exact: boolean('exact').notNull(),
+}, (t) => [uniqueIndex('product_branches_repository_prefix').on(t.repository, t.prefix)]);
+
 // One configuration shared by several products (e.g. three repositories released the same way).
 export const productTemplates = pgTable('product_templates', {
   name: text('name').primaryKey(),

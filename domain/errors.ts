@@ -32,6 +32,7 @@ export const errorStatus = {
   template_exists: 409,
   unknown_environment: 422,
   product_exists: 409,
+  branches_taken: 409,
   token_name_taken: 409,
   release_exists: 409,
   release_not_ready: 409,

@@ -58,7 +58,10 @@ export interface ProductConfig {
   approval?: ApprovalPolicy;
   /** Severities a pick request may carry, most urgent first. */
   severities?: string[];
-  /** Release branch name; placeholders {name} {yyyy} {mm} {dd} {ww}. Default releases/{name}. */
+  /**
+   * Release branch name; placeholders {product} {name} {yyyy} {mm} {dd} {ww}. Products created since
+   * issue 10 get releases/{product}/{name} (domain/repositories.ts); older ones without it use releases/{name}.
+   */
   branchTemplate?: string;
   /** Default release name when a cut gives none; same placeholders. */
   nameTemplate?: string;
@@ -121,7 +124,7 @@ export function fillTemplate(template: string, name: string, at: Date): string {
 
 export function releaseBranch(product: ProductConfig, name: string, at: Date): string {
   if (product.flow === 'pull-request') return product.trunk;
-  return fillTemplate(product.branchTemplate ?? 'releases/{name}', name, at);
+  return fillTemplate((product.branchTemplate ?? 'releases/{name}').replaceAll('{product}', product.name), name, at);
 }
 
 /** Who acts, as the API authenticated them; the workflow checks it again in its validators. */

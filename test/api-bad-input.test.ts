@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../activities/git/run.ts';
 import { createApp } from '../api/app.ts';
 import { releaseWorkflowId } from '../domain/types.ts';
-import { createRemote } from './helpers/git-fixture.ts';
+import { aliasOf, createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
 import { startStack, unique } from './helpers/stack.ts';
 import { waitFor } from './helpers/wait.ts';
@@ -27,8 +27,12 @@ describe('bad input', () => {
     name, repository: repo.remote, flow: 'pull-request', trunk: 'main', owners: ['olga'], ...extra,
   });
 
+  // Each product reaches the one remote by a path of its own: a repository's trunk belongs to one pull-request product.
+  const aliases: { cleanup(): Promise<void> }[] = [];
   async function createProduct(name: string, extra: Record<string, unknown> = {}): Promise<void> {
-    const res = await stack.call('POST', '/v1/products', { body: productBody(name, extra) });
+    const alias = await aliasOf(repo.remote, name);
+    aliases.push(alias);
+    const res = await stack.call('POST', '/v1/products', { body: productBody(name, { repository: alias.path, ...extra }) });
     expect(res.status, res.text).toBe(201);
   }
 
@@ -97,6 +101,7 @@ describe('bad input', () => {
   afterAll(async () => {
     await stack?.stop();
     await repo?.cleanup();
+    for (const alias of aliases) await alias.cleanup();
   });
 
   describe('request bodies', () => {

@@ -59,7 +59,7 @@ function expectUnavailable(res: Answer, retryAfter: string, message: RegExp): vo
   expect(res.text).not.toMatch(/\bat \S+ \(|node_modules|\/work\/|\/tmp\/|127\.0\.0\.1|localhost|:\d{2,5}\b|ECONN|CONNECTION_/);
 }
 
-const productBody = (name: string) => ({ name, repository: '/srv/git/outage.git', flow: 'pull-request', trunk: 'main' });
+const productBody = (name: string) => ({ name, repository: `https://git.example.com/${name}.git`, flow: 'pull-request', trunk: 'main' });
 const unique = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
 const quiet = (): void => undefined;
 

@@ -1,7 +1,7 @@
 import { open, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../activities/git/run.ts';
-import { createRemote } from './helpers/git-fixture.ts';
+import { aliasOf, createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
 import { startStack, unique } from './helpers/stack.ts';
 import { waitFor } from './helpers/wait.ts';
@@ -26,8 +26,11 @@ describe('api routes', () => {
   const t = { ownerA: '', ownerB: '', ci: '', ciB: '', viewer: '', viewerB: '' };
   const featureSha: Record<string, string> = {};
 
+  // p.a has the remote; the other pull-request products reach the same remote by a path of their own
+  // (a repository's trunk belongs to one pull-request product).
+  const aliases = new Map<string, { path: string; cleanup(): Promise<void> }>();
   const productBody = (name: string, extra: Record<string, unknown> = {}) => ({
-    name, repository: repo.remote, flow: 'pull-request', trunk: 'main', ...extra,
+    name, repository: aliases.get(name)?.path ?? repo.remote, flow: 'pull-request', trunk: 'main', ...extra,
   });
 
   const remoteMain = async (): Promise<string> => (await git(['rev-parse', 'refs/heads/main'], { cwd: repo.remote })).stdout.trim();
@@ -66,6 +69,7 @@ describe('api routes', () => {
     });
     expect(a.status, a.text).toBe(201);
     for (const name of [p.b, p.cut, p.close]) {
+      aliases.set(name, await aliasOf(repo.remote, name));
       const res = await stack.call('POST', '/v1/products', { body: productBody(name) });
       expect(res.status, res.text).toBe(201);
     }
@@ -77,6 +81,7 @@ describe('api routes', () => {
   afterAll(async () => {
     await stack?.stop();
     await repo?.cleanup();
+    for (const alias of aliases.values()) await alias.cleanup();
   });
 
   describe('meta', () => {

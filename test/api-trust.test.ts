@@ -2,6 +2,8 @@
 // change, step environment values are never shown to anyone but an admin (nor kept in audit rows),
 // templates are an admin's, viewers never vote, and a name is one principal with one role. Each refusal
 // is a 4xx that changes nothing.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordGate } from '../db/repos/approvals.ts';
 import { issueToken } from '../db/repos/tokens.ts';
@@ -19,7 +21,7 @@ describe('least privilege at the API', () => {
   });
 
   const productBody = (name: string) => ({
-    name, repository: '/tmp/not-cloned', flow: 'pull-request', trunk: 'main', owners: ['olivia'],
+    name, repository: `https://git.example.com/${name}.git`, flow: 'pull-request', trunk: 'main', owners: ['olivia'],
     steps: { deploy: { argv: ['./deploy.sh'], env: { DEPLOY_TOKEN: 'sekret-value-42', REGION: 'eu' } } },
     triggers: [{ on: 'deploy.clicked', run: 'deploy' }],
     environments: [{ name: 'staging', order: 1, production: false }, { name: 'production', order: 2, production: true }],
@@ -112,7 +114,7 @@ describe('least privilege at the API', () => {
       expect(r.body.code).toBe('bad_request');
       expect((await stack.call('GET', `/v1/products/${name}`)).status, 'nothing was created').toBe(404);
     }
-    for (const repository of ['https://github.com/acme/app.git', 'ssh://git@github.com/acme/app.git', 'git@github.com:acme/app.git', 'git://example.com/app.git', '/srv/git/app.git']) {
+    for (const repository of ['https://github.com/acme/app.git', 'ssh://git@github.com/acme/app.git', 'git@github.com:acme/app.git', 'git://example.com/app.git', join(tmpdir(), 'app.git')]) {
       const r = await stack.call('POST', '/v1/products', { body: { ...productBody(unique('repo')), repository } });
       expect(r.status, `${repository}: ${r.text}`).toBe(201);
     }

@@ -58,7 +58,7 @@ describe('binary flow', () => {
     const cut = await stack.call('POST', `/v1/products/${product}/releases`, { token: owner, body: {} });
     expect(cut.status, cut.text).toBe(201);
     expect(cut.body.name).toBe('3.11');
-    expect(cut.body.branch).toBe('releases/3.11');
+    expect(cut.body.branch).toBe(`releases/${product}/3.11`);
     const rel = `/v1/products/${product}/releases/3.11`;
     const candidates = async () => (await stack.call('GET', rel, { token: owner })).body.candidates as { label: string; state: string; deployedTo: string | null; commitSha: string; artifacts: { id: string; name: string; sha256: string; size: number; url: string }[] }[];
 
@@ -124,7 +124,7 @@ describe('binary flow', () => {
     expect((await vote(quincy, 'reject')).status).toBe(409);
 
     await waitFor('the release closed after publishing', async () => (await stack.call('GET', rel, { token: owner })).body.state === 'closed');
-    const head = (await git(['rev-parse', 'refs/heads/releases/3.11'], { cwd: repo.remote })).stdout.trim();
+    const head = (await git(['rev-parse', `refs/heads/releases/${product}/3.11`], { cwd: repo.remote })).stdout.trim();
     expect(await readFile(join(out, `${product}.log`), 'utf8')).toContain(`published 3.11 ${head}`);
 
     const detail = (await stack.call('GET', rel, { token: owner })).body;

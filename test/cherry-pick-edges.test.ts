@@ -52,7 +52,7 @@ describe('cherry-pick edges', () => {
     for (const [i, files] of opts.trunk.entries()) trunk.push(await repo.commit(files, `fix ${i}`));
     await repo.push();
     const created = await stack.call('POST', '/v1/products', {
-      body: { name: product, repository: repo.remote, flow: 'cherry-pick', ...(opts.approval ? { approval: opts.approval } : {}) },
+      body: { name: product, repository: repo.remote, flow: 'cherry-pick', branchTemplate: 'releases/{name}', ...(opts.approval ? { approval: opts.approval } : {}) },
     });
     expect(created.status, created.text).toBe(201);
     const cut = await stack.call('POST', `/v1/products/${product}/releases`, { body: { name: releaseName, from: cutPoint } });

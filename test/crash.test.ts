@@ -31,6 +31,7 @@ const admin: Actor = { name: 'admin', role: 'admin', products: null, tokenId: nu
 // a new worker finishes the work and the remote ends with every change applied exactly once.
 describe('a worker killed while merging', () => {
   let repo: GitFixture;
+  const spent: GitFixture[] = [];
   let root: string;
   let client: Client;
   let connection: Connection;
@@ -46,7 +47,7 @@ describe('a worker killed while merging', () => {
   afterAll(async () => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
     await connection?.close();
-    await repo?.cleanup();
+    for (const r of [repo, ...spent]) await r?.cleanup();
     await rm(root, { recursive: true, force: true });
   });
 
@@ -92,6 +93,9 @@ describe('a worker killed while merging', () => {
 
   it.each(['beforePush', 'afterPush'] as const)('killed %s: merged exactly once by the next worker', async (at) => {
     const product = unique('crash');
+    // A pull-request product owns its repository's trunk: one remote each.
+    spent.push(repo);
+    repo = await createRemote();
     await repo.commit({ [`${at}/base.txt`]: 'base\n' }, `base for ${at}`);
     await repo.push();
     const branch = `feature-${at}`;
@@ -147,14 +151,14 @@ describe('a worker killed while merging', () => {
   it.each(['beforePush', 'afterPush'] as const)('picks, killed %s mid-batch: every approved pick applied exactly once', async (at) => {
     const product = unique('crash-picks');
     const release = `picks-${at}`;
-    const branch = `releases/${release}`;
+    const branch = `releases/${product}/${release}`;
     const cutPoint = await repo.commit({ [`picks-${at}/base.txt`]: 'base\n' }, `pick base for ${at}`);
     const origins: string[] = [];
     for (let i = 0; i < 10; i++) origins.push(await repo.commit({ [`picks-${at}/fix-${i}.txt`]: `fix ${i}\n` }, `pick fix ${i} for ${at}`));
     await repo.push();
 
     const config: ProductConfig = {
-      name: product, repository: repo.remote, flow: 'cherry-pick', trunk: 'main', owners: [],
+      name: product, repository: repo.remote, flow: 'cherry-pick', trunk: 'main', owners: [], branchTemplate: 'releases/{product}/{name}',
       steps: {}, triggers: [], environments: [],
     };
     const seed = await openDatabase(database());

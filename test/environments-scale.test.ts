@@ -213,7 +213,7 @@ describe('GET /v1/products/:product/environments with thousands of deployments',
 
   it('answers what runs in production however many deployments came after it', async () => {
     const created = await stack.call('POST', '/v1/products', {
-      body: { name: product, repository: '/srv/git/scale.git', flow: 'pull-request', trunk: 'main', environments: [...environments].reverse() },
+      body: { name: product, repository: 'https://git.example.com/scale.git', flow: 'pull-request', trunk: 'main', environments: [...environments].reverse() },
     });
     expect(created.status, created.text).toBe(201);
     const written = await writeDeployments(stack.database.db, product);

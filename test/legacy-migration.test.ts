@@ -35,8 +35,9 @@ describe('a release on the legacy workflow type', () => {
   });
 
   async function product(flow: ProductConfig['flow']): Promise<ProductConfig> {
+    // Legacy releases were cut before products named themselves in their branches (releases/{name}).
     const name = unique(`legacy-${flow}`);
-    const res = await stack.call('POST', '/v1/products', { body: { name, repository: repo.remote, flow, trunk: 'main' } });
+    const res = await stack.call('POST', '/v1/products', { body: { name, repository: repo.remote, flow, trunk: 'main', branchTemplate: 'releases/{name}' } });
     expect(res.status, res.text).toBe(201);
     return res.body as ProductConfig;
   }

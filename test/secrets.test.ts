@@ -47,7 +47,7 @@ describe('named secrets', () => {
   it('keeps secrets as names in the configuration: the API shows the name to everyone, a bad name is a 400', async () => {
     const p = unique('sec');
     const body = {
-      name: p, repository: '/srv/git/sec.git', flow: 'pull-request', trunk: 'main', owners: ['olivia'],
+      name: p, repository: `https://git.example.com/${p}.git`, flow: 'pull-request', trunk: 'main', owners: ['olivia'],
       steps: { deploy: { argv: ['./deploy.sh'], env: { TOKEN: { secret: 'DEPLOY_TOKEN' }, REGION: 'eu' } } },
     };
     const created = await stack.call('POST', '/v1/products', { body });

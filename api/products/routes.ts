@@ -1,13 +1,16 @@
 import type { Db } from '../../db/client.ts';
+import { BranchesTakenError } from '../../db/repos/branch-claims.ts';
 import { createProduct, getProduct, listProducts, updateProduct } from '../../db/repos/products.ts';
 import type { ProductRecord } from '../../db/repos/products.ts';
 import { listReleases } from '../../db/repos/releases.ts';
 import { getTemplate } from '../../db/repos/templates.ts';
+import { defaultBranchTemplate, localRepositoryProblem } from '../../domain/repositories.ts';
 import type { Actor, ProductConfig } from '../../domain/types.ts';
 import { productUpdatedSignal } from '../../workflows/messages.ts';
 import { audit } from '../audit/record.ts';
 import { requireAdmin, requireOwner, requireView } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
+import { defaultRepositoryPlaces } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import type { Routes } from '../route.ts';
 import { slugParam } from '../route.ts';
@@ -51,23 +54,43 @@ export async function templateConfig(db: Db, name: string | undefined): Promise<
   return template.config as Record<string, unknown>;
 }
 
+/** A product whose branches another product moves is a 409 naming that product (domain/repositories.ts). */
+export async function refusingTakenBranches<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (!(err instanceof BranchesTakenError)) throw err;
+    throw new ApiError('branches_taken', err.message, { product: err.product, takenBy: err.other, branches: err.branches });
+  }
+}
+
 /** Stores a product's new effective configuration and tells its open releases. */
 export async function applyProductConfig(deps: AppDeps, config: ProductConfig, own: Record<string, unknown>): Promise<void> {
-  await updateProduct(deps.db, config, own);
+  await refusingTakenBranches(() => updateProduct(deps.db, config, own));
   for (const release of await listReleases(deps.db, config.name)) {
     if (release.state === 'closed') continue;
     await deps.temporal.client.workflow.getHandle(release.workflowId).signal(productUpdatedSignal, config).catch(() => undefined);
   }
 }
 
+/** A local repository must be under a configured root and outside the data dir (domain/repositories.ts). */
+export function repositoryAllowed(deps: AppDeps, repository: string): void {
+  const problem = localRepositoryProblem(repository, deps.repositories ?? defaultRepositoryPlaces);
+  if (problem) throw new ApiError('bad_request', `invalid product: repository ${problem}`, { issues: [{ path: 'repository', message: `repository ${problem}` }] });
+}
+
 export function productRoutes(r: Routes, deps: AppDeps): void {
   r.add({
     method: 'post', path: '/v1/products', tag: 'products', summary: 'Create a product (admin), optionally on a shared template',
-    body: createProductSchema, responses: { 201: 'the product', 404: 'unknown template', 409: 'name taken' },
+    body: createProductSchema, responses: { 201: 'the product', 404: 'unknown template', 409: 'name taken, or its branches are another product\'s' },
   }, async ({ body, actor, c }) => {
     requireAdmin(actor);
-    const config = effectiveConfig(body, await templateConfig(deps.db, body.template));
-    if (!(await createProduct(deps.db, config, body))) throw new ApiError('product_exists', `product ${body.name} already exists`);
+    const template = await templateConfig(deps.db, body.template);
+    // New products name themselves in their release branches unless told otherwise.
+    const own = template?.branchTemplate === undefined && body.branchTemplate === undefined ? { ...body, branchTemplate: defaultBranchTemplate } : body;
+    const config = effectiveConfig(own, template);
+    repositoryAllowed(deps, config.repository);
+    if (!(await refusingTakenBranches(() => createProduct(deps.db, config, own)))) throw new ApiError('product_exists', `product ${body.name} already exists`);
     await audit(deps.db, actor, 'product.create', { product: body.name });
     return c.json(present(await loadProduct(deps.db, body.name), actor), 201);
   });
@@ -100,6 +123,7 @@ export function productRoutes(r: Routes, deps: AppDeps): void {
     const current = await loadProduct(deps.db, name);
     const own = { ...current.own, ...body } as ProductInput;
     const config = effectiveConfig(own, await templateConfig(deps.db, current.config.template));
+    if (body.repository !== undefined) repositoryAllowed(deps, config.repository);
     await applyProductConfig(deps, config, own);
     // Audit rows keep what changed, never a step's environment values.
     await audit(deps.db, actor, 'product.update', { product: name, details: maskSteps(body as { steps?: Record<string, { env?: EnvLike }> }) });

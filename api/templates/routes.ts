@@ -1,10 +1,11 @@
+import { checkBranches } from '../../db/repos/branch-claims.ts';
 import { getProduct } from '../../db/repos/products.ts';
 import { createTemplate, getTemplate, listTemplates, productsUsing, updateTemplate } from '../../db/repos/templates.ts';
 import { audit } from '../audit/record.ts';
 import { requireAdmin } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
-import { applyProductConfig, maskSteps } from '../products/routes.ts';
+import { applyProductConfig, maskSteps, refusingTakenBranches } from '../products/routes.ts';
 import { effectiveConfig, patchTemplateSchema, templateSchema } from '../products/schema.ts';
 import type { ProductInput } from '../products/schema.ts';
 import type { Routes } from '../route.ts';
@@ -32,7 +33,7 @@ export function templateRoutes(r: Routes, deps: AppDeps): void {
   r.add({
     method: 'patch', path: '/v1/templates/:template', tag: 'templates',
     summary: 'Change a template (admin): every product on it, and their open releases, follow', body: patchTemplateSchema,
-    responses: { 200: 'the template and the products updated', 404: 'unknown' },
+    responses: { 200: 'the template and the products updated', 404: 'unknown', 409: 'a product on it would move another product\'s branches' },
   }, async ({ body, actor, c }) => {
     requireAdmin(actor);
     const name = slugParam(c, 'template');
@@ -42,6 +43,7 @@ export function templateRoutes(r: Routes, deps: AppDeps): void {
     const users = await productsUsing(deps.db, name);
     // Check every product against the new template before changing any of them.
     const next = users.map((u) => ({ own: u.own as ProductInput, config: effectiveConfig(u.own as ProductInput, config) }));
+    await refusingTakenBranches(() => checkBranches(deps.db, next.map((p) => p.config)));
     await updateTemplate(deps.db, name, config);
     for (const p of next) if (await getProduct(deps.db, p.config.name)) await applyProductConfig(deps, p.config, p.own);
     await audit(deps.db, actor, 'template.update', { target: name, details: maskSteps(body as Parameters<typeof maskSteps>[0]) });

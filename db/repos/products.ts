@@ -2,6 +2,7 @@ import { asc, eq, sql } from 'drizzle-orm';
 import type { ProductConfig } from '../../domain/types.ts';
 import type { Db } from '../client.ts';
 import { environments, products } from '../schema.ts';
+import { claimBranches } from './branch-claims.ts';
 
 export interface ProductRecord {
   config: ProductConfig;
@@ -15,13 +16,14 @@ const toRecord = (row: typeof products.$inferSelect): ProductRecord => ({
   config: row.config as ProductConfig, own: (row.own ?? row.config) as Record<string, unknown>, createdAt: row.createdAt, updatedAt: row.updatedAt,
 });
 
-/** Inserts the product and its environments; returns false when the name is taken. */
+/** Inserts the product, its branch claim and environments; returns false when the name is taken (BranchesTakenError: its branches are). */
 export async function createProduct(db: Db, config: ProductConfig, own?: Record<string, unknown>): Promise<boolean> {
   return db.transaction(async (tx) => {
     const inserted = await tx.insert(products)
       .values({ name: config.name, flow: config.flow, config, template: config.template ?? null, own: own ?? config })
       .onConflictDoNothing().returning({ name: products.name });
     if (inserted.length === 0) return false;
+    await claimBranches(tx, config);
     await replaceEnvironments(tx as unknown as Db, config);
     return true;
   });
@@ -30,6 +32,7 @@ export async function createProduct(db: Db, config: ProductConfig, own?: Record<
 export async function updateProduct(db: Db, config: ProductConfig, own?: Record<string, unknown>): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.update(products).set({ config, flow: config.flow, ...(own ? { own } : {}), updatedAt: sql`now()` }).where(eq(products.name, config.name));
+    await claimBranches(tx, config);
     await replaceEnvironments(tx as unknown as Db, config);
   });
 }

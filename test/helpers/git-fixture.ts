@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { git } from '../../activities/git/run.ts';
@@ -72,4 +72,16 @@ export async function createRemote(): Promise<GitFixture> {
       await rm(root, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Another path to the same bare repository (a link), for tests whose several pull-request products
+ * share one remote's trunk: a repository's branches belong to one product, and Culvert does not
+ * recognise one repository spelled two ways (domain/repositories.ts). Removed by the returned cleanup.
+ */
+export async function aliasOf(remote: string, name: string): Promise<{ path: string; cleanup(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'culvert-alias-'));
+  const path = join(dir, `${name}.git`);
+  await symlink(remote, path);
+  return { path, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }

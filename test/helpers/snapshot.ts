@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm';
 import { git } from '../../activities/git/run.ts';
 import type { Db } from '../../db/client.ts';
 
-const tables = ['products', 'product_templates', 'releases', 'change_requests', 'step_runs', 'artifacts', 'environments', 'deployments', 'approvals', 'candidates', 'api_tokens', 'release_cuts', 'release_moves'];
+const tables = ['products', 'product_branches', 'product_templates', 'releases', 'change_requests', 'step_runs', 'artifacts', 'environments', 'deployments', 'approvals', 'candidates', 'api_tokens', 'release_cuts', 'release_moves'];
 
 /** A digest of every row but the audit log's. */
 export async function rowsDigest(db: Db): Promise<string> {
