@@ -1,7 +1,9 @@
 // Every payload between Culvert and Temporal is encrypted and authenticated (AES-256-GCM): the history
 // holds no product configuration, commit data or request in clear, and whoever lacks the key cannot
 // write a payload that reads as Culvert's. The key comes from CULVERT_PAYLOAD_KEY (32 bytes, base64 or
-// hex) or from `payload-key` in the data dir, generated there (0600) when neither exists.
+// hex) or from `payload-key` in the data dir, generated there (0600) when neither exists. Keys being
+// rotated out are given in CULVERT_PAYLOAD_KEYS_PREVIOUS: payloads they sealed still read (running
+// releases replay), and nothing new is sealed with them.
 //
 // Payloads written before the codec (histories of releases started earlier) are in clear and still
 // read: a release must replay. What a clear payload can no longer do is carry an Update's seal (the
@@ -43,13 +45,35 @@ export function loadPayloadKey(dataDir: string, fromEnv = process.env.CULVERT_PA
   return parsePayloadKey(readFileSync(file, 'utf8'));
 }
 
+/** Keys being rotated out, from their text forms separated by commas or spaces; none when unset. */
+export function previousPayloadKeys(fromEnv = process.env.CULVERT_PAYLOAD_KEYS_PREVIOUS): Buffer[] {
+  const values = (fromEnv ?? '').split(/[\s,]+/).filter(Boolean);
+  try {
+    return values.map(parsePayloadKey);
+  } catch {
+    throw new PayloadKeyError('CULVERT_PAYLOAD_KEYS_PREVIOUS must be keys of 32 bytes, as base64 or hex, separated by commas');
+  }
+}
+
+interface Sealer { key: Buffer; aad: Buffer }
+
+const keyIdOf = (key: Buffer) => createHash('sha256').update(key).digest('hex').slice(0, 16);
+
 export class CulvertPayloadCodec implements PayloadCodec {
   readonly keyId: string;
+  private readonly key: Buffer;
   private readonly aad: Buffer;
+  /** Every key that opens payloads, by id: the current one and those being rotated out. */
+  private readonly openers = new Map<string, Sealer>();
 
-  constructor(private readonly key: Buffer) {
-    this.keyId = createHash('sha256').update(key).digest('hex').slice(0, 16);
+  constructor(key: Buffer, previous: readonly Buffer[] = []) {
+    this.key = key;
+    this.keyId = keyIdOf(key);
     this.aad = Buffer.from(`culvert-payload/1/${this.keyId}`);
+    for (const k of [key, ...previous]) {
+      const id = keyIdOf(k);
+      if (!this.openers.has(id)) this.openers.set(id, { key: k, aad: Buffer.from(`culvert-payload/1/${id}`) });
+    }
   }
 
   async encode(payloads: Payload[]): Promise<Payload[]> {
@@ -69,10 +93,11 @@ export class CulvertPayloadCodec implements PayloadCodec {
 
   private open(p: Payload): Payload {
     const data = p.data ?? new Uint8Array();
-    if (text(p.metadata?.[KEY_ID]) !== this.keyId || data.length < IV_BYTES + TAG_BYTES) return unreadable('it was sealed with another key');
+    const opener = this.openers.get(text(p.metadata?.[KEY_ID]));
+    if (!opener || data.length < IV_BYTES + TAG_BYTES) return unreadable('it was sealed with another key');
     try {
-      const decipher = createDecipheriv('aes-256-gcm', this.key, data.subarray(0, IV_BYTES));
-      decipher.setAAD(this.aad);
+      const decipher = createDecipheriv('aes-256-gcm', opener.key, data.subarray(0, IV_BYTES));
+      decipher.setAAD(opener.aad);
       decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
       const plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
       return proto.temporal.api.common.v1.Payload.decode(plain) as Payload;

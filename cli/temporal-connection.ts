@@ -5,7 +5,7 @@ import type { DataConverter, PayloadCodec } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import { defaultTakeByMs, takeByOf, withTakeBy } from '../domain/take-by.ts';
 import type { Config } from './config.ts';
-import { CulvertPayloadCodec, loadPayloadKey } from './payload-codec.ts';
+import { CulvertPayloadCodec, loadPayloadKey, previousPayloadKeys } from './payload-codec.ts';
 
 function tlsOptions(cfg: Config) {
   const wanted = cfg.temporalTls || cfg.temporalTlsCertPath || cfg.temporalTlsCaPath || cfg.temporalApiKey;
@@ -25,9 +25,9 @@ function tlsOptions(cfg: Config) {
  */
 export const clientChannelArgs = { 'grpc.max_receive_message_length': 128 * 1024 * 1024 };
 
-/** The codec of this installation: its key from CULVERT_PAYLOAD_KEY or the data dir. */
+/** The codec of this installation: its key from CULVERT_PAYLOAD_KEY or the data dir, and the keys being rotated out. */
 export function payloadCodecOf(cfg: Pick<Config, 'dataDir'>): CulvertPayloadCodec {
-  return new CulvertPayloadCodec(loadPayloadKey(cfg.dataDir));
+  return new CulvertPayloadCodec(loadPayloadKey(cfg.dataDir), previousPayloadKeys());
 }
 
 /** What every client and worker of Culvert converts payloads with. */

@@ -7,10 +7,13 @@ import { Client, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { ApplicationFailure } from '@temporalio/common';
 import proto from '@temporalio/proto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { git } from '../activities/git/run.ts';
 import { toWire } from '../api/codec/routes.ts';
-import { CulvertPayloadCodec, loadPayloadKey, parsePayloadKey } from '../cli/payload-codec.ts';
-import { culvertClient } from '../cli/temporal-connection.ts';
+import { CulvertPayloadCodec, loadPayloadKey, parsePayloadKey, previousPayloadKeys } from '../cli/payload-codec.ts';
+import { culvertClient, culvertDataConverter } from '../cli/temporal-connection.ts';
+import { Worker } from '@temporalio/worker';
+import { testCodec } from './helpers/codec.ts';
 import { takeByField } from '../domain/take-by.ts';
 import { decideUpdate, fileUpdate, summaryQuery } from '../workflows/release/messages.ts';
 import type { Actor } from '../domain/types.ts';
@@ -35,6 +38,21 @@ describe('the payload codec', () => {
     const [other] = await new CulvertPayloadCodec(randomBytes(32)).encode([json({ a: 1 })]);
     const altered = { ...sealed, data: Uint8Array.from(sealed?.data ?? [], (b, i) => (i === 20 ? b ^ 1 : b)) } as Payload;
     for (const p of [other as Payload, altered]) expect(encodingOf((await codec.decode([p]))[0] as Payload)).toBe('binary/culvert-unreadable');
+  });
+
+  it('rotates keys: what an old key sealed still reads with it as a previous key, new payloads get the new key', async () => {
+    const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
+    const [before] = await new CulvertPayloadCodec(oldKey).encode([json({ a: 1 })]);
+    const rotated = new CulvertPayloadCodec(newKey, [oldKey]);
+    expect(JSON.parse(new TextDecoder().decode((await rotated.decode([before as Payload]))[0]?.data ?? new Uint8Array()))).toEqual({ a: 1 });
+    const [after] = await rotated.encode([json({ b: 2 })]);
+    expect(encodingOf((await new CulvertPayloadCodec(oldKey).decode([after as Payload]))[0] as Payload), 'nothing new is sealed with the old key')
+      .toBe('binary/culvert-unreadable');
+    expect(encodingOf((await new CulvertPayloadCodec(newKey).decode([before as Payload]))[0] as Payload), 'without the previous key the old payload is unreadable')
+      .toBe('binary/culvert-unreadable');
+    expect(previousPayloadKeys(`${oldKey.toString('base64')}, ${newKey.toString('hex')}`).map((k) => k.toString('hex'))).toEqual([oldKey.toString('hex'), newKey.toString('hex')]);
+    expect(previousPayloadKeys(undefined)).toEqual([]);
+    expect(() => previousPayloadKeys('short')).toThrow(/CULVERT_PAYLOAD_KEYS_PREVIOUS/);
   });
 
   it('reads clear payloads (histories written before it) but takes the seal out of them', async () => {
@@ -81,8 +99,10 @@ describe('Temporal sees no configuration in clear and trusts no stranger', () =>
 
   async function release(): Promise<{ p: string; workflowId: string }> {
     const p = unique('sealed');
+    // Its own trunk: a repository's trunk belongs to one pull-request product.
+    await git(['branch', p, 'main'], { cwd: repo.remote });
     const body = {
-      name: p, repository: repo.remote, flow: 'pull-request', trunk: 'main',
+      name: p, repository: repo.remote, flow: 'pull-request', trunk: p,
       steps: { deploy: { argv: ['sh', '-c', 'true'], env: { REGION: needle } } },
       triggers: [{ on: 'deploy.clicked', run: 'deploy' }],
       environments: [{ name: 'staging', order: 1, production: false }],
@@ -103,6 +123,19 @@ describe('Temporal sees no configuration in clear and trusts no stranger', () =>
     expect(input.map(encodingOf)).toEqual(input.map(() => 'binary/encrypted'));
     // The release still works: the API (with the key) reads it.
     expect((await stack.client.workflow.getHandle(workflowId).query(summaryQuery)).state).toBe('open');
+  });
+
+  it('a release sealed under a key being rotated out replays with it as a previous key, and not without it', async () => {
+    const { workflowId } = await release();
+    const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
+    const replay = (codec: CulvertPayloadCodec) => Worker.runReplayHistory(
+      { workflowBundle: { codePath: inject('workflowBundlePath') }, replayName: 'rotation', dataConverter: culvertDataConverter(codec) }, history, workflowId,
+    );
+    const current = testCodec();
+    const runKey = parsePayloadKey(process.env.CULVERT_PAYLOAD_KEY ?? '');
+    await expect(replay(new CulvertPayloadCodec(randomBytes(32), [runKey]))).resolves.toBeUndefined();
+    await expect(replay(new CulvertPayloadCodec(randomBytes(32)))).rejects.toThrow();
+    expect(current.keyId).toBe(new CulvertPayloadCodec(runKey).keyId);
   });
 
   it('refuses an Update sent without the key, however it is dressed, and changes nothing', async () => {
