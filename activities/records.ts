@@ -3,7 +3,7 @@ import { upsertChanges } from '../db/repos/changes.ts';
 import { upsertDeployment } from '../db/repos/deployments.ts';
 import { setReleaseState } from '../db/repos/releases.ts';
 import type { ReleaseState } from '../domain/types.ts';
-import type { DeployJob } from '../domain/deploy.ts';
+import type { DeployJob, DeploymentFacts } from '../domain/deploy.ts';
 import type { ActivityDeps } from './deps.ts';
 import { classified } from './faults.ts';
 
@@ -14,11 +14,13 @@ export function recordActivities(deps: ActivityDeps) {
       await upsertChanges(db, i.product, i.release, i.changes);
     },
 
-    async recordDeployment(i: { product: string; release: string; job: DeployJob; state: 'pending' | 'failed'; runId?: string; failure?: string }): Promise<void> {
+    async recordDeployment(i: {
+      product: string; release: string; job: DeployJob; state: 'pending' | 'failed'; runId?: string; failure?: string; facts?: DeploymentFacts;
+    }): Promise<void> {
       await classified(() => upsertDeployment(db, {
         id: i.job.deploymentId, product: i.product, release: i.release, environment: i.job.environment,
         commitSha: i.job.commitSha, trigger: i.job.trigger, requestedBy: i.job.requestedBy, state: i.state, runId: i.runId ?? null,
-        failure: i.failure ?? null,
+        failure: i.failure ?? null, facts: i.facts ?? null,
       }));
     },
 

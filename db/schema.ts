@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { ChangeEvent, CommitDetail } from '../domain/changes.ts';
+import type { DeploymentFacts } from '../domain/deploy.ts';
 import type { Blocked } from '../domain/records.ts';
 import {
   bigserial, boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, serial, text, timestamp, uniqueIndex,
@@ -174,6 +175,8 @@ export const deployments = pgTable('deployments', {
   runId: text('run_id'),
   /** Why it failed when no step ran (refused, its gate rejected, its release closed first) or the step could not start. */
   failure: text('failure'),
+  /** What decided it when its workflow started (domain/deploy.ts); written once. Null on rows from before. */
+  facts: jsonb('facts').$type<DeploymentFacts>(),
   finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
   ...timestamps,
 }, (t) => [

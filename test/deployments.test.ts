@@ -85,6 +85,27 @@ describe('environments and deployments', () => {
     await waitFor('r2 on staging', async () => (await env(p, 'staging'))?.current?.release === 'r2');
   });
 
+  it('records what decided a deployment as the click was accepted, and holds to it whatever is patched meanwhile', async () => {
+    const p = unique('facts');
+    const sam = await stack.token('sam', 'owner', [p]);
+    expect((await stack.call('POST', '/v1/products', { body: product(p) })).status).toBe(201);
+    expect((await stack.call('POST', `/v1/products/${p}/releases`, { body: { name: 'r1', from: first } })).status).toBe(201);
+    expect((await stack.call('POST', `/v1/products/${p}/releases/r1/deployments`, { body: { environment: 'staging' } })).status).toBe(202);
+    const gate = await waitFor('the staging gate', async () => (await stack.call('GET', `/v1/approvals?state=pending&product=${p}`)).body.items[0]);
+
+    // An admin takes the gate away and changes the flag while the deployment waits at its gate.
+    const environments = product(p).environments.map((e) => (e.name === 'staging' ? { name: 'staging', order: 3, production: true } : e));
+    expect((await stack.call('PATCH', `/v1/products/${p}`, { body: { environments } })).status).toBe(200);
+    const deploymentsOf = async () => (await stack.call('GET', `/v1/products/${p}/releases/r1`)).body.deployments as { environment: string; state: string; facts: unknown }[];
+    const facts = { environmentProduction: false, releaseProduction: true, gate: { group: ['sam'], quorum: 1 } };
+    expect(await deploymentsOf()).toEqual([expect.objectContaining({ environment: 'staging', state: 'pending', facts })]);
+    expect((await env(p, 'staging'))?.current, 'the gate in force at the click still holds it').toBeNull();
+
+    expect((await stack.call('POST', `/v1/approvals/${encodeURIComponent(gate.id)}`, { token: sam, body: { decision: 'approve' } })).status).toBe(200);
+    await waitFor('r1 on staging', async () => (await env(p, 'staging'))?.current?.release === 'r1');
+    expect(await deploymentsOf(), 'written once: the patch is not what decided it').toEqual([expect.objectContaining({ state: 'succeeded', facts })]);
+  });
+
   it('never lets a non-production release reach production, by any path', async () => {
     const p = unique('nonprod');
     expect((await stack.call('POST', '/v1/products', { body: product(p) })).status).toBe(201);

@@ -2,7 +2,7 @@
 // environment's gate when it has one, then the deploy step, its outcome recorded once and reported to
 // the release that queued it. A non-production release never reaches a production environment.
 import { allHandlersFinished, condition, executeChild } from '@temporalio/workflow';
-import type { DeployJob } from '../domain/deploy.ts';
+import type { DeployJob, DeploymentFacts } from '../domain/deploy.ts';
 import { gatePolicyOf } from '../domain/gate.ts';
 import type { ProductConfig } from '../domain/types.ts';
 import { gate } from './gate.ts';
@@ -33,8 +33,10 @@ export async function deployment(input: DeploymentInput): Promise<{ state: 'succ
     return { state };
   };
 
-  await untilOutcome(parent, `recording deployment ${job.deploymentId}`, () => records.recordDeployment({ ...where, job, state: 'pending' }));
+  // Decided from the input (the configuration as the click was accepted), and recorded as such.
   const env = product.environments.find((e) => e.name === job.environment);
+  const facts: DeploymentFacts = { environmentProduction: env?.production ?? false, releaseProduction: input.production, gate: env?.gate ?? null };
+  await untilOutcome(parent, `recording deployment ${job.deploymentId}`, () => records.recordDeployment({ ...where, job, state: 'pending', facts }));
   if (!env && job.trigger !== 'release.final') return finish('refused', `product ${product.name} has no environment ${job.environment}`);
   if (env?.production && !input.production) return finish('refused', `release ${where.release} is not a production release`);
   if (env?.gate) {

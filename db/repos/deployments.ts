@@ -23,6 +23,8 @@ export async function upsertDeployment(db: Db | Tx, d: DeploymentRecord): Promis
       runId: sql`coalesce(excluded.run_id, ${deployments.runId})`,
       failure: sql`case when ${deployments.state} in ('succeeded', 'failed') then ${deployments.failure} else excluded.failure end`,
       finishedAt: sql`coalesce(${deployments.finishedAt}, excluded.finished_at)`,
+      // The facts of the click are written once, by whoever has them first.
+      facts: sql`coalesce(${deployments.facts}, excluded.facts)`,
       updatedAt: sql`now()`,
     },
   });
