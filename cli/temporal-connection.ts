@@ -3,7 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { ConnectionLike, WorkflowClientInterceptor } from '@temporalio/client';
 import type { DataConverter, PayloadCodec } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
-import { defaultTakeByMs, takeByOf, withTakeBy } from '../domain/take-by.ts';
+import { defaultTakeByMs, takeByOf, withSeal, withTakeBy } from '../domain/take-by.ts';
 import type { Config } from './config.ts';
 import { CulvertPayloadCodec, loadPayloadKey, previousPayloadKeys } from './payload-codec.ts';
 
@@ -41,7 +41,14 @@ const sealed = (args: unknown[]): unknown[] => (takeByOf(args[0]) === undefined 
  */
 export const sealingInterceptor: WorkflowClientInterceptor = {
   startUpdate: (input, next) => next({ ...input, args: sealed(input.args) }),
-  startUpdateWithStart: (input, next) => next({ ...input, updateArgs: sealed(input.updateArgs) }),
+  startUpdateWithStart: (input, next) => next({
+    ...input, updateArgs: sealed(input.updateArgs), workflowStartOptions: { ...input.workflowStartOptions, args: withSeal(input.workflowStartOptions.args) },
+  }),
+  // Starts and signals carry a seal of their own (workflows/seals.ts).
+  start: (input, next) => next({ ...input, options: { ...input.options, args: withSeal(input.options.args) } }),
+  startWithDetails: (input, next) => next({ ...input, options: { ...input.options, args: withSeal(input.options.args) } }),
+  signal: (input, next) => next({ ...input, args: withSeal(input.args) }),
+  signalWithStart: (input, next) => next({ ...input, signalArgs: withSeal(input.signalArgs), options: { ...input.options, args: withSeal(input.options.args) } }),
 };
 
 /** A client that talks to Culvert's workflows: payloads encrypted, Updates sealed. */

@@ -39,3 +39,21 @@ export function withoutTakeBy(args: readonly unknown[]): unknown[] {
   const { [takeByField]: _dropped, ...plain } = first as Record<string, unknown>;
   return [plain, ...rest];
 }
+
+// Starts and signals carry the same field as a seal of their own: a trailing argument `{ culvertTakeBy: 0 }`
+// (its value means nothing). Only a payload encrypted with the key keeps the field, so a start or a
+// signal without it was not sent by Culvert (workflows/seals.ts refuses it where a run began sealed).
+
+function isSeal(arg: unknown): boolean {
+  return typeof arg === 'object' && arg !== null && !Array.isArray(arg) && Object.keys(arg).length === 1 && takeByField in arg;
+}
+
+/** The arguments of a start or a signal, sealed (once). */
+export function withSeal(args: readonly unknown[]): unknown[] {
+  return isSeal(args.at(-1)) ? [...args] : [...args, { [takeByField]: 0 }];
+}
+
+/** Whether a start's or signal's arguments were sealed, and the arguments as the workflow knows them. */
+export function unsealed(args: readonly unknown[]): { sealed: boolean; args: unknown[] } {
+  return isSeal(args.at(-1)) ? { sealed: true, args: args.slice(0, -1) } : { sealed: false, args: [...args] };
+}

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../api/app.ts';
 import { ApiError, databaseFailure, isDatabaseUnreachable, toApiError, updateNotTaken } from '../api/errors.ts';
 import { executeUpdateWithRetry } from '../api/temporal-update.ts';
+import { sealingInterceptor } from '../cli/temporal-connection.ts';
 import { workflowInterceptorModules } from '../cli/worker.ts';
 import type { UpdateRetry } from '../api/temporal-update.ts';
 import type { Database, Db } from '../db/client.ts';
@@ -279,9 +280,10 @@ describe('executeUpdateWithRetry', () => {
     const workflowsPath = fileURLToPath(new URL('./fixtures/update-retry-workflows.ts', import.meta.url));
     ({ code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: console.error, log: quiet } }));
     connection = await Connection.connect({ address: inject('temporalAddress') });
-    client = new Client({ connection, namespace: namespace() });
+    // Starts sealed as Culvert's are (workflows/seals.ts); these workers have no payload key, so the seal is read in clear.
+    client = new Client({ connection, namespace: namespace(), interceptors: { workflow: [sealingInterceptor] } });
     bareConnection = await Connection.connect({ address: inject('temporalAddress'), interceptors: [] });
-    bareClient = new Client({ connection: bareConnection, namespace: namespace() });
+    bareClient = new Client({ connection: bareConnection, namespace: namespace(), interceptors: { workflow: [sealingInterceptor] } });
   });
   afterAll(async () => {
     for (const n of natives) await n.close();

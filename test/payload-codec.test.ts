@@ -3,7 +3,9 @@
 // Update sent by anything without that key changes nothing, and only an admin reads payloads in clear,
 // through the codec server route.
 import { randomBytes } from 'node:crypto';
-import { Client, WorkflowUpdateFailedError } from '@temporalio/client';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { ApplicationFailure } from '@temporalio/common';
 import proto from '@temporalio/proto';
@@ -15,7 +17,11 @@ import { culvertClient, culvertDataConverter } from '../cli/temporal-connection.
 import { Worker } from '@temporalio/worker';
 import { testCodec } from './helpers/codec.ts';
 import { takeByField } from '../domain/take-by.ts';
-import { decideUpdate, fileUpdate, summaryQuery } from '../workflows/release/messages.ts';
+import { decideUpdate, deployUpdate, fileUpdate, productUpdatedSignal, summaryQuery } from '../workflows/release/messages.ts';
+import { deployment } from '../workflows/deploy.ts';
+import { eq } from 'drizzle-orm';
+import { deployments, stepRuns } from '../db/schema.ts';
+import { waitFor } from './helpers/wait.ts';
 import type { Actor } from '../domain/types.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
@@ -161,6 +167,48 @@ describe('Temporal sees no configuration in clear and trusts no stranger', () =>
     const after = await stack.client.workflow.getHandle(workflowId).query(summaryQuery);
     expect(after.seq, 'nothing was filed').toBe(before.seq);
     expect((await stack.call('GET', `/v1/products/${p}/releases/r1/changes`)).body.items).toEqual([]);
+  });
+
+  it('refuses a start or a signal sent without the key: a stranger\'s deployment runs no step, a stranger\'s configuration is not taken', async () => {
+    const { p, workflowId } = await release();
+    const connection = stack.client.connection;
+    const namespace = stack.client.options.namespace;
+    const plain = new Client({ connection, namespace });
+    const config = (await stack.call('GET', `/v1/products/${p}`)).body;
+    const marker = join(stack.dataDir, `pwned-${randomBytes(4).toString('hex')}`);
+    const evil = { ...config, steps: { deploy: { argv: ['sh', '-c', `touch ${marker}`] } }, environments: [{ name: 'evil', order: 1, production: false }] };
+
+    // A deployment started straight on Temporal, plain or with a seal forged in clear.
+    for (const [who, args] of [['plain', []], ['a forged seal', [{ [takeByField]: 0 }]]] as const) {
+      const deploymentId = unique('stranger');
+      const job = { deploymentId, environment: 'evil', commitSha: 'a'.repeat(40), trigger: 'deploy.clicked', requestedBy: 'admin' };
+      const err = await plain.workflow.execute(deployment, {
+        workflowId: `culvert-deploy/${deploymentId}`, taskQueue: stack.taskQueue, args: [{ product: evil, release: 'r1', production: true, job }, ...args] as never,
+      }).then(() => undefined, (e: unknown) => e);
+      expect(err, who).toBeInstanceOf(WorkflowFailedError);
+      expect((err as WorkflowFailedError).cause, who).toMatchObject({ type: 'start_unsealed' });
+      expect(await stack.database.db.select().from(stepRuns).where(eq(stepRuns.deploymentId, deploymentId)), who).toEqual([]);
+      expect(await stack.database.db.select().from(deployments).where(eq(deployments.id, deploymentId)), who).toEqual([]);
+    }
+    expect(existsSync(marker), 'no step ran').toBe(false);
+
+    // A configuration signalled straight to the release: dropped, the release keeps the admin's.
+    await plain.workflow.getHandle(workflowId).signal(productUpdatedSignal, evil);
+    await plain.workflow.getHandle(workflowId).signal(productUpdatedSignal.name, evil, { [takeByField]: 0 });
+    const refused = await stack.client.workflow.getHandle(workflowId).executeUpdate(deployUpdate, {
+      args: [{ deploymentId: unique('after'), environment: 'evil', actor: stranger }],
+    }).then(() => undefined, (e: unknown) => e);
+    expect((refused as WorkflowUpdateFailedError).cause, 'the release knows no environment "evil"').toMatchObject({ type: 'unknown_environment' });
+    const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
+    const dropped = (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === productUpdatedSignal.name);
+    expect(dropped).toHaveLength(2);
+    // Culvert's own signal still reaches it (the API seals it).
+    expect((await stack.call('PATCH', `/v1/products/${p}`, { body: { environments: [...config.environments, { name: 'qa', order: 9, production: false }] } })).status).toBe(200);
+    await waitFor('the release takes the admin\'s change', async () => {
+      const r = await stack.client.workflow.getHandle(workflowId).executeUpdate(deployUpdate, { args: [{ deploymentId: unique('qa'), environment: 'qa', actor: stranger }] })
+        .then(() => 'taken', (e: unknown) => ((e as WorkflowUpdateFailedError).cause as ApplicationFailure | undefined)?.type);
+      return r === 'taken' ? true : undefined;
+    });
   });
 
   it('reads payloads in clear for an admin only, through the codec server route', async () => {

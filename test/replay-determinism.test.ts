@@ -6,6 +6,7 @@ import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker
 import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { executeUpdateWithRetry } from '../api/temporal-update.ts';
+import { sealingInterceptor } from '../cli/temporal-connection.ts';
 import { workflowInterceptorModules } from '../cli/worker.ts';
 import { fileUpdate, handlersInspectQueue, handlersRecordQueue, loopRecordsQueue, stopSignal } from './fixtures/queue-workflows.ts';
 
@@ -39,7 +40,8 @@ describe('a change queue under 50 concurrent Updates on two workers', () => {
   let code: string;
   beforeAll(async () => {
     connection = await Connection.connect({ address: inject('temporalAddress') });
-    client = new Client({ connection, namespace: inject('temporalNamespace') });
+    // Sealed starts as Culvert sends them (workflows/seals.ts); these workers have no payload key, so the seal is read in clear.
+    client = new Client({ connection, namespace: inject('temporalNamespace'), interceptors: { workflow: [sealingInterceptor] } });
     ({ code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } }));
   });
   afterAll(async () => {

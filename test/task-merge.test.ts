@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { sealingInterceptor } from '../cli/temporal-connection.ts';
 import { workflowInterceptorModules } from '../cli/worker.ts';
 import { mergedTasks, pokeUpdate } from './fixtures/task-merge-workflows.ts';
 import { waitFor } from './helpers/wait.ts';
@@ -26,7 +27,8 @@ describe('a workflow task with no command, followed at once by an Update', () =>
   let intercepted: string;
   beforeAll(async () => {
     connection = await Connection.connect({ address: inject('temporalAddress') });
-    client = new Client({ connection, namespace: inject('temporalNamespace') });
+    // Starts sealed as Culvert's are (workflows/seals.ts); these workers have no payload key, so the seal is read in clear.
+    client = new Client({ connection, namespace: inject('temporalNamespace'), interceptors: { workflow: [sealingInterceptor] } });
     [bare, intercepted] = await Promise.all([
       bundleWorkflowCode({ workflowsPath, logger }).then((b) => b.code),
       bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger }).then((b) => b.code),

@@ -31,6 +31,7 @@ import type {
   WorkflowInternalsInterceptor,
 } from '@temporalio/workflow';
 import { takeByExpired, takeByOf, takeByUnsealed, withoutTakeBy } from '../domain/take-by.ts';
+import { SealsIn, SealsOut } from './seals.ts';
 
 /** Runs that started under the first rule (one memo per command-less task) replay as they ran. */
 export const eventfulTasksPatch = 'culvert-eventful-tasks';
@@ -112,4 +113,6 @@ class TakeBy implements WorkflowInboundCallsInterceptor {
   }
 }
 
-export const interceptors = (): WorkflowInterceptors => ({ internals: [new EventfulTasks()], inbound: [new TakeBy()] });
+export const interceptors = (): WorkflowInterceptors => ({
+  internals: [new EventfulTasks()], inbound: [new TakeBy(), new SealsIn()], outbound: [new SealsOut()],
+});
