@@ -76,17 +76,20 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   const total = n + WARMUP;
   let stack: BenchStack | undefined;
   let remote: BenchRemote | undefined;
+  let other: BenchRemote | undefined;
   try {
     stack = await startBenchStack(ctx);
     const s = stack;
     remote = await createBenchRemote({ branches: 1, label: 'update' });
+    // A repository's trunk belongs to one pull-request product: the second release gets a remote of its own.
+    other = await createBenchRemote({ branches: 1, label: 'update-direct' });
 
     ctx.progress(`update-roundtrip: ${n} executeUpdate calls on the no-op workflow (+${WARMUP} warm-up)`);
     const baseline = await noopSamples(ctx, s, total);
 
     // Two releases, so neither workflow's history carries both series (and neither nears continue-as-new).
     const viaApi = await releaseWithRequests(ctx, s, remote, 'upd-api', total);
-    const direct = await releaseWithRequests(ctx, s, remote, 'upd-direct', total);
+    const direct = await releaseWithRequests(ctx, s, other, 'upd-direct', total);
     const owner = await s.token('bench-owner', 'owner', [viaApi.product, direct.product]);
 
     ctx.progress(`update-roundtrip: ${n} rejections over HTTP (+${WARMUP} warm-up)`);
@@ -126,6 +129,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   } finally {
     await stack?.stop();
     await remote?.cleanup();
+    await other?.cleanup();
   }
 }
 

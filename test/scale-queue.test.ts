@@ -205,7 +205,21 @@ describe('a release with 20,000 undecided requests', () => {
     const settled = await waitFor('the 1,000 approved picks to settle', async () => {
       const [merged, present] = [await total('merged'), await total('already-present')];
       return merged + present === approveCount ? { merged, present } : undefined;
-    }, 300_000);
+    }, 300_000).catch(async (err: unknown) => {
+      // Seen twice under a loaded CI, never alone: say where the release stood.
+      const s = await handle.query(summaryQuery).catch((e: unknown) => String(e));
+      const { raw } = await handle.describe();
+      const events = (await handle.fetchHistory()).events ?? [];
+      console.log(['the approved picks did not settle:',
+        `  summary ${JSON.stringify(s).slice(0, 1500)}`,
+        `  states: merged ${await total('merged')}, already-present ${await total('already-present')}, approved ${await total('approved')}, conflict ${await total('conflict')}, failed ${await total('failed')}`,
+        `  pending activities ${JSON.stringify((raw.pendingActivities ?? []).map((a) => ({ type: a.activityType?.name, state: a.state, attempt: a.attempt, failure: a.lastFailure?.message })))}`,
+        `  pending workflow task ${JSON.stringify(raw.pendingWorkflowTask ?? null)}`,
+        `  run ${raw.workflowExecutionInfo?.execution?.runId}: ${events.length} events, last ${events.slice(-20).map((e) =>
+          `${(proto.temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? '').replace('EVENT_TYPE_', '')}${e.activityTaskScheduledEventAttributes?.activityType?.name ? `(${e.activityTaskScheduledEventAttributes.activityType.name})` : ''}`).join(' ')}`,
+      ].join('\n'));
+      throw err;
+    });
     const settleMs = performance.now() - t0;
     console.log(`decisions: approve ${approveCount} in one call ${approveMs.toFixed(0)} ms; reject ${rejectCount} in one call ${rejectMs.toFixed(0)} ms; ` +
       `approved picks settled ${settleMs.toFixed(0)} ms later: ${settled.merged} merged, ${settled.present} already-present`);
