@@ -41,7 +41,7 @@ export async function mirrorFor(deps: ActivityDeps, repository: string): Promise
   if (deps.repositoryRoots && repository.startsWith('/')) {
     const problem = localRepositoryProblem(await real(repository), {
       roots: await Promise.all(deps.repositoryRoots.map(real)), dataDir: await real(deps.dataDir),
-    });
+    }, false);
     if (problem) throw permanent(`repository ${repository} ${problem}`);
   }
   return Mirror.open(join(deps.dataDir, 'mirrors'), repository);

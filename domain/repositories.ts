@@ -59,17 +59,19 @@ const inside = (dir: string, path: string) => {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 };
 
-/** Why a local repository path may not be used, or null (URLs are checked by api/products/repository.ts). */
-export function localRepositoryProblem(repository: string, places: RepositoryPlaces): string | null {
+/**
+ * Why a local repository path may not be used, or null (URLs are checked by api/products/repository.ts).
+ * `showRoots`: name the configured roots (to the admin who set the path; not in a release's failure).
+ */
+export function localRepositoryProblem(repository: string, places: RepositoryPlaces, showRoots = true): string | null {
   if (!repository.startsWith('/')) return null;
   const path = resolve(repository);
   if (places.dataDir && (inside(places.dataDir, path) || inside(path, places.dataDir))) {
     return 'is inside Culvert\'s data dir (mirrors, logs, keys): never a repository';
   }
   if (!places.roots.some((root) => inside(resolve(root), path) && resolve(root) !== path)) {
-    return places.roots.length === 0
-      ? 'is a local path, and no local repository roots are configured (CULVERT_REPOSITORY_ROOTS)'
-      : `is not under a configured repository root (CULVERT_REPOSITORY_ROOTS: ${places.roots.join(':')})`;
+    if (places.roots.length === 0) return 'is a local path, and no local repository roots are configured (CULVERT_REPOSITORY_ROOTS)';
+    return `is not under a configured repository root (CULVERT_REPOSITORY_ROOTS${showRoots ? `: ${places.roots.join(':')}` : ''})`;
   }
   return null;
 }
