@@ -4,12 +4,11 @@
 // only taken from directories an admin configured, never from Culvert's own data dir.
 // Not imported by workflows (node:path).
 import { isAbsolute, relative, resolve } from 'node:path';
+import { branchTemplateOf } from './types.ts';
 import type { ProductConfig } from './types.ts';
 
 /** Default release branches of new products name the product: two products on one repository never meet. */
 export const defaultBranchTemplate = 'releases/{product}/{name}';
-/** What products created before that default use when they set none. */
-export const legacyBranchTemplate = 'releases/{name}';
 
 /**
  * One spelling per repository, so that `https://Host/x.git/` and `https://host/x` are one claim.
@@ -34,7 +33,7 @@ export interface BranchNamespace { prefix: string; exact: boolean }
 
 export function branchNamespace(p: Pick<ProductConfig, 'name' | 'flow' | 'trunk' | 'branchTemplate'>): BranchNamespace {
   if (p.flow === 'pull-request') return { prefix: p.trunk, exact: true };
-  const template = (p.branchTemplate ?? legacyBranchTemplate).replaceAll('{product}', p.name);
+  const template = branchTemplateOf(p);
   const brace = template.indexOf('{');
   return brace < 0 ? { prefix: template, exact: true } : { prefix: template.slice(0, brace), exact: false };
 }

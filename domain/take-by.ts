@@ -54,6 +54,6 @@ export function withSeal(args: readonly unknown[]): unknown[] {
 }
 
 /** Whether a start's or signal's arguments were sealed, and the arguments as the workflow knows them. */
-export function unsealed(args: readonly unknown[]): { sealed: boolean; args: unknown[] } {
+export function unseal(args: readonly unknown[]): { sealed: boolean; args: unknown[] } {
   return isSeal(args.at(-1)) ? { sealed: true, args: args.slice(0, -1) } : { sealed: false, args: [...args] };
 }

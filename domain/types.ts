@@ -122,9 +122,14 @@ export function fillTemplate(template: string, name: string, at: Date): string {
     .replaceAll('{ww}', pad(week));
 }
 
+/** The product's release branch template with {product} filled in (products made before issue 10 may set none). */
+export function branchTemplateOf(product: Pick<ProductConfig, 'name' | 'branchTemplate'>): string {
+  return (product.branchTemplate ?? 'releases/{name}').replaceAll('{product}', product.name);
+}
+
 export function releaseBranch(product: ProductConfig, name: string, at: Date): string {
   if (product.flow === 'pull-request') return product.trunk;
-  return fillTemplate((product.branchTemplate ?? 'releases/{name}').replaceAll('{product}', product.name), name, at);
+  return fillTemplate(branchTemplateOf(product), name, at);
 }
 
 /** Who acts, as the API authenticated them; the workflow checks it again in its validators. */

@@ -19,7 +19,7 @@ import type {
   ContinueAsNewInput, Next, SignalInput, SignalWorkflowInput, StartChildWorkflowExecutionInput, WorkflowExecuteInput, WorkflowInboundCallsInterceptor,
   WorkflowOutboundCallsInterceptor,
 } from '@temporalio/workflow';
-import { unsealed, withSeal } from '../domain/take-by.ts';
+import { unseal, withSeal } from '../domain/take-by.ts';
 
 export const sealedStartsPatch = 'culvert-sealed-starts';
 export const sealedSignalsPatch = 'culvert-sealed-signals';
@@ -30,7 +30,7 @@ const unsealedStartsAllowed = new Set(['scheduledCutWorkflow']);
 
 export class SealsIn implements WorkflowInboundCallsInterceptor {
   async execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>): Promise<unknown> {
-    const { sealed, args } = unsealed(input.args);
+    const { sealed, args } = unseal(input.args);
     const info = workflowInfo();
     const madeByAWorkflow = info.continuedFromExecutionRunId !== undefined || info.parent !== undefined;
     if (!sealed && !madeByAWorkflow && !unsealedStartsAllowed.has(info.workflowType) && patched(sealedStartsPatch)) {
@@ -40,7 +40,7 @@ export class SealsIn implements WorkflowInboundCallsInterceptor {
   }
 
   async handleSignal(input: SignalInput, next: Next<WorkflowInboundCallsInterceptor, 'handleSignal'>): Promise<void> {
-    const { sealed, args } = unsealed(input.args);
+    const { sealed, args } = unseal(input.args);
     if (!sealed && patched(sealedSignalsPatch)) {
       log.warn('dropped a signal not sent by Culvert (it carries no seal)', { signal: input.signalName });
       return;

@@ -2,8 +2,7 @@
 // stores the product. The check reads every product's configuration (the truth, including products
 // stored before claims existed) under a lock that makes two writers take turns, and the unique index
 // refuses two equal claims even past it.
-import { eq } from 'drizzle-orm';
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { branchConflict, branchNamespace, repositoryKey } from '../../domain/repositories.ts';
 import type { ProductConfig } from '../../domain/types.ts';
 import type { Db } from '../client.ts';
