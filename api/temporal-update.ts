@@ -49,6 +49,17 @@ export const updateNotTakenInTimeMessage =
 export const updateTakenNoAnswerMessage =
   'the release took the request but its outcome could not be read; it may have taken effect, so look before trying again';
 
+/**
+ * The Update was accepted, so it is durable and its handler runs, but its outcome could not be read by the
+ * deadline. A caller whose handler's outcome follows from its input (a synchronous handler that only
+ * queues) may answer from the input instead of a 503.
+ */
+export class UpdateAcceptedUnread extends ApiError {
+  constructor(updateId: string, cause: unknown) {
+    super('unavailable', updateTakenNoAnswerMessage, { updateId }, { cause, retryAfterSeconds: temporalRetryAfterSeconds });
+  }
+}
+
 /** How long the last look at an Update that no running task can take waits for it. */
 const lastLookMs = 1_000;
 const { PendingWorkflowTaskState } = proto.temporal.api.enums.v1;
@@ -156,7 +167,7 @@ export async function executeUpdateWithRetry<Ret>(
       // Jittered, so that callers turned away together do not all come back together.
       const wait = Math.round(delayMs * (0.5 + Math.random() / 2));
       if (Date.now() + wait >= takeBy) {
-        if (everAccepted) throw new ApiError('unavailable', updateTakenNoAnswerMessage, { updateId }, { cause: err, retryAfterSeconds: temporalRetryAfterSeconds });
+        if (everAccepted) throw new UpdateAcceptedUnread(updateId, err);
         throw new ApiError('unavailable', releaseBusyMessage, undefined, { cause: err, retryAfterSeconds: temporalRetryAfterSeconds });
       }
       onRetry?.({ attempt, updateId, reason, delayMs: wait, error: err });

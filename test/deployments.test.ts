@@ -1,11 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createApp } from '../api/app.ts';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Actor } from '../domain/types.ts';
 import { deployUpdate } from '../workflows/release/messages.ts';
 import { deployment } from '../workflows/deploy.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
-import { startStack, unique } from './helpers/stack.ts';
+import { startStack, uiUrl, unique } from './helpers/stack.ts';
+import { testCodec } from './helpers/codec.ts';
 import { waitFor } from './helpers/wait.ts';
 import type { Stack } from './helpers/stack.ts';
 
@@ -143,4 +146,55 @@ describe('environments and deployments', () => {
     expect(production?.current).toBeNull();
     expect(production?.history.filter((d) => d.state === 'succeeded')).toHaveLength(0);
   });
+
+  it('answers a click whose deployment was queued but whose answer was lost as the deployment, once; a keyed one as "look again"', async () => {
+    const p = unique('lost-answer');
+    expect((await stack.call('POST', '/v1/products', { body: product(p, { triggers: [] }) })).status).toBe(201);
+    expect((await stack.call('POST', `/v1/products/${p}/releases`, { body: { name: 'r1', from: first } })).status).toBe(201);
+    // An API whose every Update is accepted by the release but whose outcome never comes back, as when the
+    // worker that took it dies before answering ("workflow update was aborted" until the deadline).
+    const lost = Object.assign(new Error('14 UNAVAILABLE: workflow update was aborted'), { code: 14, details: 'workflow update was aborted', metadata: {} });
+    const handleOf = (id: string) => {
+      const real = stack.client.workflow.getHandle(id);
+      return new Proxy(real, {
+        get(target, prop, receiver) {
+          if (prop !== 'startUpdate') return Reflect.get(target, prop, receiver);
+          return async (...args: Parameters<typeof real.startUpdate>) => {
+            const update = await real.startUpdate(...args);
+            return new Proxy(update, { get: (u, k, r) => (k === 'result' ? () => Promise.reject(lost) : Reflect.get(u, k, r)) });
+          };
+        },
+      });
+    };
+    const workflow = new Proxy(stack.client.workflow, { get: (w, k, r) => (k === 'getHandle' ? handleOf : Reflect.get(w, k, r)) });
+    const client = new Proxy(stack.client, { get: (cl, k, r) => (k === 'workflow' ? workflow : Reflect.get(cl, k, r)) });
+    const app = createApp({
+      db: stack.database.db, temporal: { client, namespace: inject('temporalNamespace'), taskQueue: stack.taskQueue, uiUrl, codec: testCodec() },
+      repositories: { roots: [tmpdir()], dataDir: stack.dataDir },
+    });
+    const click = async (headers: Record<string, string> = {}) => {
+      const res = await app.request(`/v1/products/${p}/releases/r1/deployments`, {
+        method: 'POST', headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ environment: 'dev' }),
+      });
+      return { status: res.status, body: await res.json() as { deploymentId: string; commitSha: string; code?: string; message?: string } };
+    };
+
+    // Without a key the click's id is new, so what was queued is exactly what it asked for: it is answered
+    // with its deployment, which a look shows at once; a client told "may have taken effect" that could not
+    // see it yet would click again and deploy twice.
+    const keyless = await click();
+    expect(keyless.status, JSON.stringify(keyless.body)).toBe(202);
+    expect(keyless.body.commitSha).toBe(first);
+    const listed = (await stack.call('GET', `/v1/products/${p}/releases/r1`)).body.deployments as { id: string }[];
+    expect(listed.map((d) => d.id)).toContain(keyless.body.deploymentId);
+    await waitFor('the deployment it answered to run', async () => (await env(p, 'dev'))?.current?.commitSha === first);
+    expect((await env(p, 'dev'))?.history).toHaveLength(1);
+
+    // With a key the client can safely send it again, and is told to.
+    const keyed = await click({ 'idempotency-key': 'lost-1' });
+    expect(keyed.status, JSON.stringify(keyed.body)).toBe(503);
+    expect(keyed.body.code).toBe('unavailable');
+    expect(keyed.body.message).toMatch(/may have taken effect/);
+  }, 60_000);
 });

@@ -5,7 +5,7 @@ import { deploymentWorkflowId } from '../../domain/types.ts';
 import { deployment } from '../../workflows/deploy.ts';
 import { getDeployment, upsertDeployment } from '../../db/repos/deployments.ts';
 import { naming, updateIdFor, withRelease } from '../release-workflow.ts';
-import { executeUpdateWithRetry } from '../temporal-update.ts';
+import { executeUpdateWithRetry, UpdateAcceptedUnread } from '../temporal-update.ts';
 import type { DeployJob } from '../../domain/deploy.ts';
 import { z } from 'zod';
 import { deployUpdate } from '../../workflows/release/messages.ts';
@@ -73,6 +73,17 @@ export function deploymentRoutes(r: Routes, deps: AppDeps): void {
       const input = { deploymentId, environment: body.environment, commitSha: rel.headSha, ...target, actor };
       const accepted = await withRelease(deps, rel, [], (handle) => executeUpdateWithRetry(handle, deployUpdate, {
         args: [input], updateId: updateIdFor(`deploy-${deploymentId}`, input),
+      }).catch((err: unknown) => {
+        // Accepted means queued: the handler is synchronous and, for a click without a key (a new id), its
+        // job is the click's input, so the deployment is certain and is answered as such rather than as
+        // "look before trying again" (a client that cannot see it yet would click again: two deployments).
+        // A keyed click may share its id with a copy that queued another head; its client retries safely.
+        if (key || !(err instanceof UpdateAcceptedUnread)) throw err;
+        const job: DeployJob = {
+          deploymentId, environment: env.name, commitSha: input.commitSha, trigger: 'deploy.clicked', requestedBy: actor.name,
+          ...(target?.candidateId ? { candidateId: target.candidateId } : {}),
+        };
+        return { job };
       }));
       // Stored now so the caller sees its deployment at once; the release records it as well.
       await upsertDeployment(deps.db, {
