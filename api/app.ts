@@ -1,6 +1,7 @@
 import type { Connection } from '@temporalio/client';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { bearerAuth } from './auth.ts';
 import { approvalRoutes } from './approvals/routes.ts';
 import { artifactRoutes } from './artifacts/routes.ts';
@@ -51,7 +52,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       throw new ApiError('payload_too_large', `request body is larger than ${limit} bytes`);
     },
   }));
-  app.use('*', bearerAuth(deps.db));
+  // Before auth: a preflight carries no credentials. Only the Temporal UI's origin may call the codec with
+  // the browser's cookie; the answers of other origins' calls stay unreadable to them.
+  const codecOrigins = new Set(deps.codecOrigins ?? (deps.temporal.uiUrl ? [new URL(deps.temporal.uiUrl).origin] : []));
+  app.use('/v1/codec/decode', cors({
+    origin: (origin) => (codecOrigins.has(origin) ? origin : null),
+    credentials: true, allowMethods: ['POST'], allowHeaders: ['content-type', 'x-namespace', 'authorization'], maxAge: 600,
+  }));
+  app.use('*', bearerAuth(deps.db, deps.sessionKey));
 
   const routes = new Routes(app);
   routes.add({ method: 'get', path: '/healthz', tag: 'meta', auth: false, summary: 'Health of Temporal and the database', responses: { 200: 'all up', 503: 'something is down' } }, async ({ c }) => {

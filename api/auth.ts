@@ -1,17 +1,36 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { Db } from '../db/client.ts';
-import { findToken } from '../db/repos/tokens.ts';
+import { findLiveTokenById, findToken } from '../db/repos/tokens.ts';
 import { mayDecide, mayRequest } from '../domain/types.ts';
 import type { Actor } from '../domain/types.ts';
 import type { AppEnv } from './context.ts';
 import { ApiError } from './errors.ts';
+import { cookieOf, openSession, sessionCookie } from './session.ts';
 
-export const publicPaths = new Set(['/healthz', '/openapi.json', '/docs']);
+export const publicPaths = new Set(['/healthz', '/openapi.json', '/docs', '/v1/codec/sign-in', '/v1/codec/sign-out']);
 
-export function bearerAuth(db: Db): MiddlewareHandler<AppEnv> {
+/**
+ * The one request a browser session may make: the Temporal UI's decode call. Anything else needs a bearer
+ * token, so the cookie never authorizes a change (and no page can be tricked into one). JSON only: a
+ * cross-origin JSON POST needs a CORS preflight, which only the UI's origin passes.
+ */
+function sessionMayCall(c: Context): boolean {
+  return c.req.method === 'POST' && c.req.path === '/v1/codec/decode' && (c.req.header('content-type') ?? '').toLowerCase().startsWith('application/json');
+}
+
+export function bearerAuth(db: Db, sessionKey?: Uint8Array): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (publicPaths.has(c.req.path)) return next();
     const header = c.req.header('authorization') ?? '';
+    const session = !header && sessionKey && sessionMayCall(c) ? cookieOf(c, sessionCookie) : undefined;
+    if (session !== undefined && sessionKey) {
+      const tokenId = openSession(sessionKey, session);
+      const token = tokenId ? await findLiveTokenById(db, tokenId) : undefined;
+      if (!token) throw new ApiError('unauthorized', 'the session has ended (signed out, expired, or its token revoked): sign in again at /v1/codec/sign-in');
+      c.set('token', token);
+      c.set('actor', { name: token.name, role: token.role, products: token.products ?? null, tokenId: token.id });
+      return next();
+    }
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match?.[1]) throw new ApiError('unauthorized', 'missing bearer token: send Authorization: Bearer <token>');
     const token = await findToken(db, match[1]);

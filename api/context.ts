@@ -23,6 +23,13 @@ export interface AppDeps {
   bodyLimit?: number;
   /** Where local repositories may be (config `repositoryRoots`) and the data dir that never is one. */
   repositories?: RepositoryPlaces;
+  /** Signs browser sessions (api/session.ts); every API process must have the same (it derives from the payload key). */
+  sessionKey?: Uint8Array;
+  /**
+   * Origins whose pages may call the codec server with a session (CORS): the Temporal UI's. Default: the
+   * origin of `temporal.uiUrl`.
+   */
+  codecOrigins?: string[];
 }
 
 /** Without configuration: local repositories under the system's temporary directory, as the README's walk-through uses. */

@@ -13,6 +13,7 @@ import type { Config } from './config.ts';
 import { loadDevServerConfig, REPO_ROOT } from './dev-server-config.ts';
 import { startDevServer } from './dev-server.ts';
 import { PayloadKeyError } from './payload-codec.ts';
+import type { CulvertPayloadCodec } from './payload-codec.ts';
 import { connectClient, connectWorker, payloadCodecOf } from './temporal-connection.ts';
 import { resolveStepIsolation } from '../activities/steps/isolation.ts';
 import type { StepIsolation } from '../activities/steps/isolation.ts';
@@ -95,7 +96,7 @@ async function stepIsolation(cfg: Config, mode: 'start' | 'worker'): Promise<Ste
  * for `culvert worker` or `culvert api` is said loudly, since a process with another key cannot read
  * what this one writes.
  */
-function installationCodec(cfg: Config, command: string): PayloadCodec {
+function installationCodec(cfg: Config, command: string): CulvertPayloadCodec {
   const made = !process.env.CULVERT_PAYLOAD_KEY && !existsSync(join(cfg.dataDir, 'payload-key'));
   try {
     const codec = payloadCodecOf(cfg);
@@ -125,10 +126,10 @@ async function runWorker(cfg: Config, database: Database, address: string, stops
   return { running };
 }
 
-async function runApi(cfg: Config, database: Database, address: string, uiUrl: string | null, stops: Stop[], codec: PayloadCodec): Promise<string> {
+async function runApi(cfg: Config, database: Database, address: string, uiUrl: string | null, stops: Stop[], codec: CulvertPayloadCodec): Promise<string> {
   const client = await connectClient(cfg, address, codec);
   const app = createApp({
-    db: database.db, temporal: { client, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, uiUrl, codec },
+    db: database.db, temporal: { client, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, uiUrl, codec }, sessionKey: codec.sessionKey(),
     repositories: { roots: cfg.repositoryRoots, dataDir: cfg.dataDir },
   });
   const server = serve({ fetch: app.fetch, hostname: cfg.host, port: cfg.port });
@@ -172,7 +173,10 @@ async function main(): Promise<void> {
   let uiUrl = cfg.temporalUiUrl ?? null;
   if (!address) {
     if (command === 'start') {
-      const dev = await startDevServer({ root: REPO_ROOT, cfg: loadDevServerConfig() });
+      const devCfg = loadDevServerConfig();
+      // The UI decodes payloads through this API (api/codec): `api` in temporal-dev.yaml names it.
+      const codecEndpoint = devCfg.uiCodecEndpoint === 'api' ? (cfg.port > 0 ? `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${cfg.port}/v1/codec` : null) : undefined;
+      const dev = await startDevServer({ root: REPO_ROOT, cfg: devCfg, ...(codecEndpoint !== undefined ? { overrides: { uiCodecEndpoint: codecEndpoint } } : {}) });
       stops.push(() => dev.stop());
       address = dev.address;
       uiUrl = uiUrl ?? dev.uiUrl;

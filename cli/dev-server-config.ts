@@ -44,6 +44,11 @@ export const devServerConfigSchema = z.strictObject({
   /** /metrics port; the CLI picks a free one when absent. */
   metricsPort: port.optional(),
   namespace: z.string().min(1),
+  /**
+   * The Temporal UI's codec server (--ui-codec-endpoint): `api` for the Culvert API that `culvert start`
+   * runs beside it (`<api>/v1/codec`), a URL, or null for none.
+   */
+  uiCodecEndpoint: z.union([z.literal('api'), z.url({ protocol: /^https?$/ })]).nullable().optional(),
   /** Relative to the repo root; null = in-memory. */
   dbFile: z.string().min(1).nullable(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error', 'never']),
@@ -65,6 +70,8 @@ export interface StartDevOverrides {
   headless?: boolean;
   /** null = in-memory. */
   dbFile?: string | null;
+  /** The UI's codec server, resolved (`api` replaced by the API's URL); null = none. */
+  uiCodecEndpoint?: string | null;
   /** Merged over cfg.dynamicConfig; a key set to `undefined` is dropped. */
   dynamicConfig?: Record<string, unknown>;
 }
@@ -160,6 +167,8 @@ export function startDevArgs(cfg: DevServerConfig, overrides: StartDevOverrides 
   } else {
     args.push('--ui-port', String(overrides.uiPort ?? cfg.uiPort));
     if (cfg.uiIp !== undefined) args.push('--ui-ip', cfg.uiIp);
+    const codec = overrides.uiCodecEndpoint !== undefined ? overrides.uiCodecEndpoint : cfg.uiCodecEndpoint === 'api' ? null : cfg.uiCodecEndpoint ?? null;
+    if (codec) args.push('--ui-codec-endpoint', codec);
   }
   const dbFile = overrides.dbFile !== undefined ? overrides.dbFile : cfg.dbFile;
   if (dbFile !== null) args.push('--db-filename', dbFile);

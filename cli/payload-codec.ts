@@ -9,7 +9,7 @@
 // read: a release must replay. What a clear payload can no longer do is carry an Update's seal (the
 // deadline field of domain/take-by.ts): it is taken out here, so an Update sent without the key has no
 // seal and the release refuses it (workflows/interceptors.ts).
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Payload, PayloadCodec } from '@temporalio/common';
@@ -74,6 +74,14 @@ export class CulvertPayloadCodec implements PayloadCodec {
       const id = keyIdOf(k);
       if (!this.openers.has(id)) this.openers.set(id, { key: k, aad: Buffer.from(`culvert-payload/1/${id}`) });
     }
+  }
+
+  /**
+   * The key that signs the API's browser sessions (api/session.ts): derived from the payload key, so every
+   * API process that can read Temporal's payloads accepts the same sessions, and no second secret is kept.
+   */
+  sessionKey(): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.key, Buffer.alloc(0), 'culvert/browser-session/1', 32));
   }
 
   async encode(payloads: Payload[]): Promise<Payload[]> {

@@ -74,6 +74,10 @@ const table: Record<string, Entry> = {
   'GET /v1/products/:product/notes': { who: 'view', query: (f) => `from=${f.release}&to=${f.release}` },
   'GET /v1/products/:product/audit': { who: 'view' },
   'POST /v1/codec/decode': { who: 'admin', body: () => ({ payloads: [] }) },
+  'POST /v1/codec/session': { who: 'admin' },
+  // Public: a static sign-in page, and a sign-out that only clears the browser's cookie.
+  'GET /v1/codec/sign-in': { who: 'signed-in' },
+  'POST /v1/codec/sign-out': { who: 'signed-in' },
 };
 
 describe('who may do what, on every route', () => {

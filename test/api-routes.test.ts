@@ -138,6 +138,9 @@ describe('api routes', () => {
         '/v1/products/{product}/environments/{environment}/preview': ['get'],
         '/v1/products/{product}/audit': ['get'],
         '/v1/codec/decode': ['post'],
+        '/v1/codec/session': ['post'],
+        '/v1/codec/sign-in': ['get'],
+        '/v1/codec/sign-out': ['post'],
       };
       for (const [path, methods] of Object.entries(expected)) {
         expect(Object.keys(doc.paths[path] ?? {}).sort(), path).toEqual(methods);
@@ -150,13 +153,14 @@ describe('api routes', () => {
           const where = `${method} ${path}`;
           expect(op.parameters.filter((x) => x.in === 'path').map((x) => x.name), where).toEqual(names);
           expect(Object.keys(op.responses).some((s) => s.startsWith('2')), where).toBe(true);
-          if (path.startsWith('/v1/')) {
+          // The browser session's sign-in page and sign-out are the only public /v1 operations.
+          if (path.startsWith('/v1/') && !['/v1/codec/sign-in', '/v1/codec/sign-out'].includes(path)) {
             expect(op.security, where).toEqual([{ bearer: [] }]);
             expect(op.responses['401'], where).toBeDefined();
           } else {
             expect(op.security, where).toEqual([]);
           }
-          if (method === 'post' && !/\/(close|freeze|retry|\{action\})$/.test(path)) expect(op.requestBody, where).toBeDefined();
+          if (method === 'post' && !/\/(close|freeze|retry|\{action\}|session|sign-out)$/.test(path)) expect(op.requestBody, where).toBeDefined();
         }
       }
       expect(doc.paths['/v1/products/{product}/releases/{release}/changes']?.get?.parameters.map((x) => x.name)).toEqual(
@@ -223,7 +227,10 @@ describe('api routes', () => {
       ['GET', '/v1/products/:product/environments/:environment/preview'],
       ['GET', '/v1/products/:product/audit'],
       ['POST', '/v1/codec/decode'],
+      ['POST', '/v1/codec/session'],
     ];
+    /** The browser session's own pages: a sign-in form and a sign-out that only clears a cookie. */
+    const publicOps = ['GET /v1/codec/sign-in', 'POST /v1/codec/sign-out'];
     const resolve = (template: string): string => template.replace(':product', p.a).replace(':release', 'master').replace(':id', 'some-id')
       .replace(':template', 'some-template').replace(':action', 'pause')
       .replace(':sha', 'abcdef1').replace(':environment', 'staging');
@@ -232,7 +239,11 @@ describe('api routes', () => {
       const doc = (await stack.call('GET', '/openapi.json', { token: '' })).body as { paths: Record<string, Record<string, unknown>> };
       const documented = Object.entries(doc.paths).filter(([path]) => path.startsWith('/v1/'))
         .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`));
-      expect(documented.sort()).toEqual(routes.map(([m, path]) => `${m} ${path}`).sort());
+      expect(documented.filter((op) => !publicOps.includes(op)).sort()).toEqual(routes.map(([m, path]) => `${m} ${path}`).sort());
+      for (const op of publicOps) {
+        const [method, path] = op.split(' ') as [string, string];
+        expect((await stack.call(method, path, { token: '' })).status, op).toBeLessThan(300);
+      }
     });
 
     it.each(routes)('%s %s needs a valid bearer token', async (method, template) => {
@@ -733,6 +744,17 @@ describe('api routes', () => {
       expectError(await stack.call('POST', '/v1/codec/decode', { body: { payloads: 'all of them' } }), 400, 'bad_request');
       expectError(await stack.call('POST', '/v1/codec/decode', { body: { payloads: [wire] }, token: t.ownerA }), 403, 'forbidden');
       expectError(await stack.call('POST', '/v1/codec/decode', { body: { payloads: [wire] }, token: t.viewer }), 403, 'forbidden');
+    });
+
+    it('POST codec/session: 200 and a session cookie for an admin; 401 without a token, 403 anyone else; sign-in and sign-out pages', async () => {
+      const ok = await stack.app.request('/v1/codec/session', { method: 'POST', headers: { authorization: `Bearer ${stack.adminToken}` } });
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get('set-cookie')).toMatch(/^culvert_codec_session=.+; Path=\/v1\/codec; HttpOnly; SameSite=Strict/);
+      expectError(await stack.call('POST', '/v1/codec/session', { token: '' }), 401, 'unauthorized');
+      for (const token of [t.ownerA, t.viewer]) expectError(await stack.call('POST', '/v1/codec/session', { token }), 403, 'forbidden');
+      const page = await stack.call('GET', '/v1/codec/sign-in', { token: '' });
+      expect([page.status, page.text.includes('<form id="sign-in">')]).toEqual([200, true]);
+      expect((await stack.call('POST', '/v1/codec/sign-out', { token: '' })).status).toBe(204);
     });
   });
 

@@ -97,6 +97,17 @@ describe('temporal-dev.yaml', () => {
     expect(inMemoryHeadless).toContain('--headless');
   });
 
+  it('gives the UI its codec server: the API beside it (resolved by the caller), a URL, or none', () => {
+    expect(cfg.uiCodecEndpoint).toBe('api');
+    // `api` names a URL only the starter knows (the API's host and port): without it, no flag.
+    expect(startDevArgs({ ...cfg, ui: true })).not.toContain('--ui-codec-endpoint');
+    expect(hasPair(startDevArgs({ ...cfg, ui: true }, { uiCodecEndpoint: 'http://127.0.0.1:8080/v1/codec' }), '--ui-codec-endpoint', 'http://127.0.0.1:8080/v1/codec')).toBe(true);
+    expect(hasPair(startDevArgs({ ...cfg, ui: true, uiCodecEndpoint: 'https://culvert.example/v1/codec' }), '--ui-codec-endpoint', 'https://culvert.example/v1/codec')).toBe(true);
+    expect(startDevArgs({ ...cfg, ui: true, uiCodecEndpoint: 'https://culvert.example/v1/codec' }, { uiCodecEndpoint: null })).not.toContain('--ui-codec-endpoint');
+    expect(startDevArgs({ ...cfg, ui: false }, { uiCodecEndpoint: 'http://127.0.0.1:8080/v1/codec' })).not.toContain('--ui-codec-endpoint');
+    expect(() => loadDevServerConfig(writeYaml('codec.yaml', realYaml.replace('uiCodecEndpoint: api', 'uiCodecEndpoint: ftp://x/y')))).toThrow(/uiCodecEndpoint/);
+  });
+
   it('extraArgsForTesting leaves out what the SDK sets itself', () => {
     const extra = extraArgsForTesting(cfg, { dynamicConfig: { 'x.y': 1 } });
     for (const flag of ['--ip', '--port', '--namespace', '--log-level', '--log-format', '--db-filename', '--ui-port', '--headless', '--search-attribute']) {

@@ -51,6 +51,14 @@ export async function findToken(db: Db, secret: string, now = new Date()): Promi
   return token;
 }
 
+/** The live token with this id (a browser session names its token by id): not revoked, not expired. */
+export async function findLiveTokenById(db: Db, id: string, now = new Date()): Promise<ApiToken | undefined> {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+  const rows = await db.select().from(apiTokens).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)));
+  const token = rows[0];
+  return !token || (token.expiresAt && token.expiresAt <= now) ? undefined : token;
+}
+
 /** Every token, oldest first (never their secrets: only hashes are stored). */
 export async function listTokens(db: Db): Promise<ApiToken[]> {
   return db.select().from(apiTokens).orderBy(asc(apiTokens.createdAt), asc(apiTokens.id));

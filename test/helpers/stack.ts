@@ -45,7 +45,7 @@ export async function startStack(opts: { worker?: boolean; faults?: Faults; temp
   const connection = await Connection.connect({ address, channelArgs: clientChannelArgs });
   const codec = testCodec();
   const client = culvertClient(connection, namespace, codec);
-  const app = createApp({ db: database.db, temporal: { client, namespace, taskQueue, uiUrl, codec }, repositories: { roots: [tmpdir()], dataDir } });
+  const app = createApp({ db: database.db, temporal: { client, namespace, taskQueue, uiUrl, codec }, repositories: { roots: [tmpdir()], dataDir }, sessionKey: codec.sessionKey() });
   const { secret: adminToken } = await issueToken(database.db, { name: 'admin', role: 'admin', products: null });
 
   let worker: Worker | null = null;

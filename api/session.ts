@@ -1,0 +1,65 @@
+// Browser sessions for the Temporal UI's codec server. The UI decodes payloads by calling this API from
+// its own origin; it cannot send a Culvert token, only the browser's cookies ("include cross-origin
+// credentials" in its codec settings). An admin signs in once on the API's own page and gets a cookie
+// that names their token, not its secret: signed with a key every API process derives from the payload
+// key (so any of them accepts it and none keeps state), short-lived, and re-checked against the token on
+// every use, so revoking or expiring the token ends the session at once.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'hono';
+
+/** Cookie name; its path keeps it off every route but the codec's. */
+export const sessionCookie = 'culvert_codec_session';
+export const sessionPath = '/v1/codec';
+/** How long a session lasts (a working day); the token's own expiry, if sooner, ends it first. */
+export const sessionSeconds = 8 * 60 * 60;
+
+interface Claims { t: string; e: number }
+
+const sign = (key: Uint8Array, body: string): Buffer => createHmac('sha256', key).update(`culvert-session/1\0${body}`).digest();
+
+/** The cookie value for a session of this token until `expiresAt`. */
+export function sealSession(key: Uint8Array, tokenId: string, expiresAt: Date): string {
+  const body = Buffer.from(JSON.stringify({ t: tokenId, e: Math.floor(expiresAt.getTime() / 1000) } satisfies Claims)).toString('base64url');
+  return `${body}.${sign(key, body).toString('base64url')}`;
+}
+
+/** The token id a cookie value names, if it is ours, intact and not expired; undefined otherwise. */
+export function openSession(key: Uint8Array, value: string, now = new Date()): string | undefined {
+  const [body, mac, extra] = value.split('.');
+  if (!body || !mac || extra !== undefined) return undefined;
+  const given = Buffer.from(mac, 'base64url');
+  const expected = sign(key, body);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  let claims: Partial<Claims>;
+  try {
+    claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Partial<Claims>;
+  } catch {
+    return undefined;
+  }
+  if (typeof claims.t !== 'string' || typeof claims.e !== 'number' || claims.e * 1000 <= now.getTime()) return undefined;
+  return claims.t;
+}
+
+/** The request's value of a cookie, if it sent one. */
+export function cookieOf(c: Context, name: string): string | undefined {
+  for (const part of (c.req.header('cookie') ?? '').split(';')) {
+    const at = part.indexOf('=');
+    if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
+  }
+  return undefined;
+}
+
+/** Whether the caller reached this API over https (directly or through a proxy that says so). */
+function overHttps(c: Context): boolean {
+  return new URL(c.req.url).protocol === 'https:' || (c.req.header('x-forwarded-proto') ?? '').split(',')[0]?.trim() === 'https';
+}
+
+/**
+ * The Set-Cookie header of a session (or of its end, `value` null): HttpOnly (no script reads it),
+ * SameSite=Strict (no other site's page sends it), on the codec's path only, Secure over https.
+ */
+export function sessionSetCookie(c: Context, value: string | null, maxAgeSeconds = sessionSeconds): string {
+  const parts = [`${sessionCookie}=${value ?? ''}`, `Path=${sessionPath}`, 'HttpOnly', 'SameSite=Strict', `Max-Age=${value === null ? 0 : maxAgeSeconds}`];
+  if (overHttps(c)) parts.push('Secure');
+  return parts.join('; ');
+}
