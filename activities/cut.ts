@@ -23,6 +23,25 @@ async function deleteBranch(m: Mirror, branch: string, sha: string): Promise<voi
   });
 }
 
+/**
+ * The commit a cut's `from` names: `refs/heads/<b>` or `refs/tags/<t>` as written; otherwise a commit
+ * (full or abbreviated SHA), then a branch, then a tag of that name (`3.18.0`, `v4.0.0`), as git would.
+ */
+export async function resolveFrom(m: Mirror, from: string): Promise<string | null> {
+  const qualified = /^refs\/(heads|tags)\/(.+)$/.exec(from);
+  if (qualified) {
+    const name = qualified[2] as string;
+    safeBranch(name);
+    return qualified[1] === 'heads' ? m.resolveBranch(name) : m.resolveTag(name);
+  }
+  if (isShaLike(from)) {
+    const sha = await m.resolveCommit(from);
+    if (sha) return sha;
+  }
+  safeBranch(from);
+  return (await m.resolveBranch(from)) ?? m.resolveTag(from);
+}
+
 export function cutActivities(deps: ActivityDeps) {
   return {
     /** The release branch and the commit to cut it from (the trunk's head unless `from` names one). */
@@ -35,11 +54,10 @@ export function cutActivities(deps: ActivityDeps) {
         const branch = releaseBranch(i.product, i.name, new Date(i.at));
         safeBranch(branch);
         const from = i.from ?? i.product.trunk;
-        if (!isShaLike(from)) safeBranch(from);
         const m = await mirrorFor(deps, i.product.repository);
         await m.fetch();
-        const sha = isShaLike(from) ? await m.resolveCommit(from) : await m.resolveBranch(from);
-        if (!sha) throw refuse('unknown_commit', `${from} is not a branch or commit of ${i.product.repository}`, { ref: from });
+        const sha = await resolveFrom(m, from);
+        if (!sha) throw refuse('unknown_commit', `${from} is not a branch, tag or commit of ${i.product.repository}`, { ref: from });
         if (i.trunkOnly && i.from !== null) {
           const trunk = await m.resolveBranch(i.product.trunk);
           if (!trunk || !(await m.isAncestor(sha, trunk))) {

@@ -295,6 +295,20 @@ export class Mirror {
     return this.verify(`refs/remotes/origin/${branch}`);
   }
 
+  /**
+   * The commit a tag of the remote names, or null when the remote has no such tag. Fetched on demand (the
+   * mirror keeps branches only, so that hundreds of tags cost nothing until one is named); the listing
+   * comes first so that an unreachable remote is a fault, never "no such tag".
+   */
+  async resolveTag(name: string): Promise<string | null> {
+    assertSafeBranchName(name);
+    const ref = `refs/tags/${name}`;
+    const { stdout } = await this.run(['ls-remote', '--tags', '--end-of-options', 'origin', ref]);
+    if (!stdout.split('\n').some((line) => line.split('\t')[1] === ref)) return null;
+    await this.lock(() => this.run(['fetch', '--no-tags', '--no-write-fetch-head', '--end-of-options', 'origin', `+${ref}:${ref}`]));
+    return this.verify(`${ref}^{commit}`);
+  }
+
   async resolveCommit(rev: string): Promise<string | null> {
     assertNotOption('revision', rev);
     return this.verify(`${rev}^{commit}`);

@@ -27,7 +27,7 @@ import { slug, slugParam } from '../route.ts';
 
 const cutSchema = z.strictObject({
   name: slug.optional(),
-  from: z.string().min(4).max(255).regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'from must be a branch name or a commit SHA').optional(),
+  from: z.string().min(1).max(255).regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'from must be a branch, a tag or a commit SHA').optional(),
   production: z.boolean().default(true),
 });
 
