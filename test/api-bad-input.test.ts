@@ -298,7 +298,7 @@ describe('bad input', () => {
       const res = await stack.call('POST', `/v1/products/${names.cut}/releases`, { token: ci, body: { name: 'master', from: '--upload-pack=x' } });
       expect(res.status).toBe(400);
       expect(res.body.code).toBe('bad_request');
-      expect(res.body.details.issues).toContainEqual({ path: 'from', message: expect.stringMatching(/branch name or a commit SHA/) });
+      expect(res.body.details.issues).toContainEqual({ path: 'from', message: expect.stringMatching(/branch, a tag or a commit SHA/) });
       expect((await stack.call('GET', `/v1/products/${names.cut}/releases/master`)).status).toBe(404);
       expect(await refs()).toBe(refsBefore);
     });

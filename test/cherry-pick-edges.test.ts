@@ -257,7 +257,19 @@ describe('cherry-pick edges', () => {
       expect(merged.state).toBe('merged');
       expect(await fileOnBranch(rel, 'config.txt')).toBe('new\n');
 
-      const revert = await stack.call('POST', rel.changes, { token: rel.carol, body: { kind: 'revert', revertOf: picked, reason: 'broke the config' } });
+      // "Was this commit already requested?": the list finds a request by a SHA of its commits (full or
+      // abbreviated), its result's, or a word of a commit's subject, as well as its reason.
+      const subject = (merged.commitDetails as { subject: string }[])[0]?.subject as string;
+      for (const q of [change, change.slice(0, 8).toUpperCase(), merged.resultSha.slice(0, 10), subject.slice(1, -1)]) {
+        const found = await stack.call('GET', `${rel.changes}?q=${encodeURIComponent(q)}`, { token: rel.carol });
+        expect([q, found.status, found.body.items.map((x: { id: string }) => x.id)]).toEqual([q, 200, [picked]]);
+      }
+      expect((await stack.call('GET', `${rel.changes}?q=${'f'.repeat(12)}`, { token: rel.carol })).body.total).toBe(0);
+
+      // A revert names its target by id or, as people and the CLI do, by #seq.
+      const unknownSeq = await stack.call('POST', rel.changes, { token: rel.carol, body: { kind: 'revert', revertOf: '#999', reason: 'no such' } });
+      expect([unknownSeq.status, unknownSeq.body.code, unknownSeq.body.message]).toEqual([404, 'change_not_found', expect.stringContaining('#999')]);
+      const revert = await stack.call('POST', rel.changes, { token: rel.carol, body: { kind: 'revert', revertOf: `#${merged.seq as number}`, reason: 'broke the config' } });
       expect(revert.status, revert.text).toBe(201);
       expect(revert.body).toMatchObject({ kind: 'revert', revertOf: picked, state: 'awaiting-decision' });
       expect((await decide(rel, rel.alice, revert.body.id as string, 'approve')).status).toBe(200);

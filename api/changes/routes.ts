@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
+import { resolveSeqRefs } from './seq-refs.ts';
 import type { Db } from '../../db/client.ts';
 import { getChange, listChanges } from '../../db/repos/changes.ts';
 import { runsByIds } from '../../db/repos/runs.ts';
@@ -180,11 +181,12 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
   r.add({
     method: 'post', path: base, tag: 'changes', summary: 'Request a change: a merge of a branch, a pick of trunk commits, or a revert of a pick', body: changeSchema,
     responses: { 201: 'the change request', 409: 'release frozen or closed', 422: 'unknown branch', 503: 'the repository or the release is unavailable; nothing was filed' },
-  }, async ({ body, actor, c }) => {
+  }, async ({ body: given, actor, c }) => {
     const product = slugParam(c, 'product');
     const release = slugParam(c, 'release');
     requireRequest(actor, product);
     const rel = await loadRelease(deps.db, product, release);
+    const [body] = await resolveSeqRefs(deps.db, product, release, [given]) as [typeof given];
     const key = c.req.header('idempotency-key');
     const id = changeId(product, release, key);
     const existing = await getChange(deps.db, product, release, id);
@@ -212,7 +214,8 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     const rel = await loadRelease(deps.db, product, release);
     mustBeOpen(rel);
     const key = c.req.header('idempotency-key');
-    const requests = body.requests.map((q, n) => ({ id: changeId(product, release, key ? `${key}#${n}` : undefined), ...q }) as FileRequest);
+    const named = await resolveSeqRefs(deps.db, product, release, body.requests);
+    const requests = named.map((q, n) => ({ id: changeId(product, release, key ? `${key}#${n}` : undefined), ...q }) as FileRequest);
     const results = await audited(deps.db, actor, 'change.request', { product, release, details: { requests: body.requests.length } }, () =>
       file(rel, requests, actor, `changes-${createHash('sha256').update(requests.map((q) => q.id).join(',')).digest('hex').slice(0, 32)}`),
     (done) => ({ requests: body.requests.length, filed: done.filter((x) => x.ok).length }));

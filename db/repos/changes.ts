@@ -1,4 +1,5 @@
-import { and, asc, count, desc, eq, ilike, inArray, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, ilike, inArray, like, or, sql } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { changeRequests } from '../schema.ts';
 import type { ChangeEvent, ChangeRequest } from '../schema.ts';
@@ -61,6 +62,27 @@ export interface ChangeFilter {
   sort?: 'seq' | 'trunk' | 'age';
 }
 
+/**
+ * What `q` finds: the text in a request's reason or in a subject of its commits; and, when it looks like
+ * one, a SHA (full or abbreviated) among its commits, its source or its result, so "was this commit
+ * already requested?" has an answer.
+ */
+function textOrSha(q: string): SQL {
+  const pattern = `%${q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+  const text = or(
+    ilike(changeRequests.reason, pattern),
+    sql`exists (select 1 from jsonb_array_elements(${changeRequests.commitDetails}) d where d->>'subject' ilike ${pattern})`,
+  ) as SQL;
+  if (!/^[0-9a-f]{4,40}$/i.test(q)) return text;
+  const prefix = `${q.toLowerCase()}%`;
+  return or(
+    text,
+    like(changeRequests.sourceSha, prefix),
+    like(changeRequests.resultSha, prefix),
+    sql`exists (select 1 from jsonb_array_elements_text(${changeRequests.commits}) c where c like ${prefix})`,
+  ) as SQL;
+}
+
 export async function listChanges(db: Db, product: string, release: string, f: ChangeFilter): Promise<{ items: ChangeRequest[]; total: number }> {
   const where = and(
     eq(changeRequests.product, product),
@@ -68,7 +90,7 @@ export async function listChanges(db: Db, product: string, release: string, f: C
     f.state && f.state.length > 0 ? inArray(changeRequests.state, f.state) : undefined,
     f.severity ? eq(changeRequests.severity, f.severity) : undefined,
     f.requester ? eq(changeRequests.requester, f.requester) : undefined,
-    f.q ? ilike(changeRequests.reason, `%${f.q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`) : undefined,
+    f.q ? textOrSha(f.q) : undefined,
   );
   const order = f.sort === 'age' ? [asc(changeRequests.createdAt), asc(changeRequests.seq)]
     : f.sort === 'trunk' ? [asc(changeRequests.trunkOrder), asc(changeRequests.seq)]
@@ -78,6 +100,14 @@ export async function listChanges(db: Db, product: string, release: string, f: C
     db.select({ n: count() }).from(changeRequests).where(where),
   ]);
   return { items, total: totals[0]?.n ?? 0 };
+}
+
+/** The ids of a release's requests with these numbers (uses the release/seq unique index). */
+export async function idsBySeq(db: Db, product: string, release: string, seqs: number[]): Promise<Map<number, string>> {
+  if (seqs.length === 0) return new Map();
+  const rows = await db.select({ id: changeRequests.id, seq: changeRequests.seq }).from(changeRequests)
+    .where(and(eq(changeRequests.product, product), eq(changeRequests.release, release), inArray(changeRequests.seq, seqs)));
+  return new Map(rows.map((r) => [r.seq, r.id]));
 }
 
 export async function latestChanges(db: Db, product: string, release: string, limit: number): Promise<ChangeRequest[]> {
