@@ -2,6 +2,7 @@ import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { releaseStateKey } from '../workflows/search-attributes.ts';
 import { summaryQuery } from '../workflows/release/messages.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
@@ -86,9 +87,15 @@ describe('a release from its cut to its close', () => {
     expect(bad.status, bad.text).toBe(422);
     expect(bad.body.code).toBe('unknown_commit');
     expect((await stack.call('GET', `/v1/products/${p}/releases/r1`)).status).toBe(404);
+    // Its run does not say `open` to the Temporal UI (issue 11): the search attributes match the database.
+    const refused = await stack.client.workflow.getHandle(`culvert/${p}/r1`).describe();
+    expect(refused.status.name).toBe('COMPLETED');
+    expect(refused.typedSearchAttributes.get(releaseStateKey)).toBe('refused');
     const good = await stack.call('POST', `/v1/products/${p}/releases`, { body: { name: 'r1', from: base } });
     expect(good.status, good.text).toBe(201);
     expect(good.body.headSha).toBe(base);
+    const openQuery = `CulvertProduct = "${p}" AND CulvertReleaseState = "open"`;
+    await waitFor('visibility to count the one open release', async () => ((await stack.client.workflow.count(openQuery)).count === 1 ? true : undefined));
   });
 
   it('a deployment of a closed release asked twice with one Idempotency-Key runs once', async () => {

@@ -2,11 +2,11 @@
 // stableRelease (the cherry-pick flow) and binaryRelease. A first run cuts the release: the cut is
 // checked against git once, in bounded time, and a cut that cannot proceed ends the workflow cleanly
 // with the refusal as the cut's answer, leaving nothing behind (its name is free again).
-import { ApplicationFailure, allHandlersFinished, condition, makeContinueAsNewFunc, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, allHandlersFinished, condition, makeContinueAsNewFunc, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { refuse } from '../../domain/errors.ts';
 import { gatePolicyOf } from '../../domain/gate.ts';
 import { emptyReleaseWrite } from '../../domain/records.ts';
-import { releaseSearchAttributes } from '../search-attributes.ts';
+import { releaseSearchAttributes, releaseStateKey } from '../search-attributes.ts';
 import { upsertSearchAttributes } from '@temporalio/workflow';
 import { answering } from './acts.ts';
 import { binaryHooks, picksHooks } from './binary.ts';
@@ -41,6 +41,9 @@ export function releaseWorkflowType(flow: 'pull-request' | 'cherry-pick' | 'bina
   return flow === 'pull-request' ? 'pullRequestRelease' : flow === 'binary' ? 'binaryRelease' : 'stableRelease';
 }
 
+/** From this patch on, a refused cut says so in CulvertReleaseState (before: it stayed `open`). */
+const refusedCutPatch = 'culvert-refused-cut-state';
+
 async function runRelease(type: string, input: ReleaseInput, hooks: FlowHooks): Promise<void> {
   keepTasksEventful();
   let carried = input.carried;
@@ -56,6 +59,9 @@ async function runRelease(type: string, input: ReleaseInput, hooks: FlowHooks): 
     const outcome = await cutRelease(input);
     if (!outcome.ok) {
       cutFailure = outcome.failure;
+      // The run started saying `open` (the API sets that at start); a refused cut has no release, so the
+      // Temporal UI must not count it as one. Patched: refused cuts of earlier code replay as they ran.
+      if (patched(refusedCutPatch)) upsertSearchAttributes([{ key: releaseStateKey, value: 'refused' }]);
       await condition(allHandlersFinished);
       return;
     }
