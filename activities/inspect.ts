@@ -164,7 +164,13 @@ export function inspectActivities(deps: ActivityDeps) {
                 safeBranch(req.branch);
                 const sha = await m.resolveBranch(req.branch);
                 if (!sha) throw refuse('unknown_branch', `branch ${req.branch} does not exist in ${i.product.repository}`, { branch: req.branch });
-                return { kind: 'merge', sourceSha: sha };
+                // What an owner triages: the tip's subject and author, and the diff the merge brings.
+                const [info, stat] = await Promise.all([m.commitInfo(sha), m.diffStatSince(i.head, sha)]);
+                const tip: CommitDetail = {
+                  sha, subject: info.subject, author: `${info.authorName} <${info.authorEmail}>`, authorDate: info.authorDate,
+                  files: stat.files, insertions: stat.insertions, deletions: stat.deletions, paths: stat.paths.slice(0, 50),
+                };
+                return { kind: 'merge', sourceSha: sha, tip };
               }
               case 'pick': {
                 const shas: string[] = [];

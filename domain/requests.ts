@@ -8,13 +8,14 @@ export type FileRequest =
 
 /** What the git inspection of a request found (an activity, before the request is filed). */
 export type Inspected =
-  | { kind: 'merge'; sourceSha: string }
+  | { kind: 'merge'; sourceSha: string; tip?: CommitDetail }
   | { kind: 'pick'; commits: CommitDetail[]; trunkOrder: number; alreadyPresent: boolean }
   | { kind: 'revert' };
 
 /** What one inspection answers on the wire: commits by SHA, their details once for all the requests that name them. */
 export type InspectedWire =
-  | { kind: 'merge'; sourceSha: string }
+  /** `tip`: the branch's head commit with the diff the merge would bring (from the merge base); absent from inspections before it. */
+  | { kind: 'merge'; sourceSha: string; tip?: CommitDetail }
   | { kind: 'pick'; shas: string[]; trunkOrder: number; alreadyPresent: boolean }
   | { kind: 'revert' };
 

@@ -75,6 +75,10 @@ describe('pull-request flow', () => {
     expect(good.status, good.text).toBe(201);
     expect(bad.status, bad.text).toBe(201);
     expect(good.body.state).toBe('checking');
+    // Its real diff, from the merge base (issue 11: it was always 0/0/0), and its tip's subject and author.
+    expect(good.body.diff).toEqual({ files: 1, insertions: 1, deletions: 0 });
+    expect(good.body.commitDetails).toMatchObject([{ subject: 'good feature', paths: ['src/feature.txt'] }]);
+    expect(bad.body.diff).toEqual({ files: 1, insertions: 1, deletions: 0 });
 
     const settled = async (id: string) => waitFor(`checks of ${id}`, async () => {
       const r = await stack.call('GET', `${changes}/${id}`, { token: ci });

@@ -515,6 +515,14 @@ export class Mirror {
     return parseNumstat(stdout.split('\0'));
   }
 
+  /** What merging `tip` into `base` would change: the diff from their merge base to `tip` (as `git diff base...tip`). */
+  async diffStatSince(base: string, tip: string): Promise<DiffStat> {
+    assertNotOption('revision', base);
+    assertNotOption('revision', tip);
+    const { stdout } = await this.run(['diff', '--numstat', '-z', '--no-renames', '--end-of-options', `${base}...${tip}`, '--']);
+    return parseNumstat(stdout.split('\0'));
+  }
+
   /**
    * Which of `commits` are reachable from `head` (`isAncestor(c, head)` for each), with one walk.
    * The walk covers only what the commits have and `head` lacks, not all of history.

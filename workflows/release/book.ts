@@ -304,6 +304,7 @@ export class Book {
     let details: CommitDetail[] | undefined;
     if (req.kind === 'merge' && inspected.kind === 'merge') {
       Object.assign(change, { branch: req.branch, sourceSha: inspected.sourceSha });
+      if (inspected.tip) details = [inspected.tip];
     } else if (req.kind === 'pick' && inspected.kind === 'pick') {
       details = inspected.commits;
       Object.assign(change, {
