@@ -13,6 +13,7 @@ import { isShaLike } from './git/index.ts';
 import type { Mirror } from './git/index.ts';
 import { withHeartbeat } from './heartbeat.ts';
 import { pickedOrigins } from './picks.ts';
+import { logCommits, patchIds } from './trace/git.ts';
 import { safeBranch } from './release-git.ts';
 
 /** A refusal for this one request (bad ref, unknown commit, ...); anything else fails the whole call. */
@@ -52,6 +53,10 @@ const foundCommits = new Map<string, string>();
 class PickLookup {
   private trunkHead = '';
   private onTrunk = new Set<string>();
+  /** Named commits not on trunk that some other branch holds (a fix kept on an older line). */
+  private onBranch = new Set<string>();
+  /** Named commits whose patch the release already has under another SHA (as `git cherry` sees it): that SHA. */
+  private samePatch = new Map<string, string>();
   private onHead = new Set<string>();
   private origins = new Set<string>();
   private readonly resolved = new Map<string, string | ApplicationFailure>();
@@ -104,6 +109,10 @@ class PickLookup {
       this.m.reachableFrom(shas, head),
       pickedOrigins(this.m, `${this.i.cutFrom}..${head}`),
     ]);
+    const offTrunk = shas.filter((sha) => !this.onTrunk.has(sha));
+    const onBranch = await Promise.all(offTrunk.map((sha) => this.m.onSomeBranch(sha)));
+    this.onBranch = new Set(offTrunk.filter((_, n) => onBranch[n]));
+    this.samePatch = await samePatchIn(this.m, this.i.product.repository, shas.filter((sha) => !this.onHead.has(sha) && !this.origins.has(sha)), this.i.cutFrom, head);
     for (const sha of shas) {
       const key = `${this.i.product.repository}\0${sha}`;
       const cached = commitFacts.get(key);
@@ -133,17 +142,61 @@ class PickLookup {
     const found = this.resolved.get(given.toLowerCase());
     if (found === undefined) throw new Error(`commit ${given} was not prepared`);
     if (typeof found !== 'string') throw found;
-    if (!this.onTrunk.has(found)) {
-      throw refuse('commit_not_on_trunk', `commit ${given} is not on trunk ${this.i.product.trunk}: only trunk commits can be picked`, { commit: given });
+    if (!this.onTrunk.has(found) && !this.onBranch.has(found)) {
+      throw refuse('commit_not_on_a_branch', `commit ${given} is on no branch of ${this.i.product.repository}: only commits of its branches can be picked`, { commit: given });
     }
     return found;
   }
 
-  about(sha: string): { order: number; detail: CommitDetail; present: boolean } {
+  about(sha: string): { order: number; detail: CommitDetail; present: boolean; as?: string } {
     const facts = this.facts.get(sha);
     if (!facts) throw new Error(`commit ${sha} was not prepared`);
-    return { ...facts, present: this.origins.has(sha) || this.onHead.has(sha) };
+    const as = this.samePatch.get(sha);
+    return { ...facts, present: this.origins.has(sha) || this.onHead.has(sha) || as !== undefined, ...(as ? { as } : {}) };
   }
+}
+
+/** Patch ids of commits, per repository: a commit's patch never changes. */
+const patchIdCache = new Map<string, string | null>();
+const patchIdCacheLimit = 100_000;
+
+async function cachedPatchIds(m: Mirror, repository: string, shas: string[]): Promise<Map<string, string>> {
+  const missing = shas.filter((sha) => !patchIdCache.has(`${repository}\0${sha}`));
+  const found = await patchIds(m, missing);
+  for (const sha of missing) {
+    if (patchIdCache.size >= patchIdCacheLimit) patchIdCache.delete(patchIdCache.keys().next().value as string);
+    patchIdCache.set(`${repository}\0${sha}`, found.get(sha) ?? null);
+  }
+  const out = new Map<string, string>();
+  for (const sha of shas) {
+    const id = patchIdCache.get(`${repository}\0${sha}`);
+    if (id) out.set(sha, id);
+  }
+  return out;
+}
+
+/**
+ * Which of `picked` the release already has as another commit with the same patch (`git patch-id
+ * --stable`, as `git cherry` compares them), among the commits it gained since its cut; for each, that
+ * commit. A backport made by hand with the very same diff is "already present", not a conflict to triage.
+ */
+async function samePatchIn(m: Mirror, repository: string, picked: string[], cutFrom: string, head: string): Promise<Map<string, string>> {
+  const as = new Map<string, string>();
+  if (picked.length === 0 || cutFrom === head) return as;
+  const since = (await logCommits(m, head, [cutFrom])).filter((c) => c.parents.length === 1).map((c) => c.sha);
+  if (since.length === 0) return as;
+  const ids = await cachedPatchIds(m, repository, [...new Set([...picked, ...since])]);
+  const byPatch = new Map<string, string>();
+  for (const sha of since) {
+    const id = ids.get(sha);
+    if (id && !byPatch.has(id)) byPatch.set(id, sha);
+  }
+  for (const sha of picked) {
+    const id = ids.get(sha);
+    const twin = id ? byPatch.get(id) : undefined;
+    if (twin && twin !== sha) as.set(sha, twin);
+  }
+  return as;
 }
 
 export function inspectActivities(deps: ActivityDeps) {
@@ -181,8 +234,10 @@ export function inspectActivities(deps: ActivityDeps) {
                 const facts = shas.map((sha) => picks.about(sha));
                 facts.sort((a, b) => a.order - b.order);
                 for (const f of facts) details[f.detail.sha] = f.detail;
+                const presentAs = Object.fromEntries(facts.flatMap((f) => (f.as ? [[f.detail.sha, f.as]] : [])));
                 return {
                   kind: 'pick', shas: facts.map((f) => f.detail.sha), trunkOrder: facts[0]?.order ?? 0, alreadyPresent: facts.every((f) => f.present),
+                  ...(Object.keys(presentAs).length > 0 ? { presentAs } : {}),
                 };
               }
               case 'revert':

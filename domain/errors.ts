@@ -19,6 +19,7 @@ export const errorStatus = {
   unknown_commit: 422,
   ambiguous_commit: 400,
   commit_not_on_trunk: 422,
+  commit_not_on_a_branch: 422,
   own_vote_excluded: 422,
   dependency_unknown: 422,
   unknown_severity: 400,

@@ -247,6 +247,35 @@ describe('cherry-pick edges', () => {
     });
   });
 
+  describe('picks from any line', () => {
+    it('picks a fix kept on an older line, and finds a hand backport with the same patch already there (as git cherry does)', async () => {
+      const rel = await cherryPickRelease({ trunk: [fix(0), { 'shared.txt': 'the fix\n' }] });
+      const [, onTrunk] = rel.trunk as [string, string];
+      // The older line keeps its own fixes: one only there, and the trunk fix backported by hand (same diff, no trailer).
+      await rel.repo.branch('maint-1', rel.cutPoint);
+      const onlyOld = await rel.repo.commit({ 'old-line.txt': 'only on the old line\n' }, 'a fix kept on the old line', 'maint-1');
+      const byHand = await rel.repo.commit({ 'shared.txt': 'the fix\n' }, 'backport: the fix, by hand', 'maint-1');
+      await rel.repo.push('maint-1');
+      await git(['checkout', '--quiet', 'main'], { cwd: rel.repo.work });
+
+      const picked = await pick(rel, [byHand, onlyOld]);
+      const filed = await getChange(rel, picked);
+      // In the order of their own history, not trunk's.
+      expect(filed.commits).toEqual([onlyOld, byHand]);
+      expect((await decide(rel, rel.alice, picked, 'approve')).status).toBe(200);
+      expect((await settled(rel, picked)).state).toBe('merged');
+      expect(await fileOnBranch(rel, 'old-line.txt')).toBe('only on the old line\n');
+      const landed = (await branchCommits(rel)).find((c) => c.message.includes(`cherry picked from commit ${byHand}`))?.sha as string;
+
+      // The trunk commit's patch is in the release under another SHA: already present, naming it.
+      const again = await stack.call('POST', rel.changes, { token: rel.carol, body: { kind: 'pick', commits: [onTrunk], reason: 'the fix', severity: 'normal' } });
+      expect(again.status, again.text).toBe(200);
+      expect(again.body.state).toBe('already-present');
+      const history = (await getChange(rel, again.body.id as string)).history as { note?: string }[];
+      expect(history.at(-1)?.note).toContain(`the same patch as ${landed.slice(0, 12)}`);
+    });
+  });
+
   describe('reverts', () => {
     it('a merged pick is reverted by a trailered revert commit; reverting what is not merged is a 409', async () => {
       const rel = await cherryPickRelease({ base: { 'config.txt': 'old\n' }, trunk: [{ 'config.txt': 'new\n' }, fix(1)] });
@@ -343,10 +372,12 @@ describe('cherry-pick edges', () => {
       await nothingChanged();
     });
 
-    it('a commit only on a side branch is a 422 commit_not_on_trunk naming it', async () => {
+    it('a commit on no branch of the repository (its branch deleted) is a 422 commit_not_on_a_branch naming it', async () => {
+      // The mirror still has it from when its branch existed; git knows it, no branch holds it.
+      await git(['push', '--quiet', 'origin', '--delete', 'side'], { cwd: rel.repo.work });
       const res = await filePick([sideCommit]);
       expect(res.status, res.text).toBe(422);
-      expect(res.body.code).toBe('commit_not_on_trunk');
+      expect(res.body.code).toBe('commit_not_on_a_branch');
       expect(res.body.message).toContain(sideCommit);
       await nothingChanged();
     });

@@ -515,6 +515,13 @@ export class Mirror {
     return parseNumstat(stdout.split('\0'));
   }
 
+  /** Whether some branch of the remote (as last fetched) contains `sha`. */
+  async onSomeBranch(sha: string): Promise<boolean> {
+    assertNotOption('revision', sha);
+    const { stdout } = await this.run(['for-each-ref', '--count=1', '--format=%(refname)', `--contains=${sha}`, 'refs/remotes/origin/']);
+    return stdout.trim() !== '';
+  }
+
   /** What merging `tip` into `base` would change: the diff from their merge base to `tip` (as `git diff base...tip`). */
   async diffStatSince(base: string, tip: string): Promise<DiffStat> {
     assertNotOption('revision', base);

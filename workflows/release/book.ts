@@ -318,7 +318,10 @@ export class Book {
     } else {
       throw refuse('bad_request', `inspection of a ${req.kind} request answered for a ${inspected.kind}`);
     }
-    this.touch(change, at, { by: actor.name, note: change.state === 'already-present' ? 'its commits are already in the release' : `requested by ${actor.name}` });
+    const twins = inspected.kind === 'pick' && inspected.presentAs ? Object.values(inspected.presentAs) : [];
+    const note = change.state !== 'already-present' ? `requested by ${actor.name}`
+      : twins.length > 0 ? `its commits are already in the release (the same patch as ${twins.map((s) => s.slice(0, 12)).join(', ')})` : 'its commits are already in the release';
+    this.touch(change, at, { by: actor.name, note });
     const pending = this.outbox.get(change.id);
     if (pending && details) pending.details = details;
     if (change.check === 'queued') this.checkQueue.push(change.id);

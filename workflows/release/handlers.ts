@@ -218,7 +218,10 @@ function byDistinctCommits(requests: FileRequest[], max: number): FileRequest[][
 
 function expand(wire: InspectedWire, details: Record<string, CommitDetail>): Inspected {
   if (wire.kind !== 'pick') return wire;
-  return { kind: 'pick', commits: wire.shas.map((sha) => details[sha] as CommitDetail), trunkOrder: wire.trunkOrder, alreadyPresent: wire.alreadyPresent };
+  return {
+    kind: 'pick', commits: wire.shas.map((sha) => details[sha] as CommitDetail), trunkOrder: wire.trunkOrder, alreadyPresent: wire.alreadyPresent,
+    ...(wire.presentAs ? { presentAs: wire.presentAs } : {}),
+  };
 }
 
 /** Keeps an answer under `answerBytes`: first without commit details, then without the writes. */
