@@ -2,12 +2,13 @@
 // waits, approve by number, reject the rest in one go, ask where a commit went, read notes, deploy
 // through a gate and vote on it, freeze; and every mistake (no token, wrong role, unknown release or
 // request, bad option) said clearly with its exit code.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq } from 'drizzle-orm';
 import { runClient } from '../cli/client/index.ts';
+import { clientConfig, parseArgs } from '../cli/client/config.ts';
 import { releases as releasesTable } from '../db/schema.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
@@ -170,4 +171,23 @@ describe('culvert command line for release owners', () => {
     const after = await stack.call('GET', `/v1/products/${product}/releases/s1/changes`);
     expect(after.body.items.map((c: { seq: number; state: string }) => `${c.seq}:${c.state}`).sort()).toEqual(['1:merged', '2:merged', '3:rejected', '4:rejected']);
   }, 120_000);
+
+  it('finds the server and token of npm start as the server reads its settings: CULVERT_HOST, CULVERT_PORT, CULVERT_DATA_DIR', async () => {
+    const none = parseArgs([]);
+    const dir = await mkdtemp(join(tmpdir(), 'culvert-client-'));
+    try {
+      await writeFile(join(dir, 'admin-token'), 'cvt_local\n');
+      expect(clientConfig(none, { CULVERT_TOKEN: 't' }, '/nowhere')).toMatchObject({ url: 'http://127.0.0.1:8080', token: 't' });
+      expect(clientConfig(none, { CULVERT_TOKEN: 't', CULVERT_PORT: '9090' }, '/nowhere').url).toBe('http://127.0.0.1:9090');
+      expect(clientConfig(none, { CULVERT_TOKEN: 't', CULVERT_HOST: '0.0.0.0', CULVERT_PORT: '9090' }, '/nowhere').url).toBe('http://127.0.0.1:9090');
+      expect(clientConfig(none, { CULVERT_TOKEN: 't', CULVERT_HOST: '10.1.2.3' }, '/nowhere').url).toBe('http://10.1.2.3:8080');
+      expect(clientConfig(none, { CULVERT_TOKEN: 't', CULVERT_URL: 'http://h:1', CULVERT_PORT: '9090' }, '/nowhere').url).toBe('http://h:1');
+      expect(clientConfig(parseArgs(['--url', 'http://flag:2']), { CULVERT_URL: 'http://h:1', CULVERT_TOKEN: 't' }, '/nowhere').url).toBe('http://flag:2');
+      // The admin token of `npm start`, in the data dir the server was given.
+      expect(clientConfig(none, { CULVERT_DATA_DIR: dir }, '/nowhere').token).toBe('cvt_local');
+      expect(() => clientConfig(none, {}, '/nowhere')).toThrow(/set CULVERT_TOKEN/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -61,11 +61,21 @@ function localAdminToken(dataDir: string): string | undefined {
   }
 }
 
+/**
+ * Where `npm start` listens, read as the server reads it (CULVERT_HOST, CULVERT_PORT; 127.0.0.1:8080 by
+ * default): a server bound to every address is reached on the loopback one.
+ */
+function localUrl(env: NodeJS.ProcessEnv): string {
+  const given = env.CULVERT_HOST || '127.0.0.1';
+  const host = given === '0.0.0.0' ? '127.0.0.1' : given === '::' ? '::1' : given;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${env.CULVERT_PORT || '8080'}`;
+}
+
 export function clientConfig(args: ParsedArgs, env: NodeJS.ProcessEnv, defaultDataDir: string): ClientConfig {
   const opt = (name: string): string | undefined => (typeof args.options[name] === 'string' ? (args.options[name] as string) : undefined);
   const dataDir = opt('data-dir') ?? env.CULVERT_DATA_DIR ?? defaultDataDir;
   const parsed = clientSchema.safeParse({
-    url: opt('url') ?? env.CULVERT_URL ?? 'http://127.0.0.1:8080',
+    url: opt('url') ?? env.CULVERT_URL ?? localUrl(env),
     token: opt('token') ?? (env.CULVERT_TOKEN || undefined) ?? localAdminToken(dataDir),
     json: args.options.json === true,
   });
