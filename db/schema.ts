@@ -273,6 +273,8 @@ export const releaseCommits = pgTable('release_commits', {
   patchId: text('patch_id'),
   /** How originSha was found: 'trailer' or 'patch-id'. */
   originVia: text('origin_via'),
+  /** Whether it has more than one parent (null: traced before this was kept). */
+  merge: boolean('merge'),
 }, (t) => [
   primaryKey({ columns: [t.product, t.release, t.sha] }), index('release_commits_origin').on(t.originSha), index('release_commits_sha').on(t.sha),
 ]);
@@ -305,6 +307,8 @@ export const traceCommits = pgTable('trace_commits', {
   author: text('author').notNull(),
   changeId: text('change_id'),
   patchId: text('patch_id'),
+  /** Whether it has more than one parent (null: indexed before this was kept). */
+  merge: boolean('merge'),
 }, (t) => [primaryKey({ columns: [t.sha, t.line] }), index('trace_commits_pos').on(t.line, t.pos)]);
 
 /** Where each release was cut: its line and anchor position (0: none; its history is all in release_commits). */

@@ -303,7 +303,13 @@ describe('commit tracing and release notes', () => {
       expect(new Set(got).size, `${from}..${to} lists each commit once`).toBe(got.length);
       expect(got.sort(), `${from}..${to}`).toEqual(want);
       expect(res.body.count).toBe(want.length);
+      // merges=exclude leaves out the trunk's "Merge ..." commits (issue 11), and says how many.
+      const lean = await stack.call('GET', `/v1/products/${A}/notes?from=${from}&to=${to}&merges=exclude`);
+      const noMerges = lines(await r(['rev-list', '--no-merges', head(to), `^${head(from)}`])).sort();
+      expect(notesShas(lean.body).sort(), `${from}..${to} without merges`).toEqual(noMerges);
+      expect([lean.body.count, lean.body.mergesLeftOut]).toEqual([want.length, want.length - noMerges.length]);
     }
+    expect(lines(await r(['rev-list', '--merges', head('s2'), `^${head('s1')}`])).length, 'the history has merges to leave out').toBeGreaterThan(0);
     const s1s2 = (await stack.call('GET', `/v1/products/${A}/notes?from=s1&to=${A}/s2`)).body;
     const group = (reason: string) => s1s2.picks.find((g: { change: { reason: string } | null }) => g.change?.reason === reason);
     expect(group('regression in c4')).toMatchObject({ change: { requester: 'devon', approvedBy: 'olga', severity: 'normal' }, commits: [{ originSha: fix[7], originIncluded: false }] });

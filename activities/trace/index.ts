@@ -91,7 +91,7 @@ async function extendLine(deps: ActivityDeps, m: Mirror, line: TraceLine, head: 
       const c = bySha.get(sha);
       if (!c) continue;
       pos.set(sha, anchors);
-      rows.push({ sha, pos: anchors, seq: 0, anchor: sha === anchor, subject: c.subject, author: c.author, changeId: c.changeId });
+      rows.push({ sha, pos: anchors, seq: 0, anchor: sha === anchor, subject: c.subject, author: c.author, changeId: c.changeId, merge: c.parents.length > 1 });
       for (const p of c.parents) if (!pos.has(p) && bySha.has(p)) stack.push(p);
     }
     if (rows.length >= INDEX_CHUNK || anchor === head) {
@@ -117,6 +117,7 @@ async function describe(
     if (origin && origin.length < 40) origin = await m.resolveCommit(origin).catch(() => null);
     entries.push({
       sha: c.sha, originSha: origin, originVia: origin ? 'trailer' : null, changeId: c.changeId, subject: c.subject, author: c.author, patchId: null,
+      merge: c.parents.length > 1,
     });
   }
   const plain = commits.filter((c) => c.parents.length <= 1).map((c) => c.sha);

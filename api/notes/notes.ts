@@ -58,6 +58,8 @@ export interface ChangeSet {
   alreadyIn: AlreadyIn[];
   /** Set when lists were cut at `limit` commits. */
   truncated: boolean;
+  /** With `merges: 'exclude'`: how many merge commits among the other commits were left out (count still says git's from..to). */
+  mergesLeftOut?: number;
 }
 
 const ref = (c: DiffCommit): CommitRef => ({ sha: c.sha, subject: c.subject, author: c.author });
@@ -66,7 +68,7 @@ const changeRef = (r: ChangeRequest): ChangeRef => ({
   id: r.id, seq: r.seq, kind: r.kind, branch: r.branch, reason: r.reason, severity: r.severity, requester: r.requester, approvedBy: r.decidedBy,
 });
 
-export async function changesBetween(db: Db, from: Snapshot, to: Snapshot, limit = Infinity): Promise<ChangeSet> {
+export async function changesBetween(db: Db, from: Snapshot, to: Snapshot, limit = Infinity, opts: { merges?: 'include' | 'exclude' } = {}): Promise<ChangeSet> {
   const diff = await diffSnapshots(db, from, to);
   const inDiff = new Map(diff.map((c) => [c.sha, c]));
 
@@ -152,7 +154,10 @@ export async function changesBetween(db: Db, from: Snapshot, to: Snapshot, limit
     }
   }
 
-  const commits = diff.filter((c) => !placed.has(c.sha)).map(ref);
+  // "Merge tag '3.11.1'" lines are noise to readers: left out on request (a merged request keeps its group).
+  const others = diff.filter((c) => !placed.has(c.sha));
+  const leftOut = opts.merges === 'exclude' ? others.filter((c) => c.merge === true) : [];
+  const commits = others.filter((c) => !leftOut.includes(c)).map(ref);
   let budget = limit;
   const take = <T>(list: T[]): T[] => {
     const kept = list.slice(0, Math.max(0, budget));
@@ -167,6 +172,7 @@ export async function changesBetween(db: Db, from: Snapshot, to: Snapshot, limit
     commits: truncated ? take(commits) : commits,
     alreadyIn: truncated ? take(alreadyIn) : alreadyIn,
     truncated,
+    ...(opts.merges === 'exclude' ? { mergesLeftOut: leftOut.length } : {}),
   };
 }
 
@@ -190,6 +196,7 @@ export function notesMarkdown(title: string, set: ChangeSet, alreadyLabel: strin
   const other = set.commits.length;
   out.push(`${set.count} commit${set.count === 1 ? '' : 's'}: ${set.merges.length} merged request${set.merges.length === 1 ? '' : 's'}, ${pickCount} pick${pickCount === 1 ? '' : 's'}, ${other} other commit${other === 1 ? '' : 's'}${set.alreadyIn.length > 0 ? `, ${set.alreadyIn.length} already in ${escapeMd(alreadyLabel)}` : ''}.`);
   if (set.truncated) out.push('', `_Lists are cut short; ${set.count} commits in all._`);
+  if (set.mergesLeftOut) out.push('', `_${set.mergesLeftOut} merge commit${set.mergesLeftOut === 1 ? '' : 's'} left out._`);
   if (set.merges.length > 0) {
     out.push('', '## Merged requests', '');
     for (const g of set.merges) {

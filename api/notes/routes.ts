@@ -14,7 +14,11 @@ import { changesBetween, notesMarkdown } from './notes.ts';
 
 const releaseRef = z.string().min(1).max(201)
   .regex(/^(?:[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/, 'must be a release name, or product/release');
-const querySchema = z.strictObject({ from: releaseRef, to: releaseRef, format: z.enum(['json', 'md']).default('json') });
+const querySchema = z.strictObject({
+  from: releaseRef, to: releaseRef, format: z.enum(['json', 'md']).default('json'),
+  /** `exclude` leaves out merge commits that are not a merged request ("Merge tag ..."); the default is exactly git's from..to. */
+  merges: z.enum(['include', 'exclude']).default('include'),
+});
 
 /** A release of `product` named by `name` or `product/name`; another product's release is refused. */
 async function resolveRelease(deps: AppDeps, product: string, given: string, which: 'from' | 'to'): Promise<{ release: Release; snapshot: Snapshot }> {
@@ -42,7 +46,7 @@ export function notesRoutes(r: Routes, deps: AppDeps): void {
     await awaitTraces(deps.db, [product]);
     const from = await resolveRelease(deps, product, query.from, 'from');
     const to = await resolveRelease(deps, product, query.to, 'to');
-    const set = await changesBetween(deps.db, from.snapshot, to.snapshot);
+    const set = await changesBetween(deps.db, from.snapshot, to.snapshot, Infinity, { merges: query.merges });
     if (query.format === 'md') {
       const md = notesMarkdown(`${product} ${to.release.name} (since ${from.release.name})`, set, from.release.name);
       return c.body(md, 200, { 'content-type': 'text/markdown; charset=utf-8' });

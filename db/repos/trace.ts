@@ -36,6 +36,7 @@ export interface IndexedCommit {
   subject: string;
   author: string;
   changeId: string | null;
+  merge: boolean;
 }
 
 /**
@@ -111,6 +112,7 @@ export interface TraceEntry {
   subject: string;
   author: string;
   patchId: string | null;
+  merge: boolean;
 }
 
 export async function getCut(db: Db, product: string, release: string): Promise<ReleaseCut | undefined> {
@@ -383,6 +385,8 @@ export interface DiffCommit {
   /** Release commits: the move that brought it in and its order within the move. */
   move: number | null;
   ord: number | null;
+  /** More than one parent (null: traced before this was kept). */
+  merge: boolean | null;
 }
 
 const ownOf = (s: Snapshot, rc = releaseCommits): SQL => and(
@@ -401,7 +405,7 @@ export async function diffSnapshots(db: Db, from: Snapshot, to: Snapshot): Promi
     const t2 = sql`trace_commits t2`;
     const rows = await db.select({
       sha: traceCommits.sha, subject: traceCommits.subject, author: traceCommits.author, changeId: traceCommits.changeId,
-      pos: traceCommits.pos, seq: traceCommits.seq,
+      pos: traceCommits.pos, seq: traceCommits.seq, merge: traceCommits.merge,
     }).from(traceCommits).where(and(
       eq(traceCommits.line, to.line), lte(traceCommits.pos, to.cutPos), sameLine ? gt(traceCommits.pos, from.cutPos) : undefined,
       from.release !== '' ? inFromOwn(traceCommits.sha) : undefined,
@@ -413,6 +417,7 @@ export async function diffSnapshots(db: Db, from: Snapshot, to: Snapshot): Promi
   const mine = await db.select({
     sha: releaseCommits.sha, subject: releaseCommits.subject, author: releaseCommits.author, changeId: releaseCommits.changeId,
     originSha: releaseCommits.originSha, originVia: releaseCommits.originVia, move: releaseCommits.move, ord: releaseCommits.ord,
+    merge: releaseCommits.merge,
   }).from(releaseCommits).where(and(
     ownOf(to),
     from.release !== '' ? notExists(db.select({ one: sql`1` }).from(sql`release_commits a`).where(sql`a.product = ${from.product} and a.release = ${from.release} and a.sha = ${releaseCommits.sha}${from.move === null ? sql`` : sql` and a.move <= ${from.move}`}`)) : undefined,
