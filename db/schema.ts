@@ -271,8 +271,10 @@ export const releaseCommits = pgTable('release_commits', {
   author: text('author'),
   /** `git patch-id --stable` of a non-merge commit. */
   patchId: text('patch_id'),
-  /** How originSha was found: 'trailer' or 'patch-id'. */
+  /** How originSha was found: 'trailer', 'patch-id', or 'similar' (an edited backport: a "probably"). */
   originVia: text('origin_via'),
+  /** For 'similar': the evidence (same author and date; or same subject and most paths). */
+  originEvidence: text('origin_evidence'),
   /** Whether it has more than one parent (null: traced before this was kept). */
   merge: boolean('merge'),
 }, (t) => [

@@ -14,6 +14,7 @@ import { mirrorFor } from '../deps.ts';
 import type { Mirror } from '../git/index.ts';
 import { withHeartbeat } from '../heartbeat.ts';
 import { commitsTouching, logCommits, mergeBase, patchIds, touchedPaths } from './git.ts';
+import { similarOrigins } from './similar.ts';
 import type { LoggedCommit } from './git.ts';
 
 /** Commits written per transaction while indexing: a retried activity resumes after the last one. */
@@ -116,7 +117,7 @@ async function describe(
     let origin = trailers.at(-1)?.[1] ?? null;
     if (origin && origin.length < 40) origin = await m.resolveCommit(origin).catch(() => null);
     entries.push({
-      sha: c.sha, originSha: origin, originVia: origin ? 'trailer' : null, changeId: c.changeId, subject: c.subject, author: c.author, patchId: null,
+      sha: c.sha, originSha: origin, originVia: origin ? 'trailer' : null, originEvidence: null, changeId: c.changeId, subject: c.subject, author: c.author, patchId: null,
       merge: c.parents.length > 1,
     });
   }
@@ -151,6 +152,13 @@ async function describe(
       e.originSha = origin;
       e.originVia = 'patch-id';
     }
+  }
+  // Edited by hand: the patch differs; the author and date, or the subject and files, may not.
+  const edited = wanted.filter((e) => e.originSha === null);
+  const similar = await similarOrigins(m, edited.map((e) => e.sha), candidates);
+  for (const e of edited) {
+    const s = similar.get(e.sha);
+    if (s) Object.assign(e, { originSha: s.sha, originVia: 'similar', originEvidence: s.evidence });
   }
   return entries;
 }

@@ -12,7 +12,7 @@ interface Membership {
   release: string;
   direct: number | null;
   via: 'cut' | 'move' | null;
-  pick: { move: number; sha: string; via: string | null } | null;
+  pick: { move: number; sha: string; via: string | null; evidence: string | null } | null;
   /** When the release was cut, if its cut holds the commit. */
   cutAt: Date | null;
 }
@@ -23,8 +23,12 @@ export interface ReleaseAnswer {
   how: 'direct' | 'pick';
   /** The pick's SHA in the release, when it holds the commit as a pick. */
   pickSha?: string;
-  /** How the pick's origin was known: Culvert's or git's trailer, or the patch id. */
+  /**
+   * How the pick's origin was known: `trailer` (Culvert's or git's) and `patch-id` are certain;
+   * `similar` (an edited backport) is a "probably", with its `evidence`.
+   */
   pickedBy?: string | null;
+  evidence?: string;
   /** `cut`: the release was cut from a commit containing it; `move`: a later move of its branch brought it in. */
   via?: 'cut' | 'move';
   since: string | null;
@@ -48,8 +52,8 @@ export interface CommitAnswer {
   subject: string | null;
   author: string | null;
   /** When this commit is itself a pick: what it was picked from. */
-  origin: { sha: string; pickedBy: string | null } | null;
-  picks: { product: string; release: string; sha: string; pickedBy: string | null }[];
+  origin: { sha: string; pickedBy: string | null; evidence?: string } | null;
+  picks: { product: string; release: string; sha: string; pickedBy: string | null; evidence?: string }[];
   releases: ReleaseAnswer[];
   environments: EnvironmentAnswer[];
   inProduction: boolean;
@@ -125,7 +129,7 @@ export async function traceCommit(db: Db, sha: string, product: string | null, c
   for (const row of facts.picks) {
     if (!canSee(row.product)) continue;
     const m = member(row.product, row.release);
-    if (!m.pick || row.move < m.pick.move) m.pick = { move: row.move, sha: row.sha, via: row.originVia };
+    if (!m.pick || row.move < m.pick.move) m.pick = { move: row.move, sha: row.sha, via: row.originVia, evidence: row.originEvidence };
   }
 
   // When each release got it: the cut's time, or the time of the move that brought it in.
@@ -148,7 +152,7 @@ export async function traceCommit(db: Db, sha: string, product: string | null, c
       });
     } else if (m.pick) {
       releases.push({
-        product: m.product, release: m.release, how: 'pick', pickSha: m.pick.sha, pickedBy: m.pick.via,
+        product: m.product, release: m.release, how: 'pick', pickSha: m.pick.sha, pickedBy: m.pick.via, ...(m.pick.evidence ? { evidence: m.pick.evidence } : {}),
         since: iso(movedAt.get(`${key(m.product, m.release)}\0${m.pick.move}`)),
       });
     }
@@ -197,8 +201,10 @@ export async function traceCommit(db: Db, sha: string, product: string | null, c
     sha,
     subject: info?.subject ?? null,
     author: info?.author ?? null,
-    origin: origin ? { sha: origin.originSha as string, pickedBy: origin.originVia } : null,
-    picks: facts.picks.filter((r) => canSee(r.product)).map((r) => ({ product: r.product, release: r.release, sha: r.sha, pickedBy: r.originVia })),
+    origin: origin ? { sha: origin.originSha as string, pickedBy: origin.originVia, ...(origin.originEvidence ? { evidence: origin.originEvidence } : {}) } : null,
+    picks: facts.picks.filter((r) => canSee(r.product)).map((r) => ({
+      product: r.product, release: r.release, sha: r.sha, pickedBy: r.originVia, ...(r.originEvidence ? { evidence: r.originEvidence } : {}),
+    })),
     releases,
     environments,
     inProduction: environments.some((e) => e.production && e.runsNow === true),

@@ -31,8 +31,9 @@ export interface MergeGroup {
 
 export interface PickCommit extends CommitRef {
   originSha: string | null;
-  /** `trailer` or `patch-id` (a pick made by hand without -x). */
+  /** `trailer`, `patch-id` (a pick made by hand without -x), or `similar` (edited by hand: a "probably", with `evidence`). */
   pickedBy: string | null;
+  evidence?: string;
   /** The origin is in from..to too; it is listed here, not again among the other commits. */
   originIncluded: boolean;
 }
@@ -137,7 +138,8 @@ export async function changesBetween(db: Db, from: Snapshot, to: Snapshot, limit
     if (!c.originSha && !isRequest) continue;
     const origin = c.originSha;
     const item: PickCommit = {
-      ...ref(c), originSha: origin, pickedBy: c.originVia, originIncluded: origin !== null && inDiff.has(origin) && !placed.has(origin),
+      ...ref(c), originSha: origin, pickedBy: c.originVia, ...(c.originEvidence ? { evidence: c.originEvidence } : {}),
+      originIncluded: origin !== null && inDiff.has(origin) && !placed.has(origin),
     };
     placed.add(c.sha);
     if (item.originIncluded && origin) placed.add(origin);
@@ -219,7 +221,8 @@ export function notesMarkdown(title: string, set: ChangeSet, alreadyLabel: strin
         for (const c of g.commits) out.push(`  - ${line(c)}${c.originSha ? `, picked from \`${short(c.originSha)}\`` : ''}`);
       } else {
         for (const c of g.commits) {
-          out.push(`- ${line(c)}, picked by hand from \`${short(c.originSha ?? '')}\`${c.pickedBy === 'patch-id' ? ' (matched by patch id)' : ''}`);
+          const how = c.pickedBy === 'patch-id' ? ' (matched by patch id)' : c.pickedBy === 'similar' ? ` (probably: ${escapeMd(c.evidence ?? 'similar')})` : '';
+          out.push(`- ${line(c)}, picked by hand from \`${short(c.originSha ?? '')}\`${how}`);
         }
       }
     }

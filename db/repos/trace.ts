@@ -107,7 +107,9 @@ export async function storePatchIds(db: Db, line: number, ids: Map<string, strin
 export interface TraceEntry {
   sha: string;
   originSha: string | null;
-  originVia: 'trailer' | 'patch-id' | null;
+  originVia: 'trailer' | 'patch-id' | 'similar' | null;
+  /** For `similar`: what made the tracer think so (the answer is a "probably"). */
+  originEvidence: string | null;
   changeId: string | null;
   subject: string;
   author: string;
@@ -229,6 +231,7 @@ export interface ReleaseCommitRow {
   move: number;
   originSha: string | null;
   originVia: string | null;
+  originEvidence: string | null;
   changeId: string | null;
   subject: string | null;
   author: string | null;
@@ -236,7 +239,7 @@ export interface ReleaseCommitRow {
 
 const rcColumns = {
   product: releaseCommits.product, release: releaseCommits.release, sha: releaseCommits.sha, move: releaseCommits.move,
-  originSha: releaseCommits.originSha, originVia: releaseCommits.originVia, changeId: releaseCommits.changeId,
+  originSha: releaseCommits.originSha, originVia: releaseCommits.originVia, originEvidence: releaseCommits.originEvidence, changeId: releaseCommits.changeId,
   subject: releaseCommits.subject, author: releaseCommits.author,
 };
 
@@ -379,6 +382,7 @@ export interface DiffCommit {
   changeId: string | null;
   originSha: string | null;
   originVia: string | null;
+  originEvidence?: string | null;
   /** Trunk commits: line position and topological order. */
   pos: number | null;
   seq: number | null;
@@ -416,8 +420,8 @@ export async function diffSnapshots(db: Db, from: Snapshot, to: Snapshot): Promi
   const fromTrunk = from.line !== null && from.cutPos > 0 ? from : null;
   const mine = await db.select({
     sha: releaseCommits.sha, subject: releaseCommits.subject, author: releaseCommits.author, changeId: releaseCommits.changeId,
-    originSha: releaseCommits.originSha, originVia: releaseCommits.originVia, move: releaseCommits.move, ord: releaseCommits.ord,
-    merge: releaseCommits.merge,
+    originSha: releaseCommits.originSha, originVia: releaseCommits.originVia, originEvidence: releaseCommits.originEvidence,
+    move: releaseCommits.move, ord: releaseCommits.ord, merge: releaseCommits.merge,
   }).from(releaseCommits).where(and(
     ownOf(to),
     from.release !== '' ? notExists(db.select({ one: sql`1` }).from(sql`release_commits a`).where(sql`a.product = ${from.product} and a.release = ${from.release} and a.sha = ${releaseCommits.sha}${from.move === null ? sql`` : sql` and a.move <= ${from.move}`}`)) : undefined,

@@ -1,2 +1,3 @@
+ALTER TABLE "release_commits" ADD COLUMN "origin_evidence" text;--> statement-breakpoint
 ALTER TABLE "release_commits" ADD COLUMN "merge" boolean;--> statement-breakpoint
 ALTER TABLE "trace_commits" ADD COLUMN "merge" boolean;
