@@ -311,7 +311,11 @@ export const traceCommits = pgTable('trace_commits', {
   patchId: text('patch_id'),
   /** Whether it has more than one parent (null: indexed before this was kept). */
   merge: boolean('merge'),
-}, (t) => [primaryKey({ columns: [t.sha, t.line] }), index('trace_commits_pos').on(t.line, t.pos)]);
+}, (t) => [
+  primaryKey({ columns: [t.sha, t.line] }), index('trace_commits_pos').on(t.line, t.pos),
+  // The same patch under other SHAs of the line (a fix reverted and applied again): its copies.
+  index('trace_commits_patch').on(t.line, t.patchId),
+]);
 
 /** Where each release was cut: its line and anchor position (0: none; its history is all in release_commits). */
 export const releaseCuts = pgTable('release_cuts', {

@@ -60,10 +60,15 @@ describe('tracing backports made by hand', () => {
     // Trunk: modules, the cut, then one fix per module by several people at distinct times.
     const base: Record<string, string> = {};
     for (let i = 0; i <= fixes; i++) base[`src/m${i}.c`] = body(i).replace(' fixed', '');
+    base['src/twice.c'] = 'before\n';
     await commitAs(base, 'modules', { name: 'Ann', date: at(0) });
     const cutPoint = await commitAs({ 'VERSION': '3.22\n' }, 'release 3.22', { name: 'Ann', date: at(1) });
     const trunk: string[] = [];
     for (let i = 0; i <= fixes; i++) trunk.push(await commitAs({ [`src/m${i}.c`]: body(i) }, `m${i}: fix overflow ${i}`, { name: `Dev${i % 5}`, date: at(10 + i) }));
+    // The same patch twice on trunk: a fix, its revert, the fix again.
+    const once = await commitAs({ 'src/twice.c': 'after\n' }, 'twice: the fix', { name: 'Dev1', date: at(50) });
+    await commitAs({ 'src/twice.c': 'before\n' }, 'Revert "twice: the fix"', { name: 'Dev2', date: at(51) });
+    const again = await commitAs({ 'src/twice.c': 'after\n' }, 'twice: the fix, again', { name: 'Dev3', date: at(52) });
     await w(['push', '--quiet', 'origin', 'main']);
 
     const product = unique('backports');
@@ -110,6 +115,9 @@ describe('tracing backports made by hand', () => {
         cases.push({ kind: 'squashed', sha: await head(), truth: t });
       }
     }
+    // The fix applied twice on trunk, backported once (its first copy, without -x).
+    await w(['cherry-pick', once], rel);
+    const twiceBackport = await head();
     // Not backports: a subject of trunk's on other files, one touching mostly other files, and one of its own.
     cases.push({ kind: 'unrelated', sha: await commitAs({ 'docs/m20.txt': 'notes\n' }, 'm20: fix overflow 20', { name: 'Maint', date: at(200) }), truth: null });
     cases.push({ kind: 'unrelated', sha: await commitAs({ 'src/m19.c': body(19, ' differently'), 'src/extra-a.c': 'a\n', 'src/extra-b.c': 'b\n' }, 'm19: fix overflow 19', { name: 'Maint', date: at(201) }), truth: null });
@@ -143,6 +151,12 @@ describe('tracing backports made by hand', () => {
     console.log(`edited backports found as similar: ${found.length} of ${edited.length}; ${answers.length} cases in all`);
     expect(found.length / edited.length, edited.filter((a) => !found.includes(a)).map((a) => `${a.kind} ${a.sha.slice(0, 8)}`).join(', ')).toBeGreaterThanOrEqual(0.95);
     for (const a of found) expect(a.origin?.evidence, a.kind).toMatch(a.kind === 'redone' ? /same subject, 1 of 1 paths/ : /same author and author date \(Dev\d/);
+
+    // Either copy of the twice-applied fix is in 3.22, as the one backport of that patch.
+    for (const copy of [once, again]) {
+      const res = await stack.call('GET', `/v1/commits/${copy}`);
+      expect(res.body.releases, copy === once ? 'first copy' : 'second copy').toContainEqual(expect.objectContaining({ release: '3.22', how: 'pick', pickSha: twiceBackport, pickedBy: 'patch-id' }));
+    }
 
     // Asked from the trunk side: "is the fix in 3.22?" — probably, as an edited backport, and how it was found.
     const fromTrunk = await stack.call('GET', `/v1/commits/${trunk[10] as string}`);

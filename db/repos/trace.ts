@@ -1,6 +1,6 @@
 // Commit tracing: the trunk index (trace_lines, trace_commits), release cuts and moves, and the queries
 // that answer "where is commit X" and "what changed between two snapshots" from the database alone.
-import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, lte, max, notExists, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, lte, max, ne, notExists, or, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { changeRequests, deployments, products, releaseCommits, releaseCuts, releaseMoves, releases, traceCommits, traceLines } from '../schema.ts';
@@ -248,6 +248,8 @@ export interface LinePosition {
   pos: number;
   subject: string;
   author: string;
+  /** `git patch-id --stable`, when the tracer has computed it (for hand picks it looked for). */
+  patchId?: string | null;
   /** Count and position sum of the line's cuts: changes whenever a cut is added (a cache key). */
   cutCount: number;
   cutSum: number;
@@ -266,16 +268,20 @@ export async function commitRows(db: Db, sha: string, product: string | null): P
   const byProduct = product ? eq(releaseCommits.product, product) : undefined;
   const [positions, own, direct] = await Promise.all([
     db.select({
-      line: traceCommits.line, pos: traceCommits.pos, subject: traceCommits.subject, author: traceCommits.author,
+      line: traceCommits.line, pos: traceCommits.pos, subject: traceCommits.subject, author: traceCommits.author, patchId: traceCommits.patchId,
       cutCount: sql<number>`(select count(*)::int from release_cuts c where c.line = ${traceCommits.line})`,
       cutSum: sql<number>`(select coalesce(sum(c.cut_pos), 0)::float8 from release_cuts c where c.line = ${traceCommits.line})`,
     }).from(traceCommits).where(eq(traceCommits.sha, sha)),
     db.select(rcColumns).from(releaseCommits).where(and(eq(releaseCommits.sha, sha), byProduct)),
     db.select(rcColumns).from(releaseCommits).where(and(eq(releaseCommits.originSha, sha), byProduct)),
   ]);
-  const picks: ReleaseCommitRow[] = [...direct];
+  // The same patch elsewhere on trunk (applied twice): a pick of a copy is a pick of this commit too.
+  const copies = (await Promise.all(positions.filter((p) => p.patchId).map((p) => db.select({ sha: traceCommits.sha }).from(traceCommits)
+    .where(and(eq(traceCommits.line, p.line), eq(traceCommits.patchId, p.patchId as string), ne(traceCommits.sha, sha))).limit(20)))).flat().map((r) => r.sha);
+  const ofCopies = copies.length > 0 ? await db.select(rcColumns).from(releaseCommits).where(and(inArray(releaseCommits.originSha, copies), byProduct)) : [];
+  const picks: ReleaseCommitRow[] = [...direct, ...ofCopies];
   const seen = new Set<string>([sha]);
-  let frontier = direct.map((r) => r.sha).filter((x) => !seen.has(x));
+  let frontier = picks.map((r) => r.sha).filter((x) => !seen.has(x));
   for (const x of frontier) seen.add(x);
   for (let depth = 0; depth < 8 && frontier.length > 0; depth++) {
     const rows = await db.select(rcColumns).from(releaseCommits).where(and(inArray(releaseCommits.originSha, frontier), byProduct));
