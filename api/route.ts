@@ -96,6 +96,9 @@ function nulPath(value: unknown, at: string): string | null {
   return null;
 }
 
+/** A field's description and an example, for /openapi.json and /docs (every body field has both: test/api-routes). */
+export const doc = <T extends z.ZodType>(schema: T, description: string, example: unknown): T => schema.meta({ description, examples: [example] });
+
 export const slug = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a slug: lowercase letters, digits, ".", "_" or "-", starting with a letter or digit').max(100);
 
 export function param(c: Context<AppEnv>, name: string): string {

@@ -163,6 +163,30 @@ describe('api routes', () => {
           if (method === 'post' && !/\/(close|freeze|retry|\{action\}|session|sign-out)$/.test(path)) expect(op.requestBody, where).toBeDefined();
         }
       }
+      // Every field of every request body says what it is and shows an example (issue 11), nested ones too.
+      const undocumented: string[] = [];
+      const walk = (schema: Record<string, unknown> | undefined, at: string): void => {
+        if (!schema || typeof schema !== 'object') return;
+        for (const key of ['anyOf', 'oneOf', 'allOf']) for (const x of (schema[key] as Record<string, unknown>[] | undefined) ?? []) walk(x, at);
+        if (schema.items) walk(schema.items as Record<string, unknown>, `${at}[]`);
+        if (schema.additionalProperties && typeof schema.additionalProperties === 'object') walk(schema.additionalProperties as Record<string, unknown>, `${at}{}`);
+        for (const [name, field] of Object.entries((schema.properties as Record<string, Record<string, unknown>> | undefined) ?? {})) {
+          if (typeof field.description !== 'string' || !Array.isArray(field.examples) || field.examples.length === 0) undocumented.push(`${at}.${name}`);
+          walk(field, `${at}.${name}`);
+        }
+      };
+      let fields = 0;
+      for (const [path, ops] of Object.entries(doc.paths)) {
+        for (const [method, op] of Object.entries(ops as Record<string, { requestBody?: { content: Record<string, { schema: Record<string, unknown> }> } }>)) {
+          const body = op.requestBody?.content['application/json']?.schema;
+          if (body) {
+            fields += JSON.stringify(body).split('"description"').length - 1;
+            walk(body, `${method} ${path}`);
+          }
+        }
+      }
+      expect(undocumented).toEqual([]);
+      expect(fields).toBeGreaterThan(200);
       expect(doc.paths['/v1/products/{product}/releases/{release}/changes']?.get?.parameters.map((x) => x.name)).toEqual(
         expect.arrayContaining(['state', 'severity', 'requester', 'limit', 'offset']),
       );

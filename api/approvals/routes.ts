@@ -9,13 +9,16 @@ import type { AppDeps } from '../context.ts';
 import { workflowLink } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import type { Routes } from '../route.ts';
-import { param } from '../route.ts';
+import { doc, param } from '../route.ts';
 
 const listQuery = z.strictObject({
   state: z.enum(['pending', 'approved', 'rejected', 'expired']).optional(),
   product: z.string().max(100).optional(),
 });
-const voteSchema = z.strictObject({ decision: z.enum(['approve', 'reject']), comment: z.string().max(4000).optional() });
+const voteSchema = z.strictObject({
+  decision: doc(z.enum(['approve', 'reject']), 'The vote', 'approve'),
+  comment: doc(z.string().max(4000), 'Why, kept with the vote', 'QA passed on 3.11 RC2').optional(),
+});
 
 export function approvalRoutes(r: Routes, deps: AppDeps): void {
   const present = (a: Approval) => ({

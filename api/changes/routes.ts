@@ -21,7 +21,7 @@ import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { loadRelease } from '../releases/routes.ts';
 import type { Routes } from '../route.ts';
-import { param, slugParam } from '../route.ts';
+import { doc, param, slugParam } from '../route.ts';
 import { isErrorCode } from '../../domain/errors.ts';
 import { assertSafeBranchName } from '../../activities/git/refs.ts';
 
@@ -36,18 +36,27 @@ const branchName = z.string().min(1).max(255).superRefine((b, ctx) => {
 const sha = z.string().regex(/^[0-9a-fA-F]{4,40}$/, 'commits are full or abbreviated SHAs: 4 to 40 hex digits');
 
 const changeSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('merge'), branch: branchName }),
   z.strictObject({
-    kind: z.literal('pick'),
-    commits: z.array(sha).min(1, 'name at least one commit').max(100),
-    reason: z.string().trim().min(1, 'say why the pick is needed').max(4000),
-    severity: z.string().min(1).max(50).default('normal'),
-    dependsOn: z.array(z.string().min(1).max(100)).max(50).optional(),
+    kind: doc(z.literal('merge'), 'A merge of a branch into the release (pull-request flow)', 'merge'),
+    branch: doc(branchName, 'The branch to merge', 'feature-x'),
   }),
-  z.strictObject({ kind: z.literal('revert'), revertOf: z.string().min(1).max(100), reason: z.string().trim().min(1).max(4000) }),
+  z.strictObject({
+    kind: doc(z.literal('pick'), 'A cherry-pick of commits onto the release (cherry-pick and binary flows)', 'pick'),
+    commits: doc(z.array(sha).min(1, 'name at least one commit').max(100), 'The commits, full or abbreviated SHAs, of any branch', ['3f2a9c1']),
+    reason: doc(z.string().trim().min(1, 'say why the pick is needed').max(4000), 'Why the release needs it', 'crash on start for customers on Android 14'),
+    severity: doc(z.string().min(1).max(50).default('normal'), 'One of the product\'s severities', 'hotfix'),
+    dependsOn: doc(z.array(z.string().min(1).max(100)).max(50), 'Requests (ids or #seq) that must land first', ['#12']).optional(),
+  }),
+  z.strictObject({
+    kind: doc(z.literal('revert'), 'A revert of a merged pick', 'revert'),
+    revertOf: doc(z.string().min(1).max(100), 'The merged pick to revert: its id or #seq', '#12'),
+    reason: doc(z.string().trim().min(1).max(4000), 'Why it must go', 'broke the config'),
+  }),
 ]);
 
-const batchSchema = z.strictObject({ requests: z.array(changeSchema).min(1).max(1000) });
+const batchSchema = z.strictObject({
+  requests: doc(z.array(changeSchema).min(1).max(1000), 'Up to 1,000 requests, each answered on its own', [{ kind: 'pick', commits: ['3f2a9c1'], reason: 'crash on start', severity: 'normal' }]),
+});
 
 /**
  * Whether a stored request is the one `body` asks for: a retry under the same Idempotency-Key sends the
@@ -96,9 +105,13 @@ const listQuery = z.strictObject({
   offset: z.coerce.number().int().min(0).default(0),
 });
 
-const decisionSchema = z.strictObject({ decision: z.enum(['approve', 'reject']), comment: z.string().max(4000).optional() });
+const decisionSchema = z.strictObject({
+  decision: doc(z.enum(['approve', 'reject']), 'The owner\'s vote', 'approve'),
+  comment: doc(z.string().max(4000), 'Why, kept with the vote', 'ok for the train').optional(),
+});
 const decisionsSchema = z.strictObject({
-  decisions: z.array(z.strictObject({ id: z.string().min(1).max(100), ...decisionSchema.shape })).min(1).max(1000),
+  decisions: doc(z.array(z.strictObject({ id: doc(z.string().min(1).max(100), 'The request\'s id', '0b6f6f7c-4c1e-5d2a-9a55-3b1f1a2c9e10'), ...decisionSchema.shape })).min(1).max(1000),
+    'Up to 1,000 votes, each answered on its own', [{ id: '0b6f6f7c-4c1e-5d2a-9a55-3b1f1a2c9e10', decision: 'approve' }]),
 });
 
 export function presentChange(x: ChangeRequest) {

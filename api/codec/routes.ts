@@ -9,12 +9,18 @@ import { requireAdmin } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import type { Routes } from '../route.ts';
+import { doc } from '../route.ts';
 import { sealSession, sessionPath, sessionSeconds, sessionSetCookie } from '../session.ts';
 import { signInPage, signInPolicy } from './sign-in-page.ts';
 
 const base64 = z.string().max(4 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
-const payloadSchema = z.object({ metadata: z.record(z.string().max(256), base64).optional(), data: base64.optional() }).strict();
-const codecSchema = z.object({ payloads: z.array(payloadSchema).max(1000) }).strict();
+const payloadSchema = z.object({
+  metadata: doc(z.record(z.string().max(256), base64), 'The payload\'s metadata, values in base64', { encoding: 'YmluYXJ5L2VuY3J5cHRlZA==' }).optional(),
+  data: doc(base64, 'The payload\'s bytes in base64', 'AAECAw==').optional(),
+}).strict();
+const codecSchema = z.object({
+  payloads: doc(z.array(payloadSchema).max(1000), 'Payloads as Temporal\'s codec server protocol carries them', [{ metadata: { encoding: 'YmluYXJ5L2VuY3J5cHRlZA==' }, data: 'AAECAw==' }]),
+}).strict();
 
 /** A payload as the codec server protocol carries it: metadata values and data in base64. */
 export interface WirePayload { metadata?: Record<string, string>; data?: string }

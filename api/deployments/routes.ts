@@ -16,12 +16,12 @@ import { ApiError } from '../errors.ts';
 import { loadProduct } from '../products/routes.ts';
 import { loadRelease } from '../releases/routes.ts';
 import type { Routes } from '../route.ts';
-import { slug, slugParam } from '../route.ts';
+import { doc, slug, slugParam } from '../route.ts';
 
 const deploySchema = z.strictObject({
-  environment: slug,
+  environment: doc(slug, 'Where to deploy', 'staging'),
   /** A rollback to an earlier candidate of this release, by label ("3.11 RC1"); default the release head. */
-  candidate: z.string().min(1).max(100).optional(),
+  candidate: doc(z.string().min(1).max(100), 'An earlier built candidate of this release to deploy instead of its head (a rollback)', '3.11 RC1').optional(),
 });
 
 export function deploymentRoutes(r: Routes, deps: AppDeps): void {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ProductConfig } from '../../domain/types.ts';
 import { fromZod } from '../errors.ts';
-import { slug } from '../route.ts';
+import { doc, slug } from '../route.ts';
 import { repositoryProblem } from './repository.ts';
 
 const stepName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'step names are lowercase identifiers')
@@ -9,67 +9,78 @@ const stepName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'step names are lowercas
 const branchLike = z.string().min(1).max(255).regex(/^[A-Za-z0-9{][A-Za-z0-9._/{}-]*$/, 'must be a branch name').refine((b) => !b.includes('..'), 'must not contain ".."');
 
 export const stepSchema = z.strictObject({
-  argv: z.array(z.string().min(1).max(4096)).min(1, 'argv needs at least the program').max(256),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are identifiers'), z.union([
+  argv: doc(z.array(z.string().min(1).max(4096)).min(1, 'argv needs at least the program').max(256),
+    'The program and its arguments, run without a shell in a checkout of the commit (a shell only if you name one)', ['make', 'test']),
+  env: doc(z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are identifiers'), z.union([
     z.string().max(8192),
-    z.strictObject({ secret: z.string().regex(/^[A-Z][A-Z0-9_]{0,99}$/, 'secret names are UPPER_CASE identifiers') }),
-  ])).optional(),
-  cwd: z.string().max(1024).refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'cwd must be a relative path inside the checkout').optional(),
-  timeoutSeconds: z.number().int().min(1).max(86_400).optional(),
+    doc(z.strictObject({ secret: doc(z.string().regex(/^[A-Z][A-Z0-9_]{0,99}$/, 'secret names are UPPER_CASE identifiers'), 'The name of a secret the worker resolves at run time', 'DEPLOY_TOKEN') }),
+      'A secret by name: its value is never stored, returned or logged', { secret: 'DEPLOY_TOKEN' }),
+  ])), 'Variables the step gets besides CULVERT_*: a value, or a named secret', { REGION: 'eu-west-1', TOKEN: { secret: 'DEPLOY_TOKEN' } }).optional(),
+  cwd: doc(z.string().max(1024).refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'cwd must be a relative path inside the checkout'),
+    'Where in the checkout the step runs (relative)', 'services/api').optional(),
+  timeoutSeconds: doc(z.number().int().min(1).max(86_400), 'The step is killed (its whole process group) after this long', 600).optional(),
 });
 
 export const triggerSchema = z.strictObject({
-  on: z.enum(['release.cut', 'change.requested', 'release.updated', 'deploy.clicked', 'release.frozen', 'release.final']),
-  run: stepName,
-  environment: slug.optional(),
+  on: doc(z.enum(['release.cut', 'change.requested', 'release.updated', 'deploy.clicked', 'release.frozen', 'release.final']),
+    'The event: a cut, a request filed (its checks), the release head moved, a deploy click, a freeze, a final build', 'release.updated'),
+  run: doc(stepName, 'The step to run (a key of steps)', 'deploy'),
+  environment: doc(slug, 'For deploy steps: the environment (release.updated deploys there after every move)', 'staging').optional(),
 });
 
 const gateSchema = z.strictObject({
-  group: z.array(z.string().min(1).max(200)).min(1, 'a gate needs a group of at least one person').max(100),
-  quorum: z.number().int().min(1).max(100),
-  excludeRequester: z.boolean().optional(),
-  rejectStops: z.boolean().optional(),
-  timeoutSeconds: z.number().int().min(1).max(90 * 86_400).optional(),
-  remindEverySeconds: z.number().int().min(1).max(30 * 86_400).optional(),
-  onTimeout: z.union([z.literal('fail'), z.strictObject({ escalateTo: z.array(z.string().min(1).max(200)).min(1).max(100) })]).optional(),
+  group: doc(z.array(z.string().min(1).max(200)).min(1, 'a gate needs a group of at least one person').max(100),
+    'Who may vote: principals (token names) with a deciding role on the product', ['sam', 'rita', 'qa-lead']),
+  quorum: doc(z.number().int().min(1).max(100), 'How many approvals pass the gate (at most the group\'s size)', 1),
+  excludeRequester: doc(z.boolean(), 'Whether the vote of whoever asked for the deployment or final does not count', true).optional(),
+  rejectStops: doc(z.boolean(), 'Whether one rejection ends the gate at once', true).optional(),
+  timeoutSeconds: doc(z.number().int().min(1).max(90 * 86_400), 'How long the gate waits for its quorum', 86_400).optional(),
+  remindEverySeconds: doc(z.number().int().min(1).max(30 * 86_400), 'How often the group is reminded while it waits', 3600).optional(),
+  onTimeout: doc(z.union([z.literal('fail'), z.strictObject({
+    escalateTo: doc(z.array(z.string().min(1).max(200)).min(1).max(100), 'Who may vote once the gate timed out', ['head-of-release']),
+  })]), 'At the timeout: fail, or let others vote', 'fail').optional(),
 }).refine((g) => g.quorum <= g.group.length, { message: 'quorum is larger than the group', path: ['quorum'] });
 
 export const environmentSchema = z.strictObject({
-  name: slug,
-  order: z.number().int().min(0),
-  production: z.boolean(),
-  gate: gateSchema.optional(),
+  name: doc(slug, 'The environment\'s name', 'staging'),
+  order: doc(z.number().int().min(0), 'Its place on the way to production (lower first)', 2),
+  production: doc(z.boolean(), 'Whether it is production: only production releases ever reach it', false),
+  gate: doc(gateSchema, 'Sign-offs a deployment needs before its step runs', { group: ['sam', 'rita'], quorum: 1 }).optional(),
 });
 
 export const approvalSchema = z.strictObject({
-  rule: z.enum(['any-owner', 'quorum']),
-  quorum: z.number().int().min(1).max(50).optional(),
-  excludeRequester: z.boolean().optional(),
+  rule: doc(z.enum(['any-owner', 'quorum']), 'any-owner: one owner\'s approval lands a request; quorum: that many owners\'', 'quorum'),
+  quorum: doc(z.number().int().min(1).max(50), 'Approvals a request needs with rule quorum', 2).optional(),
+  excludeRequester: doc(z.boolean(), 'Whether the requester\'s own vote does not count', true).optional(),
 });
 
 /** Everything a product can set; a template sets the same things for several products at once. */
 const settings = {
-  repository: z.string().min(1).max(2048).superRefine((r, ctx) => {
+  repository: doc(z.string().min(1).max(2048).superRefine((r, ctx) => {
     const problem = repositoryProblem(r);
     if (problem) ctx.addIssue({ code: 'custom', message: `repository ${problem}` });
-  }),
-  flow: z.enum(['pull-request', 'cherry-pick', 'binary']),
-  trunk: branchLike,
-  owners: z.array(z.string().min(1).max(200)),
-  steps: z.record(stepName, stepSchema),
-  triggers: z.array(triggerSchema),
-  environments: z.array(environmentSchema),
-  approval: approvalSchema,
-  severities: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/)).min(1).max(20),
-  branchTemplate: branchLike,
-  nameTemplate: z.string().min(1).max(100).regex(/^[a-z0-9{][a-z0-9._{}-]*$/, 'nameTemplate must produce a slug'),
-  versioning: z.strictObject({ scheme: z.literal('major.minor'), initial: z.string().regex(/^\d+\.\d+$/, 'initial is like 1.0').optional() }),
-  artifacts: z.array(z.strictObject({
-    name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'artifact slot names are lowercase identifiers'),
-    path: z.string().min(1).max(1024).refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'artifact paths are relative, inside the checkout'),
-  })).max(50),
-  testEnvironment: slug,
-  signoff: gateSchema,
+  }), 'The git repository: https, ssh or git URL, or a local path under the configured roots (admin only)', 'https://git.example.com/shop/backend.git'),
+  flow: doc(z.enum(['pull-request', 'cherry-pick', 'binary']), 'How releases work: merges into trunk, picks onto release branches, or numbered builds with a final', 'cherry-pick'),
+  trunk: doc(branchLike, 'The main line releases are cut from and picks come from by default', 'main'),
+  owners: doc(z.array(z.string().min(1).max(200)), 'Principals who decide on requests', ['olivia', 'oscar']),
+  steps: doc(z.record(stepName, stepSchema), 'Named steps (admin only): what runs for checks, builds and deployments', { test: { argv: ['make', 'test'], timeoutSeconds: 600 } }),
+  triggers: doc(z.array(triggerSchema), 'Which step runs on which event (admin only)', [{ on: 'change.requested', run: 'test' }]),
+  environments: doc(z.array(environmentSchema), 'Where releases deploy, in order, with their gates (admin only)', [{ name: 'staging', order: 1, production: false }, { name: 'production', order: 2, production: true }]),
+  approval: doc(approvalSchema, 'How many owners must approve a request (admin only)', { rule: 'any-owner' }),
+  severities: doc(z.array(z.string().regex(/^[a-z][a-z0-9-]*$/)).min(1).max(20), 'The severities a pick request may carry', ['normal', 'hotfix']),
+  branchTemplate: doc(branchLike, 'Release branch names: {product}, {name} and date fields are filled in', 'releases/{product}/{name}'),
+  nameTemplate: doc(z.string().min(1).max(100).regex(/^[a-z0-9{][a-z0-9._{}-]*$/, 'nameTemplate must produce a slug'), 'Release names a scheduled cut proposes', '{yyyy}-w{ww}'),
+  versioning: doc(z.strictObject({
+    scheme: doc(z.literal('major.minor'), 'Binary releases are numbered major.minor', 'major.minor'),
+    initial: doc(z.string().regex(/^\d+\.\d+$/, 'initial is like 1.0'), 'The first number', '3.10').optional(),
+  }), 'How binary releases are numbered when no name is given', { scheme: 'major.minor', initial: '3.10' }),
+  artifacts: doc(z.array(z.strictObject({
+    name: doc(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'artifact slot names are lowercase identifiers'), 'The artifact\'s slot', 'apk'),
+    path: doc(z.string().min(1).max(1024).refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'artifact paths are relative, inside the checkout'),
+      'Where the build step leaves it, relative to the checkout', 'dist/app.apk'),
+  })).max(50), 'What a build keeps (binary flow): each slot\'s file after the build step', [{ name: 'apk', path: 'dist/app.apk' }]),
+  testEnvironment: doc(slug, 'Where each release candidate deploys (binary flow)', 'qa'),
+  signoff: doc(gateSchema, 'The sign-off a final needs before it publishes (binary flow, admin only)', { group: ['qa-lead', 'rita'], quorum: 1 }),
 };
 
 function consistent(p: Partial<ProductConfig>, ctx: z.RefinementCtx): void {
@@ -114,12 +125,14 @@ export const productConfigSchema = z.strictObject({
 const partialSettings = z.strictObject(settings).partial();
 
 /** What a product sets itself: with a template, anything the template sets may be left out. */
-export const createProductSchema = partialSettings.extend({ name: slug, template: slug.optional(), repository: settings.repository })
+const productName = doc(slug, 'The product\'s name: a slug, unique', 'backend');
+const templateName = doc(slug, 'A template whose settings the product takes (its own win)', 'android-apps');
+export const createProductSchema = partialSettings.extend({ name: productName, template: templateName.optional(), repository: settings.repository })
   .superRefine((p, ctx) => {
     if (!p.template && p.flow === undefined) ctx.addIssue({ code: 'custom', path: ['flow'], message: 'flow is required (or a template that sets it)' });
   });
 export const patchProductSchema = partialSettings.omit({ flow: true });
-export const templateSchema = partialSettings.omit({ repository: true }).extend({ name: slug });
+export const templateSchema = partialSettings.omit({ repository: true }).extend({ name: doc(slug, 'The template\'s name', 'android-apps') });
 export const patchTemplateSchema = partialSettings.omit({ repository: true, flow: true });
 
 export type ProductInput = z.infer<typeof createProductSchema>;

@@ -23,12 +23,13 @@ import { workflowLink } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { loadProduct } from '../products/routes.ts';
 import type { Routes } from '../route.ts';
-import { slug, slugParam } from '../route.ts';
+import { doc, slug, slugParam } from '../route.ts';
 
 const cutSchema = z.strictObject({
-  name: slug.optional(),
-  from: z.string().min(1).max(255).regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'from must be a branch, a tag or a commit SHA').optional(),
-  production: z.boolean().default(true),
+  name: doc(slug, 'The release\'s name (binary flow: proposed when left out)', '3.11').optional(),
+  from: doc(z.string().min(1).max(255).regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'from must be a branch, a tag or a commit SHA'),
+    'Where to cut: a branch, a tag or a commit (default: the trunk\'s head)', 'v3.10.2').optional(),
+  production: doc(z.boolean().default(true), 'Whether it may ever reach a production environment', true),
 });
 
 export async function loadRelease(db: Db, product: string, name: string): Promise<Release> {

@@ -8,17 +8,17 @@ import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { loadProduct } from '../products/routes.ts';
 import type { Routes } from '../route.ts';
-import { param, slugParam } from '../route.ts';
+import { doc, param, slugParam } from '../route.ts';
 
 const every = z.string().regex(/^\d+(m|h|d)$/, 'every is a duration like 30m, 12h or 7d');
 
 const scheduleSchema = z.strictObject({
-  every: every.optional(),
-  cron: z.string().min(9).max(100).regex(/^[0-9*,/ -]+$/, 'cron is five fields of digits, *, ",", "/" and "-"').optional(),
-  closePrevious: z.boolean().default(false),
-  production: z.boolean().default(true),
-  paused: z.boolean().default(false),
-  note: z.string().max(500).optional(),
+  every: doc(every, 'Cut every so long (m, h or d); give this or cron', '7d').optional(),
+  cron: doc(z.string().min(9).max(100).regex(/^[0-9*,/ -]+$/, 'cron is five fields of digits, *, ",", "/" and "-"'), 'Cut on a cron calendar (UTC); give this or every', '0 9 * * 1').optional(),
+  closePrevious: doc(z.boolean().default(false), 'Whether a scheduled cut closes the release before it', true),
+  production: doc(z.boolean().default(true), 'Whether the releases it cuts may reach production', true),
+  paused: doc(z.boolean().default(false), 'Made paused: nothing is cut until it is resumed', false),
+  note: doc(z.string().max(500), 'Shown with the schedule in Temporal', 'weekly train').optional(),
 }).refine((s) => (s.every === undefined) !== (s.cron === undefined), 'give exactly one of every or cron');
 
 const scheduleId = (product: string): string => `culvert-cut/${product}`;

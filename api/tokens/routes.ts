@@ -6,14 +6,15 @@ import { requireAdmin } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import type { Routes } from '../route.ts';
-import { param, slug } from '../route.ts';
+import { doc, param, slug } from '../route.ts';
 
 const tokenSchema = z.strictObject({
-  name: z.string().min(1).max(200).regex(/^[A-Za-z0-9._@-]+$/, 'token names are user or bot names: letters, digits, ".", "_", "@", "-"'),
-  role: z.enum(['admin', 'owner', 'ci', 'viewer']),
-  products: z.array(slug).max(1000).optional(),
+  name: doc(z.string().min(1).max(200).regex(/^[A-Za-z0-9._@-]+$/, 'token names are user or bot names: letters, digits, ".", "_", "@", "-"'),
+    'The principal (person or bot) the token is for: one name, one role', 'olivia'),
+  role: doc(z.enum(['admin', 'owner', 'ci', 'viewer']), 'admin: everything; owner: decide, freeze, close, deploy; ci: cut and file; viewer: read', 'owner'),
+  products: doc(z.array(slug).max(1000), 'The products it acts on (required for every role but admin)', ['backend']).optional(),
   /** The token stops working this many days after it is issued (default: never). */
-  expiresInDays: z.number().int().min(1).max(3650).optional(),
+  expiresInDays: doc(z.number().int().min(1).max(3650), 'It stops working this many days after it is issued (default: never)', 90).optional(),
 });
 
 /** A token as the API shows it: never its secret (only a hash is stored). */
