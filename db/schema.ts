@@ -64,6 +64,11 @@ export const releases = pgTable('releases', {
   production: boolean('production').notNull().default(true),
   cutFrom: text('cut_from').notNull(),
   headSha: text('head_sha').notNull(),
+  /**
+   * The head of the last recorded move (the trace): it differs from headSha while the trace of a move is
+   * still owed. Null: never traced (cut before Culvert traced commits).
+   */
+  tracedSha: text('traced_sha'),
   workflowId: text('workflow_id').notNull(),
   createdBy: text('created_by').notNull(),
   /**
