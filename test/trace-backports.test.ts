@@ -13,7 +13,7 @@ import { startStack, unique } from './helpers/stack.ts';
 import type { Stack } from './helpers/stack.ts';
 import { waitFor } from './helpers/wait.ts';
 
-type Kind = 'exact' | 'trailer' | 'edited' | 'reworded' | 'redone' | 'squashed' | 'unrelated';
+type Kind = 'exact' | 'trailer' | 'edited' | 'reworded' | 'redone' | 'squashed' | 'repicked' | 'unrelated';
 interface Case { kind: Kind; sha: string; truth: string | null }
 
 const fixes = 24;
@@ -61,6 +61,7 @@ describe('tracing backports made by hand', () => {
     const base: Record<string, string> = {};
     for (let i = 0; i <= fixes; i++) base[`src/m${i}.c`] = body(i).replace(' fixed', '');
     base['src/twice.c'] = 'before\n';
+    base['src/again.c'] = 'before\n';
     await commitAs(base, 'modules', { name: 'Ann', date: at(0) });
     const cutPoint = await commitAs({ 'VERSION': '3.22\n' }, 'release 3.22', { name: 'Ann', date: at(1) });
     const trunk: string[] = [];
@@ -69,6 +70,7 @@ describe('tracing backports made by hand', () => {
     const once = await commitAs({ 'src/twice.c': 'after\n' }, 'twice: the fix', { name: 'Dev1', date: at(50) });
     await commitAs({ 'src/twice.c': 'before\n' }, 'Revert "twice: the fix"', { name: 'Dev2', date: at(51) });
     const again = await commitAs({ 'src/twice.c': 'after\n' }, 'twice: the fix, again', { name: 'Dev3', date: at(52) });
+    const repickable = await commitAs({ 'src/again.c': 'after\n' }, 'again: the fix', { name: 'Dev4', date: at(53) });
     await w(['push', '--quiet', 'origin', 'main']);
 
     const product = unique('backports');
@@ -118,6 +120,13 @@ describe('tracing backports made by hand', () => {
     // The fix applied twice on trunk, backported once (its first copy, without -x).
     await w(['cherry-pick', once], rel);
     const twiceBackport = await head();
+    // Picked with -x, reverted on the old line, picked again: both picks are of the fix; the revert is of none.
+    await w(['cherry-pick', '-x', repickable], rel);
+    cases.push({ kind: 'repicked', sha: await head(), truth: repickable });
+    await w(['revert', '--no-edit', 'HEAD'], { ...rel, GIT_AUTHOR_NAME: 'Rel', GIT_AUTHOR_EMAIL: 'rel@example.com' });
+    cases.push({ kind: 'unrelated', sha: await head(), truth: null });
+    await w(['cherry-pick', '-x', repickable], rel);
+    cases.push({ kind: 'repicked', sha: await head(), truth: repickable });
     // Not backports: a subject of trunk's on other files, one touching mostly other files, and one of its own.
     cases.push({ kind: 'unrelated', sha: await commitAs({ 'docs/m20.txt': 'notes\n' }, 'm20: fix overflow 20', { name: 'Maint', date: at(200) }), truth: null });
     cases.push({ kind: 'unrelated', sha: await commitAs({ 'src/m19.c': body(19, ' differently'), 'src/extra-a.c': 'a\n', 'src/extra-b.c': 'b\n' }, 'm19: fix overflow 19', { name: 'Maint', date: at(201) }), truth: null });
@@ -145,7 +154,8 @@ describe('tracing backports made by hand', () => {
     const via = (kind: Kind) => answers.filter((a) => a.kind === kind).map((a) => a.origin?.pickedBy ?? 'none');
     expect(via('exact')).toEqual(['patch-id', 'patch-id', 'patch-id', 'patch-id']);
     expect(via('trailer')).toEqual(['trailer', 'trailer', 'trailer', 'trailer']);
-    expect(via('unrelated')).toEqual(['none', 'none', 'none']);
+    expect(via('repicked')).toEqual(['trailer', 'trailer']);
+    expect(via('unrelated')).toEqual(['none', 'none', 'none', 'none']);
     const edited = answers.filter((a) => ['edited', 'reworded', 'redone', 'squashed'].includes(a.kind));
     const found = edited.filter((a) => a.origin?.pickedBy === 'similar' && a.origin.sha === a.truth);
     console.log(`edited backports found as similar: ${found.length} of ${edited.length}; ${answers.length} cases in all`);
