@@ -54,9 +54,11 @@ export function codecRoutes(r: Routes, deps: AppDeps): void {
     requireAdmin(actor);
     if (!deps.sessionKey) throw new ApiError('unavailable', 'this API has no session key configured');
     const token = c.get('token');
-    const until = Math.min(Date.now() + sessionSeconds * 1000, token.expiresAt?.getTime() ?? Infinity);
+    // One reading of the clock: a full session's Max-Age is exactly sessionSeconds, never a second short.
+    const now = Date.now();
+    const until = Math.min(now + sessionSeconds * 1000, token.expiresAt?.getTime() ?? Infinity);
     const expiresAt = new Date(until);
-    c.header('Set-Cookie', sessionSetCookie(c, sealSession(deps.sessionKey, token.id, expiresAt), Math.max(1, Math.floor((until - Date.now()) / 1000))));
+    c.header('Set-Cookie', sessionSetCookie(c, sealSession(deps.sessionKey, token.id, expiresAt), Math.max(1, Math.floor((until - now) / 1000))));
     c.header('Cache-Control', 'no-store');
     await audit(deps.db, actor, 'codec.sign-in', { details: { expiresAt: expiresAt.toISOString() } });
     return c.json({ name: actor.name, expiresAt: expiresAt.toISOString() });
