@@ -5,7 +5,8 @@ import { mayDecide, mayRequest } from '../domain/types.ts';
 import type { Actor } from '../domain/types.ts';
 import type { AppEnv } from './context.ts';
 import { ApiError } from './errors.ts';
-import { cookieOf, openSession, sessionCookie } from './session.ts';
+import { getCookie } from 'hono/cookie';
+import { openSession, sessionCookie } from './session.ts';
 
 export const publicPaths = new Set(['/healthz', '/openapi.json', '/docs', '/v1/codec/sign-in', '/v1/codec/sign-out']);
 
@@ -22,7 +23,7 @@ export function bearerAuth(db: Db, sessionKey?: Uint8Array): MiddlewareHandler<A
   return async (c, next) => {
     if (publicPaths.has(c.req.path)) return next();
     const header = c.req.header('authorization') ?? '';
-    const session = !header && sessionKey && sessionMayCall(c) ? cookieOf(c, sessionCookie) : undefined;
+    const session = !header && sessionKey && sessionMayCall(c) ? getCookie(c, sessionCookie) : undefined;
     if (session !== undefined && sessionKey) {
       const tokenId = openSession(sessionKey, session);
       const token = tokenId ? await findLiveTokenById(db, tokenId) : undefined;

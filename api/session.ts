@@ -40,15 +40,6 @@ export function openSession(key: Uint8Array, value: string, now = new Date()): s
   return claims.t;
 }
 
-/** The request's value of a cookie, if it sent one. */
-export function cookieOf(c: Context, name: string): string | undefined {
-  for (const part of (c.req.header('cookie') ?? '').split(';')) {
-    const at = part.indexOf('=');
-    if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
-  }
-  return undefined;
-}
-
 /** Whether the caller reached this API over https (directly or through a proxy that says so). */
 function overHttps(c: Context): boolean {
   return new URL(c.req.url).protocol === 'https:' || (c.req.header('x-forwarded-proto') ?? '').split(',')[0]?.trim() === 'https';
