@@ -2,7 +2,7 @@
 // when), production. Exact with respect to git because every release is its cut's trunk position plus
 // the commits each recorded move of its branch brought in.
 import type { Db } from '../../db/client.ts';
-import { commitRows, currentOf, cutsOfLine, finishedTime, movesOf, productConfigs, tracedDeployments } from '../../db/repos/trace.ts';
+import { commitRows, currentOf, cutsOfLine, finishedTime, productConfigs, tracedDeployments } from '../../db/repos/trace.ts';
 import type { LineCut, LinePosition, ReleaseCommitRow, TracedDeployment } from '../../db/repos/trace.ts';
 import type { ProductConfig } from '../../domain/types.ts';
 
@@ -11,8 +11,10 @@ interface Membership {
   product: string;
   release: string;
   direct: number | null;
+  /** When the move `direct` happened (for a cut, `cutAt` says when). */
+  directAt: Date | null;
   via: 'cut' | 'move' | null;
-  pick: { move: number; sha: string; via: string | null; evidence: string | null } | null;
+  pick: { move: number; at: Date | null; sha: string; via: string | null; evidence: string | null } | null;
   /** When the release was cut, if its cut holds the commit. */
   cutAt: Date | null;
 }
@@ -102,7 +104,7 @@ export async function traceCommit(db: Db, sha: string, product: string | null, c
   const member = (p: string, r: string): Membership => {
     let m = members.get(key(p, r));
     if (!m) {
-      m = { product: p, release: r, direct: null, via: null, pick: null, cutAt: null };
+      m = { product: p, release: r, direct: null, directAt: null, via: null, pick: null, cutAt: null };
       members.set(key(p, r), m);
     }
     return m;
@@ -123,37 +125,30 @@ export async function traceCommit(db: Db, sha: string, product: string | null, c
     const m = member(row.product, row.release);
     if (m.direct === null || row.move < m.direct) {
       m.direct = row.move;
+      m.directAt = row.movedAt;
       m.via = row.move === 0 ? 'cut' : 'move';
     }
   }
   for (const row of facts.picks) {
     if (!canSee(row.product)) continue;
     const m = member(row.product, row.release);
-    if (!m.pick || row.move < m.pick.move) m.pick = { move: row.move, sha: row.sha, via: row.originVia, evidence: row.originEvidence };
+    if (!m.pick || row.move < m.pick.move) m.pick = { move: row.move, at: row.movedAt, sha: row.sha, via: row.originVia, evidence: row.originEvidence };
   }
 
-  // When each release got it: the cut's time, or the time of the move that brought it in.
-  const moveKeys = [...members.values()].flatMap((m) => [
-    ...(m.direct !== null && m.cutAt === null ? [{ product: m.product, release: m.release, move: m.direct }] : []),
-    ...(m.direct === null && m.pick ? [{ product: m.product, release: m.release, move: m.pick.move }] : []),
-  ]);
   const products = new Set([...members.values()].map((m) => m.product));
   for (const p of lineProducts) products.add(p);
-  const [moves, deployments, configs] = await Promise.all([
-    movesOf(db, moveKeys), tracedDeployments(db, [...products]), productConfigs(db, [...products]),
-  ]);
-  const movedAt = new Map(moves.map((mv) => [`${key(mv.product, mv.release)}\0${mv.move}`, mv.at]));
+  const [deployments, configs] = await Promise.all([tracedDeployments(db, [...products]), productConfigs(db, [...products])]);
 
   const releases: ReleaseAnswer[] = [];
   for (const m of members.values()) {
     if (m.direct !== null) {
       releases.push({
-        product: m.product, release: m.release, how: 'direct', via: m.via ?? 'move', since: iso(m.cutAt ?? movedAt.get(`${key(m.product, m.release)}\0${m.direct}`)),
+        product: m.product, release: m.release, how: 'direct', via: m.via ?? 'move', since: iso(m.cutAt ?? m.directAt),
       });
     } else if (m.pick) {
       releases.push({
         product: m.product, release: m.release, how: 'pick', pickSha: m.pick.sha, pickedBy: m.pick.via, ...(m.pick.evidence ? { evidence: m.pick.evidence } : {}),
-        since: iso(movedAt.get(`${key(m.product, m.release)}\0${m.pick.move}`)),
+        since: iso(m.pick.at),
       });
     }
   }

@@ -262,46 +262,48 @@ export interface LinePosition {
   cutSum: number;
 }
 
+/** A release row of the commit, with when the move that brought it in happened (null: not recorded). */
+export type TracedReleaseCommit = ReleaseCommitRow & { movedAt: Date | null };
+
 export interface CommitRows {
   /** Where the commit sits on trunk lines. */
   positions: LinePosition[];
   /** Releases whose history has it by its own SHA beyond their cut point. */
-  own: ReleaseCommitRow[];
+  own: TracedReleaseCommit[];
   /** Commits that are picks of it (transitively: picks of picks too). */
-  picks: ReleaseCommitRow[];
+  picks: TracedReleaseCommit[];
 }
 
 export async function commitRows(db: Db, sha: string, product: string | null): Promise<CommitRows> {
-  const byProduct = product ? eq(releaseCommits.product, product) : undefined;
-  const [positions, own, direct] = await Promise.all([
+  // Two queries, whatever the commit: its trunk positions, and every release row that is it, a pick of
+  // it, a pick of the same patch elsewhere on trunk (applied twice: a pick of a copy is a pick of this
+  // commit too), or a pick of such a pick (transitively, 8 deep), each with the time of the move that
+  // brought it in. Every lookup pays these round trips (~0.5 ms each on PGlite), so they are kept few.
+  const byProduct = product ? sql`and r.product = ${product}` : sql``;
+  const picked = sql`${releaseCommits.sha} in (
+    with recursive p(sha, depth) as (
+      select r.sha, 0 from release_commits r
+      where (r.origin_sha = ${sha} or r.origin_sha in (
+        select t2.sha from trace_commits t1
+        join trace_commits t2 on t2.line = t1.line and t2.patch_id = t1.patch_id and t2.sha <> t1.sha
+        where t1.sha = ${sha} and t1.patch_id is not null
+      )) ${byProduct}
+      union
+      select r.sha, p.depth + 1 from release_commits r join p on r.origin_sha = p.sha
+      where p.depth < 8 ${byProduct}
+    ) select sha from p
+  )`;
+  const [positions, rows] = await Promise.all([
     db.select({
       line: traceCommits.line, pos: traceCommits.pos, subject: traceCommits.subject, author: traceCommits.author, patchId: traceCommits.patchId,
       cutCount: sql<number>`(select count(*)::int from release_cuts c where c.line = ${traceCommits.line})`,
       cutSum: sql<number>`(select coalesce(sum(c.cut_pos), 0)::float8 from release_cuts c where c.line = ${traceCommits.line})`,
     }).from(traceCommits).where(eq(traceCommits.sha, sha)),
-    db.select(rcColumns).from(releaseCommits).where(and(eq(releaseCommits.sha, sha), byProduct)),
-    db.select(rcColumns).from(releaseCommits).where(and(eq(releaseCommits.originSha, sha), byProduct)),
+    db.select({ ...rcColumns, movedAt: releaseMoves.at }).from(releaseCommits)
+      .leftJoin(releaseMoves, and(eq(releaseMoves.product, releaseCommits.product), eq(releaseMoves.release, releaseCommits.release), eq(releaseMoves.move, releaseCommits.move)))
+      .where(and(or(eq(releaseCommits.sha, sha), picked), product ? eq(releaseCommits.product, product) : undefined)),
   ]);
-  // The same patch elsewhere on trunk (applied twice): a pick of a copy is a pick of this commit too.
-  const copies = (await Promise.all(positions.filter((p) => p.patchId).map((p) => db.select({ sha: traceCommits.sha }).from(traceCommits)
-    .where(and(eq(traceCommits.line, p.line), eq(traceCommits.patchId, p.patchId as string), ne(traceCommits.sha, sha))).limit(20)))).flat().map((r) => r.sha);
-  const ofCopies = copies.length > 0 ? await db.select(rcColumns).from(releaseCommits).where(and(inArray(releaseCommits.originSha, copies), byProduct)) : [];
-  const picks: ReleaseCommitRow[] = [...direct, ...ofCopies];
-  const seen = new Set<string>([sha]);
-  let frontier = picks.map((r) => r.sha).filter((x) => !seen.has(x));
-  for (const x of frontier) seen.add(x);
-  for (let depth = 0; depth < 8 && frontier.length > 0; depth++) {
-    const rows = await db.select(rcColumns).from(releaseCommits).where(and(inArray(releaseCommits.originSha, frontier), byProduct));
-    frontier = [];
-    for (const r of rows) {
-      picks.push(r);
-      if (!seen.has(r.sha)) {
-        seen.add(r.sha);
-        frontier.push(r.sha);
-      }
-    }
-  }
-  return { positions, own, picks };
+  return { positions, own: rows.filter((r) => r.sha === sha), picks: rows.filter((r) => r.sha !== sha) };
 }
 
 export interface LineCut {
@@ -339,12 +341,6 @@ export async function productConfigs(db: Db, names: string[]): Promise<Map<strin
   if (names.length === 0) return new Map();
   const rows = await db.select({ name: products.name, config: products.config }).from(products).where(inArray(products.name, names));
   return new Map(rows.map((r) => [r.name, r.config]));
-}
-
-export async function movesOf(db: Db, keys: { product: string; release: string; move: number }[]): Promise<ReleaseMove[]> {
-  if (keys.length === 0) return [];
-  const wanted = or(...keys.map((k) => and(eq(releaseMoves.product, k.product), eq(releaseMoves.release, k.release), eq(releaseMoves.move, k.move))));
-  return db.select().from(releaseMoves).where(wanted);
 }
 
 /**
