@@ -17,8 +17,14 @@
 // signal: one event each, and the task is no longer empty. One per job, not one per task or activation:
 // a worker catching up was seen (CI, a worker killed while the next task was in flight, which then timed
 // out) to hand one task's jobs over in two activations where the replay makes one; the jobs are the same
-// either way, so the events are too. Runs that started under the earlier rule (one memo per task that
-// had nothing else to record, patch `culvert-eventful-tasks`) keep it; runs before both have neither.
+// either way, so the memos are too. And each activation's memos go *before* its other commands: put
+// after them (patch `culvert-eventful-jobs`), the split "signal | timer" answered [memo] then [activity,
+// timer, memo] where the replay's one activation answers [activity, timer, memo, memo], and the release
+// did not replay (CI, kill-boundaries: "Activity machine does not handle ... WorkflowPropertiesModified").
+// Memos first, both give [memo, memo, activity, timer] whenever the first part of a split commands
+// nothing of its own (a signal or result the loop only notes), which is what a split catches up on.
+// Runs that started under an earlier rule keep it (memos last; or one memo per task that had nothing
+// else to record, patch `culvert-eventful-tasks`); runs before all of them have none.
 //
 // And no Update is taken after the deadline the API gave it (domain/take-by.ts says why), nor one without
 // a deadline: that is one not sent by Culvert. Validators run only live, never in a replay, so the check
@@ -35,8 +41,10 @@ import { SealsIn, SealsOut } from './seals.ts';
 
 /** Runs that started under the first rule (one memo per command-less task) replay as they ran. */
 export const eventfulTasksPatch = 'culvert-eventful-tasks';
-/** Runs from this patch on: one memo per job that brought something. */
+/** Runs under this patch: one memo per job that brought something, after the activation's commands. */
 export const eventfulJobsPatch = 'culvert-eventful-jobs';
+/** Runs from this patch on: one memo per job that brought something, before the activation's commands. */
+export const eventfulJobsFirstPatch = 'culvert-eventful-jobs-first';
 /** The memo key the interceptor upserts. */
 export const eventfulTasksMemo = 'culvertTasks';
 
@@ -44,11 +52,13 @@ type Job = coresdk.workflow_activation.IWorkflowActivationJob;
 type Command = coresdk.workflow_commands.IWorkflowCommand;
 
 // Module state is the run's own: the SDK gives each workflow run its own instances of the bundle's modules.
-let mode: 'off' | 'tasks' | 'jobs' = 'off';
+let mode: EventfulMode = 'off';
+
+export type EventfulMode = 'off' | 'tasks' | 'jobs' | 'jobs-first';
 
 /** Call first thing in a workflow function: from then on this run's tasks are kept eventful (new runs only). */
 export function keepTasksEventful(): void {
-  mode = patched(eventfulJobsPatch) ? 'jobs' : patched(eventfulTasksPatch) ? 'tasks' : 'off';
+  mode = patched(eventfulJobsFirstPatch) ? 'jobs-first' : patched(eventfulJobsPatch) ? 'jobs' : patched(eventfulTasksPatch) ? 'tasks' : 'off';
 }
 
 /** Jobs that bring a result or a signal: everything but Updates (a refused one leaves no trace), queries and bookkeeping. */
@@ -61,7 +71,10 @@ function leavesEvent(command: Command): boolean {
   return !command.updateResponse?.rejected;
 }
 
-class EventfulTasks implements WorkflowInternalsInterceptor {
+/** Exported for test/eventful-tasks.test.ts; `modeOf` stands in for the run's mode there. */
+export class EventfulTasks implements WorkflowInternalsInterceptor {
+  constructor(private readonly modeOf: () => EventfulMode = () => mode) {}
+
   /** Jobs of the current activation that brought a result or a signal. */
   private brought = 0;
   private count = 0;
@@ -78,7 +91,9 @@ class EventfulTasks implements WorkflowInternalsInterceptor {
 
   concludeActivation(input: ConcludeActivationInput, next: Next<WorkflowInternalsInterceptor, 'concludeActivation'>): ConcludeActivationOutput {
     const out = next(input);
+    const mode = this.modeOf();
     if (mode === 'off' || this.brought === 0) return out;
+    if (mode === 'jobs-first') return { commands: [...Array.from({ length: this.brought }, () => this.memo()), ...out.commands] };
     if (mode === 'jobs') return { commands: [...out.commands, ...Array.from({ length: this.brought }, () => this.memo())] };
     // The first rule, for the runs that started under it: one memo per task that would leave no event.
     // It is what failed (see above) when a task's jobs came in activations made at two history lengths.
