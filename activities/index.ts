@@ -5,6 +5,7 @@ import { inspectActivities } from './inspect.ts';
 import { releaseRecordActivities } from './release-records.ts';
 import { unitActivities } from './units.ts';
 import { pickActivities } from './picks.ts';
+import { previewActivities } from './preview.ts';
 import { recordActivities } from './records.ts';
 import { releaseGitActivities } from './release-git.ts';
 import { scheduleActivities } from './schedule.ts';
@@ -26,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...inspectActivities(deps),
     ...releaseRecordActivities(deps),
     ...unitActivities(deps),
+    ...previewActivities(deps),
   };
   const around = deps.faults?.around;
   if (!around) return activities;

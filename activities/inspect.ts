@@ -180,7 +180,7 @@ async function cachedPatchIds(m: Mirror, repository: string, shas: string[]): Pr
  * --stable`, as `git cherry` compares them), among the commits it gained since its cut; for each, that
  * commit. A backport made by hand with the very same diff is "already present", not a conflict to triage.
  */
-async function samePatchIn(m: Mirror, repository: string, picked: string[], cutFrom: string, head: string): Promise<Map<string, string>> {
+export async function samePatchIn(m: Mirror, repository: string, picked: string[], cutFrom: string, head: string): Promise<Map<string, string>> {
   const as = new Map<string, string>();
   if (picked.length === 0 || cutFrom === head) return as;
   const since = (await logCommits(m, head, [cutFrom])).filter((c) => c.parents.length === 1).map((c) => c.sha);

@@ -30,11 +30,17 @@ const changeTrailer = (id: string): string => `Culvert-Change: ${id}`;
 
 /** Origins of every pick already in `range`, from the standard trailer. */
 export async function pickedOrigins(m: Mirror, range: string): Promise<Set<string>> {
-  const origins = new Set<string>();
-  for (const { message } of await m.messages(range)) {
-    for (const match of message.matchAll(pickedFrom)) if (match[1]) origins.add(match[1]);
+  return new Set((await pickHolders(m, range)).keys());
+}
+
+/** For every origin named by a trailer in `range`: the commit of `range` holding it (the oldest, if picked twice). */
+export async function pickHolders(m: Mirror, range: string): Promise<Map<string, string>> {
+  const holders = new Map<string, string>();
+  // Newest first: an older holder overwrites a newer one.
+  for (const { sha, message } of await m.messages(range)) {
+    for (const match of message.matchAll(pickedFrom)) if (match[1]) holders.set(match[1], sha);
   }
-  return origins;
+  return holders;
 }
 
 /** The full SHA of a trunk commit named by a user (full or abbreviated); refuses anything else. */
@@ -72,17 +78,11 @@ export async function applyBatch(
   const remote = await m.resolveBranch(i.branch);
   if (!remote) throw permanent(`release branch ${i.branch} is gone from ${i.product.repository}`);
   const committer = { ...identity, date: i.committedAt };
-  const origins = await pickedOrigins(m, `${i.cutFrom}..${i.expectedHead}`);
-  // What every pick needs to know about its commit (message, author, parents), and which of them
-  // the release already holds, in two git calls for the whole batch instead of two per pick.
-  const pickShas = [...new Set(i.items.flatMap((item) => (item.kind === 'pick' ? item.commits : [])))];
-  const [infos, onHead] = await Promise.all([m.commitInfos(pickShas), m.reachableFrom(pickShas, i.expectedHead)]);
-  const infoOf = new Map(infos.map((c) => [c.sha, c]));
+  const batch = await openBatch(m, i.cutFrom, i.expectedHead, i.items);
   // Commits are written the way commit-tree writes them, without a git process each (see commitMaker).
   const makeCommit = await m.commitMaker();
   // Most picks touch only paths the release left alone: merged in process, merge-tree for the rest.
   const fast = await m.fastTrees();
-  const batch: Batch = { tip: i.expectedHead, tipTree: undefined, made: new Set(), origins, onHead, infoOf };
   const results: PickOutcome[] = [];
   try {
     for (const item of i.items) {
@@ -173,8 +173,21 @@ async function revertTargets(m: Mirror, cutFrom: string, tip: string, changeId: 
   return (await m.messages(`${cutFrom}..${tip}`)).filter((c) => c.message.includes(trailer)).map((c) => c.sha);
 }
 
+/**
+ * A batch at `head`, before its first item: the picks the release holds (by trailer since `cutFrom`,
+ * or as ancestors of `head`) and what every pick needs to know about its commit (message, author,
+ * parents), in two git calls for the whole batch instead of two per pick. `origins`: the trailers'
+ * origins, when the caller has read them already.
+ */
+export async function openBatch(m: Mirror, cutFrom: string, head: string, items: PickItem[], origins?: Set<string>): Promise<Batch> {
+  const held = origins ?? (await pickedOrigins(m, `${cutFrom}..${head}`));
+  const pickShas = [...new Set(items.flatMap((item) => (item.kind === 'pick' ? item.commits : [])))];
+  const [infos, onHead] = await Promise.all([m.commitInfos(pickShas), m.reachableFrom(pickShas, head)]);
+  return { tip: head, tipTree: undefined, made: new Set(), origins: held, onHead, infoOf: new Map(infos.map((c) => [c.sha, c])) };
+}
+
 /** Where a batch stands: its tip so far and what it knows about the picks. */
-interface Batch {
+export interface Batch {
   tip: string;
   /** Tree of `tip`, once known: the commit made last was made from it. */
   tipTree: string | undefined;
@@ -188,7 +201,7 @@ interface Batch {
   infoOf: Map<string, CommitInfo>;
 }
 
-interface ItemTools {
+export interface ItemTools {
   cutFrom: string;
   committer: Identity;
   makeCommit: (opts: CommitTreeOptions) => Promise<string>;
@@ -196,7 +209,7 @@ interface ItemTools {
 }
 
 /** Applies one pick or revert request onto the batch's tip: all of its commits, or (on a conflict) none. */
-async function applyItem(m: Mirror, b: Batch, item: PickItem, t: ItemTools): Promise<PickOutcome> {
+export async function applyItem(m: Mirror, b: Batch, item: PickItem, t: ItemTools): Promise<PickOutcome> {
   const start = b.tip;
   const startTree = b.tipTree;
   const madeHere: string[] = [];

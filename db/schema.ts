@@ -342,6 +342,28 @@ export const releaseMoves = pgTable('release_moves', {
   at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 }, (t) => [primaryKey({ columns: [t.product, t.release, t.move] }), uniqueIndex('release_moves_head').on(t.product, t.release, t.toSha)]);
 
+/** What a pick request awaiting a decision would do if approved now (activities/preview.ts). */
+export type PreviewOutcome = 'applies' | 'conflicts' | 'already-present' | 'error';
+
+// Per undecided pick request, the answer to "does it apply?" on the release's head `head_sha`: a head
+// that moved makes it stale (the API then asks again); the next answer replaces it. Written by the
+// worker, read by the change list. The primary key's prefix (product, release) is the index that "all
+// previews of a release" reads.
+export const pickPreviews = pgTable('pick_previews', {
+  product: text('product').notNull(),
+  release: text('release').notNull(),
+  changeId: text('change_id').notNull(),
+  headSha: text('head_sha').notNull(),
+  outcome: text('outcome').$type<PreviewOutcome>().notNull(),
+  /** applies: the paths it changes; conflicts: the conflicting paths. */
+  paths: jsonb('paths').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+  /** already-present: the release's commit holding the same patch, when one does. */
+  presentSha: text('present_sha'),
+  /** Why, in a few words (error: what is wrong with the pick). */
+  detail: text('detail'),
+  computedAt: timestamp('computed_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.product, t.release, t.changeId] })]);
+
 export type Product = typeof products.$inferSelect;
 export type ProductTemplate = typeof productTemplates.$inferSelect;
 export type Release = typeof releases.$inferSelect;
@@ -357,3 +379,4 @@ export type AuditEntry = typeof auditLog.$inferSelect;
 export type TraceLine = typeof traceLines.$inferSelect;
 export type ReleaseCut = typeof releaseCuts.$inferSelect;
 export type ReleaseMove = typeof releaseMoves.$inferSelect;
+export type PickPreview = typeof pickPreviews.$inferSelect;

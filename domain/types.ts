@@ -195,6 +195,14 @@ export function trunkIndexWorkflowId(product: string): string {
   return `culvert-trunk/${product}`;
 }
 
+/**
+ * One preview of a release's undecided picks per head: concurrent readers of the change list share it,
+ * and a moved head gets its own.
+ */
+export function previewWorkflowId(product: string, release: string, head: string): string {
+  return `culvert-preview/${product}/${release}/${head.slice(0, 12)}`;
+}
+
 export function deploymentWorkflowId(deploymentId: string): string {
   return `culvert-deploy/${deploymentId}`;
 }

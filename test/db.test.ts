@@ -15,6 +15,8 @@ import { createProduct, getProduct, listProducts, updateProduct } from '../db/re
 import { SecondPullRequestReleaseError, getRelease, listReleases, moveReleaseHead, setReleaseState, upsertRelease } from '../db/repos/releases.ts';
 import type { CommitEntry, NewRelease } from '../db/repos/releases.ts';
 import { finishRun, getRun, runsByIds, runsOfRelease, startRun } from '../db/repos/runs.ts';
+import { previewsOf, savePreviews, undecidedPicks } from '../db/repos/pick-previews.ts';
+import type { PreviewRow } from '../db/repos/pick-previews.ts';
 import type { NewRun } from '../db/repos/runs.ts';
 import { findToken, hashSecret, issueToken } from '../db/repos/tokens.ts';
 import { apiTokens, changeRequests, deployments, environments, products, releaseCommits, releases } from '../db/schema.ts';
@@ -679,6 +681,51 @@ describe('audit', () => {
     // Paging by id.
     const [newest, older] = await auditOfProduct(db, 'shop');
     expect((await auditOfProduct(db, 'shop', 10, newest?.id))[0]?.id).toBe(older?.id);
+  });
+});
+
+describe('pick previews', () => {
+  useDatabase();
+
+  const row = (changeId: string, outcome: PreviewRow['outcome'], extra: Partial<PreviewRow> = {}): PreviewRow =>
+    ({ changeId, outcome, paths: [], presentSha: null, detail: null, ...extra });
+
+  it('savePreviews stores the answers on a head and replaces older ones; previewsOf reads them back by request', async () => {
+    await savePreviews(db, 'shop', '1.0', 'a'.repeat(40), [
+      row('cr-1', 'applies', { paths: ['src/a.ts', 'ü/b c.txt'] }), row('cr-2', 'conflicts', { paths: ['shared.txt'] }), row('cr-3', 'error', { detail: 'gone' }),
+    ]);
+    await savePreviews(db, 'shop', '2.0', 'a'.repeat(40), [row('cr-1', 'applies')]);
+    const first = await previewsOf(db, 'shop', '1.0');
+    expect([...first.keys()].sort()).toEqual(['cr-1', 'cr-2', 'cr-3']);
+    expect(first.get('cr-1')).toMatchObject({ headSha: 'a'.repeat(40), outcome: 'applies', paths: ['src/a.ts', 'ü/b c.txt'], presentSha: null, detail: null });
+    expect(first.get('cr-1')?.computedAt).toBeInstanceOf(Date);
+
+    // The head moved: the new answer replaces the old one; a request not answered again keeps its old (stale) one.
+    await savePreviews(db, 'shop', '1.0', 'b'.repeat(40), [row('cr-2', 'already-present', { presentSha: 'c'.repeat(40), detail: 'the same patch' })]);
+    const second = await previewsOf(db, 'shop', '1.0');
+    expect(second.get('cr-2')).toMatchObject({ headSha: 'b'.repeat(40), outcome: 'already-present', paths: [], presentSha: 'c'.repeat(40), detail: 'the same patch' });
+    expect(second.get('cr-1')?.headSha).toBe('a'.repeat(40));
+    expect([...(await previewsOf(db, 'shop', '1.0', ['cr-3', 'cr-9'])).keys()]).toEqual(['cr-3']);
+    expect((await previewsOf(db, 'shop', '1.0', [])).size).toBe(0);
+    expect([...(await previewsOf(db, 'shop', '2.0')).keys()]).toEqual(['cr-1']);
+  });
+
+  it('with prune, the answers of requests no longer awaiting a decision go; undecidedPicks lists what is left to answer', async () => {
+    await withRelease();
+    await upsertChanges(db, 'shop', '1.0', [
+      change(1, { kind: 'pick', state: 'awaiting-decision', commits: ['1'.repeat(40)] }),
+      change(2, { kind: 'pick', state: 'checking', commits: ['2'.repeat(40), '3'.repeat(40)] }),
+      change(3, { kind: 'pick', state: 'merged', commits: ['4'.repeat(40)] }),
+      change(4, { kind: 'merge', state: 'awaiting-decision', branch: 'feature' }),
+    ]);
+    expect(await undecidedPicks(db, 'shop', '1.0')).toEqual([
+      { id: 'cr-1', seq: 1, commits: ['1'.repeat(40)] }, { id: 'cr-2', seq: 2, commits: ['2'.repeat(40), '3'.repeat(40)] },
+    ]);
+    await savePreviews(db, 'shop', '1.0', 'a'.repeat(40), [row('cr-1', 'applies'), row('cr-3', 'applies'), row('cr-gone', 'error')]);
+    await savePreviews(db, 'shop', '1.0', 'b'.repeat(40), [row('cr-2', 'conflicts', { paths: ['x'] })], { prune: true });
+    const left = await previewsOf(db, 'shop', '1.0');
+    expect([...left.keys()].sort()).toEqual(['cr-1', 'cr-2']);
+    expect(left.get('cr-1')?.headSha).toBe('a'.repeat(40));
   });
 });
 

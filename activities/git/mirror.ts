@@ -339,11 +339,18 @@ export class Mirror {
     const shas = /^[0-9a-f]{40}$/.test(prefix)
       ? [prefix]
       : (await this.run(['rev-parse', `--disambiguate=${prefix}`], { okExitCodes: [1, 128] })).stdout.split('\n').filter(Boolean);
-    if (shas.length === 0) return [];
-    // One look-up for every candidate; an object that vanished meanwhile reads "<sha> missing".
-    const { stdout: types } = await this.run(['cat-file', '--batch-check=%(objectname) %(objecttype)'], { input: `${shas.join('\n')}\n` });
-    const commits = new Set(types.split('\n').filter((l) => l.endsWith(' commit')).map((l) => l.slice(0, l.indexOf(' '))));
+    const commits = await this.commitsAmong(shas);
     return shas.filter((sha) => commits.has(sha));
+  }
+
+  /** Which of `shas` (full SHAs) name commits this mirror has, with one look-up for all of them. */
+  async commitsAmong(shas: string[]): Promise<Set<string>> {
+    // Only object names are asked: cat-file would read "main" or "HEAD:x" as revisions.
+    const asked = shas.filter((sha) => /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(sha));
+    if (asked.length === 0) return new Set();
+    // An object that is not there (or vanished meanwhile) reads "<sha> missing".
+    const { stdout: types } = await this.run(['cat-file', '--batch-check=%(objectname) %(objecttype)'], { input: `${asked.join('\n')}\n` });
+    return new Set(types.split('\n').filter((l) => l.endsWith(' commit')).map((l) => l.slice(0, l.indexOf(' '))));
   }
 
   /** Files, added and removed lines, and touched paths of one commit against its first parent. */

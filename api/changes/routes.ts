@@ -1,14 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { resolveSeqRefs } from './seq-refs.ts';
 import type { Db } from '../../db/client.ts';
 import { getChange, listChanges } from '../../db/repos/changes.ts';
+import { decide, decideMany, mustBeOpen, refusal } from './decide.ts';
+import { appliesOf } from './preview.ts';
 import { runsByIds } from '../../db/repos/runs.ts';
 import type { ChangeRequest, Release } from '../../db/schema.ts';
-import { nextVersion } from '../../domain/types.ts';
-import { decideUpdate, fileUpdate, retryUpdate } from '../../workflows/release/messages.ts';
-import type { Decision, DecisionResult, FileResult } from '../../workflows/release/messages.ts';
+import { fileUpdate, retryUpdate } from '../../workflows/release/messages.ts';
+import type { FileResult } from '../../workflows/release/messages.ts';
 import type { FileRequest } from '../../domain/requests.ts';
 import type { Actor } from '../../domain/types.ts';
 import { changesByIds } from '../../db/repos/trace.ts';
@@ -22,7 +22,6 @@ import { ApiError } from '../errors.ts';
 import { loadRelease } from '../releases/routes.ts';
 import type { Routes } from '../route.ts';
 import { doc, param, slugParam } from '../route.ts';
-import { isErrorCode } from '../../domain/errors.ts';
 import { assertSafeBranchName } from '../../activities/git/refs.ts';
 
 const branchName = z.string().min(1).max(255).superRefine((b, ctx) => {
@@ -139,32 +138,10 @@ function changeId(product: string, release: string, key: string | undefined): st
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
-/** A fast, clear refusal from the database; the workflow's validator refuses on its own as well. */
-function mustBeOpen(rel: Release): void {
-  const where = `${rel.product}/${rel.name}`;
-  if (rel.state === 'closed') throw new ApiError('release_closed', `release ${where} is closed and accepts nothing`, { release: where });
-  if (rel.state === 'frozen') {
-    const next = rel.flow === 'binary' ? nextVersion([rel.name]) : 'the next release';
-    throw new ApiError('release_frozen', `release ${where} is frozen; request the change on ${next}`, { release: where, next });
-  }
-}
-
 async function loadChange(db: Db, product: string, release: string, id: string): Promise<ChangeRequest> {
   const change = await getChange(db, product, release, id);
   if (!change) throw new ApiError('change_not_found', `no change ${id} on ${product}/${release}`);
   return change;
-}
-
-/** The per-decision results a refused decide Update carries, if it is one. */
-function refusedResults(err: unknown): DecisionResult[] | undefined {
-  const cause = (err as { cause?: unknown }).cause;
-  const details = cause instanceof ApplicationFailure ? (cause.details?.[0] as { results?: DecisionResult[] } | undefined) : undefined;
-  return Array.isArray(details?.results) ? details.results : undefined;
-}
-
-/** A refusal from the workflow's answer for one request or decision, as the API's error. */
-function refusal(r: { code: string; message: string; details?: unknown }): ApiError {
-  return new ApiError(isErrorCode(r.code) ? r.code : 'internal', r.message, r.details);
 }
 
 export function changeRoutes(r: Routes, deps: AppDeps): void {
@@ -244,39 +221,21 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
 
   r.add({
     method: 'get', path: base, tag: 'changes', summary: 'Change requests, filtered and paginated', query: listQuery,
-    responses: { 200: 'a page of change requests' },
+    responses: {
+      200: 'a page of change requests; each pick request awaiting a decision in an open release has `applies`: whether it would apply on the ' +
+        'release head `head` now (`applies` with the paths it changes, `conflicts` with the conflicting paths, `already-present` with `presentSha`, ' +
+        'the release commit that holds it, `error` with `detail`), or `pending` while the worker works it out (read again)',
+    },
   }, async ({ query, actor, c }) => {
     const product = slugParam(c, 'product');
     const release = slugParam(c, 'release');
     requireView(actor, product);
-    await loadRelease(deps.db, product, release);
+    const rel = await loadRelease(deps.db, product, release);
     const page = await listChanges(deps.db, product, release, query);
-    return c.json({ items: page.items.map(presentChange), total: page.total, limit: query.limit, offset: query.offset });
+    const applies = await appliesOf(deps, rel, page.items);
+    const items = page.items.map((x) => ({ ...presentChange(x), ...(applies.has(x.id) ? { applies: applies.get(x.id) } : {}) }));
+    return c.json({ items, total: page.total, limit: query.limit, offset: query.offset });
   });
-
-  /** Decides through the release workflow and stores its answer. */
-  async function decide(rel: Release, decisions: Decision[], actor: Actor): Promise<DecisionResult[]> {
-    const results: DecisionResult[] = [];
-    // Each Update carries the reading of the requests it names (a reason may be 4,000 characters): 250 at a time.
-    const chunks = chunkBySize(decisions, (d) => jsonSize(d), 128 * 1024, 250);
-    let refusedFirst: unknown;
-    for (const chunk of chunks) {
-      try {
-        const answer = await withRelease(deps, rel, chunk.map((d) => d.id), (handle, known) =>
-          executeUpdateWithRetry(handle, decideUpdate, { args: [{ decisions: chunk, actor, known }] }));
-        await storeWrites(deps, rel, answer.writes);
-        results.push(...answer.results);
-      } catch (err) {
-        // A part none of whose decisions could apply is refused whole, with a result per decision.
-        const each = refusedResults(err);
-        if (chunks.length === 1 || !each) throw err;
-        refusedFirst ??= err;
-        results.push(...each);
-      }
-    }
-    if (refusedFirst && !results.some((x) => x.ok)) throw refusedFirst;
-    return results;
-  }
 
   r.add({
     method: 'post', path: `${base}/decisions`, tag: 'changes', summary: 'Approve or reject many change requests at once (owner)',
@@ -284,12 +243,7 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
   }, async ({ body, actor, c }) => {
     const product = slugParam(c, 'product');
     const release = slugParam(c, 'release');
-    requireOwner(actor, product);
-    const rel = await loadRelease(deps.db, product, release);
-    mustBeOpen(rel);
-    const results = await audited(deps.db, actor, 'change.decide', { product, release, details: { decisions: body.decisions } }, () =>
-      decide(rel, body.decisions, actor), (done) => ({ decisions: body.decisions, results: done }));
-    return c.json({ results });
+    return c.json({ results: await decideMany(deps, actor, product, release, body.decisions) });
   });
 
   r.add({
@@ -303,7 +257,7 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     const rel = await loadRelease(deps.db, product, release);
     mustBeOpen(rel);
     await audited(deps.db, actor, `change.${body.decision}`, { product, release, target: id, details: body }, async () => {
-      const [result] = await decide(rel, [{ id, ...body }], actor);
+      const [result] = await decide(deps, rel, [{ id, ...body }], actor);
       if (result && !result.ok) throw refusal(result);
     });
     return c.json(presentChange(await loadChange(deps.db, product, release, id)));
