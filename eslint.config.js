@@ -9,7 +9,7 @@ export default tseslint.config(
   { ignores: ['node_modules/**', '.culvert/**', 'dist/**', 'db/migrations/**'] },
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },

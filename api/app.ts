@@ -7,6 +7,7 @@ import { approvalRoutes } from './approvals/routes.ts';
 import { artifactRoutes } from './artifacts/routes.ts';
 import { auditRoutes } from './audit/routes.ts';
 import { changeRoutes } from './changes/routes.ts';
+import { webApp } from './web/app.tsx';
 import { codecRoutes } from './codec/routes.ts';
 import { commitRoutes } from './commits/routes.ts';
 import type { AppDeps, AppEnv } from './context.ts';
@@ -86,6 +87,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   artifactRoutes(routes, deps);
   auditRoutes(routes, deps);
   codecRoutes(routes, deps);
+  app.route('/ui', webApp(deps) as unknown as Hono<AppEnv>);
 
   const document = openApiDocument(routes.documented);
   routes.add({ method: 'get', path: '/openapi.json', tag: 'meta', auth: false, summary: 'This document', responses: { 200: 'OpenAPI 3.1' } }, ({ c }) => c.json(document));

@@ -15,20 +15,27 @@ export const sessionSeconds = 8 * 60 * 60;
 
 interface Claims { t: string; e: number }
 
-const sign = (key: Uint8Array, body: string): Buffer => createHmac('sha256', key).update(`culvert-session/1\0${body}`).digest();
+/**
+ * What a session is for: the codec's (the Temporal UI's decode calls) or the web page's (api/web). Each
+ * is signed under its own label, so neither cookie is ever taken for the other.
+ */
+export type SessionPurpose = 'codec' | 'web';
+const labels: Record<SessionPurpose, string> = { codec: 'culvert-session/1', web: 'culvert-web-session/1' };
+
+const sign = (key: Uint8Array, body: string, purpose: SessionPurpose): Buffer => createHmac('sha256', key).update(`${labels[purpose]}\0${body}`).digest();
 
 /** The cookie value for a session of this token until `expiresAt`. */
-export function sealSession(key: Uint8Array, tokenId: string, expiresAt: Date): string {
+export function sealSession(key: Uint8Array, tokenId: string, expiresAt: Date, purpose: SessionPurpose = 'codec'): string {
   const body = Buffer.from(JSON.stringify({ t: tokenId, e: Math.floor(expiresAt.getTime() / 1000) } satisfies Claims)).toString('base64url');
-  return `${body}.${sign(key, body).toString('base64url')}`;
+  return `${body}.${sign(key, body, purpose).toString('base64url')}`;
 }
 
 /** The token id a cookie value names, if it is ours, intact and not expired; undefined otherwise. */
-export function openSession(key: Uint8Array, value: string, now = new Date()): string | undefined {
+export function openSession(key: Uint8Array, value: string, now = new Date(), purpose: SessionPurpose = 'codec'): string | undefined {
   const [body, mac, extra] = value.split('.');
   if (!body || !mac || extra !== undefined) return undefined;
   const given = Buffer.from(mac, 'base64url');
-  const expected = sign(key, body);
+  const expected = sign(key, body, purpose);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
   let claims: Partial<Claims>;
   try {
@@ -41,7 +48,7 @@ export function openSession(key: Uint8Array, value: string, now = new Date()): s
 }
 
 /** Whether the caller reached this API over https (directly or through a proxy that says so). */
-function overHttps(c: Context): boolean {
+export function overHttps(c: Context): boolean {
   return new URL(c.req.url).protocol === 'https:' || (c.req.header('x-forwarded-proto') ?? '').split(',')[0]?.trim() === 'https';
 }
 

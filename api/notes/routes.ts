@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { snapshotOf } from '../../db/repos/trace.ts';
 import type { Snapshot } from '../../db/repos/trace.ts';
 import type { Release } from '../../db/schema.ts';
+import type { Actor } from '../../domain/types.ts';
 import { requireView } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
@@ -34,6 +35,16 @@ async function resolveRelease(deps: AppDeps, product: string, given: string, whi
   return { release, snapshot };
 }
 
+/** The notes between two releases of a product (viewer): the API's route and the web page. */
+export async function notesBetween(deps: AppDeps, actor: Actor, product: string, fromName: string, toName: string, merges: 'include' | 'exclude') {
+  requireView(actor, product);
+  await loadProduct(deps.db, product);
+  await awaitTraces(deps.db, [product]);
+  const from = await resolveRelease(deps, product, fromName, 'from');
+  const to = await resolveRelease(deps, product, toName, 'to');
+  return { from, to, set: await changesBetween(deps.db, from.snapshot, to.snapshot, Infinity, { merges }) };
+}
+
 export function notesRoutes(r: Routes, deps: AppDeps): void {
   r.add({
     method: 'get', path: '/v1/products/:product/notes', tag: 'tracing', query: querySchema,
@@ -41,12 +52,7 @@ export function notesRoutes(r: Routes, deps: AppDeps): void {
     responses: { 200: 'the notes', 400: 'bad query, or releases of another product', 404: 'unknown product or release' },
   }, async ({ query, actor, c }) => {
     const product = slugParam(c, 'product');
-    requireView(actor, product);
-    await loadProduct(deps.db, product);
-    await awaitTraces(deps.db, [product]);
-    const from = await resolveRelease(deps, product, query.from, 'from');
-    const to = await resolveRelease(deps, product, query.to, 'to');
-    const set = await changesBetween(deps.db, from.snapshot, to.snapshot, Infinity, { merges: query.merges });
+    const { from, to, set } = await notesBetween(deps, actor, product, query.from, query.to, query.merges);
     if (query.format === 'md') {
       const md = notesMarkdown(`${product} ${to.release.name} (since ${from.release.name})`, set, from.release.name);
       return c.body(md, 200, { 'content-type': 'text/markdown; charset=utf-8' });

@@ -7,7 +7,7 @@ import { advanceReleaseState, getRelease, listReleases } from '../../db/repos/re
 import { runsOfRelease } from '../../db/repos/runs.ts';
 import type { Release } from '../../db/schema.ts';
 import { fillTemplate, nextVersion, releaseWorkflowId } from '../../domain/types.ts';
-import type { ProductConfig } from '../../domain/types.ts';
+import type { Actor, ProductConfig } from '../../domain/types.ts';
 import { closeUpdate, cutUpdate, freezeUpdate, retryStageUpdate } from '../../workflows/release/messages.ts';
 import { releaseWorkflowType } from '../../workflows/release/flows.ts';
 import type { ReleaseInput } from '../../workflows/release/state.ts';
@@ -36,6 +36,28 @@ export async function loadRelease(db: Db, product: string, name: string): Promis
   const release = await getRelease(db, product, name);
   if (!release) throw new ApiError('release_not_found', `no release ${product}/${name}`, { product, release: name });
   return release;
+}
+
+/** Freezes a release (owner): the API's route and the web page's button. */
+export async function freezeRelease(deps: AppDeps, actor: Actor, product: string, name: string): Promise<Release> {
+  requireOwner(actor, product);
+  const release = await loadRelease(deps.db, product, name);
+  if (release.state !== 'open') throw new ApiError(release.state === 'closed' ? 'release_closed' : 'release_frozen', `release ${product}/${name} is already ${release.state}`);
+  await audited(deps.db, actor, 'release.freeze', { product, release: name }, () =>
+    withRelease(deps, release, [], (handle) => executeUpdateWithRetry(handle, freezeUpdate, { args: [{ actor }] })));
+  await advanceReleaseState(deps.db, product, name, 'frozen');
+  return loadRelease(deps.db, product, name);
+}
+
+/** Closes a release (owner): the API's route and the web page's button. */
+export async function closeRelease(deps: AppDeps, actor: Actor, product: string, name: string): Promise<Release> {
+  requireOwner(actor, product);
+  const release = await loadRelease(deps.db, product, name);
+  if (release.state === 'closed') throw new ApiError('release_closed', `release ${product}/${name} is already closed`);
+  await audited(deps.db, actor, 'release.close', { product, release: name }, () =>
+    withRelease(deps, release, [], (handle) => executeUpdateWithRetry(handle, closeUpdate, { args: [{ actor }] })));
+  await advanceReleaseState(deps.db, product, name, 'closed');
+  return loadRelease(deps.db, product, name);
 }
 
 export function presentRelease(deps: AppDeps, r: Release) {
@@ -130,30 +152,14 @@ export function releaseRoutes(r: Routes, deps: AppDeps): void {
     summary: 'Freeze a release (owner): no more changes; a binary release goes on to its final build, sign-off and publish',
     responses: { 200: 'the release', 403: 'not an owner', 409: 'not open' },
   }, async ({ actor, c }) => {
-    const productName = slugParam(c, 'product');
-    const name = slugParam(c, 'release');
-    requireOwner(actor, productName);
-    const release = await loadRelease(deps.db, productName, name);
-    if (release.state !== 'open') throw new ApiError(release.state === 'closed' ? 'release_closed' : 'release_frozen', `release ${productName}/${name} is already ${release.state}`);
-    await audited(deps.db, actor, 'release.freeze', { product: productName, release: name }, () =>
-      withRelease(deps, release, [], (handle) => executeUpdateWithRetry(handle, freezeUpdate, { args: [{ actor }] })));
-    await advanceReleaseState(deps.db, productName, name, 'frozen');
-    return c.json(presentRelease(deps, await loadRelease(deps.db, productName, name)));
+    return c.json(presentRelease(deps, await freezeRelease(deps, actor, slugParam(c, 'product'), slugParam(c, 'release'))));
   });
 
   r.add({
     method: 'post', path: '/v1/products/:product/releases/:release/close', tag: 'releases', summary: 'Close a release (owner): it accepts nothing afterwards',
     responses: { 200: 'the release', 403: 'not an owner', 409: 'already closed' },
   }, async ({ actor, c }) => {
-    const productName = slugParam(c, 'product');
-    const name = slugParam(c, 'release');
-    requireOwner(actor, productName);
-    const release = await loadRelease(deps.db, productName, name);
-    if (release.state === 'closed') throw new ApiError('release_closed', `release ${productName}/${name} is already closed`);
-    await audited(deps.db, actor, 'release.close', { product: productName, release: name }, () =>
-      withRelease(deps, release, [], (handle) => executeUpdateWithRetry(handle, closeUpdate, { args: [{ actor }] })));
-    await advanceReleaseState(deps.db, productName, name, 'closed');
-    return c.json(presentRelease(deps, await loadRelease(deps.db, productName, name)));
+    return c.json(presentRelease(deps, await closeRelease(deps, actor, slugParam(c, 'product'), slugParam(c, 'release'))));
   });
 
   r.add({

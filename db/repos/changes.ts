@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, ilike, inArray, like, or, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, ilike, inArray, like, max, or, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { changeRequests } from '../schema.ts';
@@ -114,4 +114,11 @@ export async function latestChanges(db: Db, product: string, release: string, li
   return db.select().from(changeRequests)
     .where(and(eq(changeRequests.product, product), eq(changeRequests.release, release)))
     .orderBy(desc(changeRequests.seq)).limit(limit);
+}
+
+/** Changes whenever a request of the release is filed or written: the web page's live refresh polls it. */
+export async function changesStamp(db: Db, product: string, release: string): Promise<string> {
+  const [row] = await db.select({ n: count(), at: max(changeRequests.updatedAt) }).from(changeRequests)
+    .where(and(eq(changeRequests.product, product), eq(changeRequests.release, release)));
+  return `${row?.n ?? 0}:${row?.at ? new Date(row.at).toISOString() : ''}`;
 }
