@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
 import { startStack, unique } from './helpers/stack.ts';
+import { waitFor } from './helpers/wait.ts';
 import type { Stack } from './helpers/stack.ts';
 
 const chromiumPath = process.env.CULVERT_CHROMIUM ?? '/usr/bin/chromium';
@@ -35,6 +36,7 @@ describe.skipIf(noBrowser)('the web page', () => {
   let product: string;
   let ownerToken: string;
   let viewerToken: string;
+  let qaToken: string;
   const trunk: string[] = [];
   const ids: string[] = [];
 
@@ -57,12 +59,17 @@ describe.skipIf(noBrowser)('the web page', () => {
     }
     await repo.push();
     const created = await stack.call('POST', '/v1/products', {
-      body: { name: product, repository: repo.remote, flow: 'cherry-pick', branchTemplate: 'releases/{name}', owners: ['olga'] },
+      body: {
+        name: product, repository: repo.remote, flow: 'cherry-pick', branchTemplate: 'releases/{name}', owners: ['olga'],
+        steps: { deploy: { argv: ['sh', '-c', 'true'] } },
+        environments: [{ name: 'staging', order: 1, production: false, gate: { group: ['quinn'], quorum: 1 } }],
+      },
     });
     expect(created.status, created.text).toBe(201);
     expect((await stack.call('POST', `/v1/products/${product}/releases`, { body: { name: 'stable-1', from: cutPoint } })).status).toBe(201);
     ownerToken = await stack.token('olga', 'owner', [product]);
     viewerToken = await stack.token('vic', 'viewer', [product]);
+    qaToken = await stack.token('quinn', 'owner', [product]);
     const ci = await stack.token('ci', 'ci', [product]);
     const filed = await stack.call('POST', `/v1/products/${product}/releases/stable-1/changes/batch`, {
       token: ci, body: { requests: trunk.map((sha, i) => ({ kind: 'pick', commits: [sha], reason: `customers hit bug ${i}`, severity: i % 10 === 0 ? 'hotfix' : 'normal' })) },
@@ -151,6 +158,36 @@ describe.skipIf(noBrowser)('the web page', () => {
     await page.close();
   }, 400_000);
 
+  it('deploys to staging after reading the preview, and QA signs the gate', async () => {
+    const page = await signIn(ownerToken, `/ui/p/${product}`);
+    await Promise.all([page.waitForURL((u) => u.pathname.endsWith('/deploy')), page.click('#environments a[href*="/deploy"]')]);
+    await page.selectOption('select[name=release]', 'stable-1');
+    await Promise.all([page.waitForURL((u) => u.searchParams.get('release') === 'stable-1'), page.click('main form[method=get] button')]);
+    // Staging runs nothing yet: it would gain the cut and the 150 picks.
+    expect(await text(page, '#summary')).toMatch(/^\d+ commits added, 0 removed$/);
+    expect(await text(page, '#added')).toContain('fix 0: crash in module 0');
+    await page.screenshot({ path: `${shots}deploy.png` });
+    await page.locator('main form[method=post] input[name=confirm]').check();
+    await Promise.all([page.waitForURL((u) => u.searchParams.has('deployed')), page.click('#deploy')]);
+    expect(await text(page, '.notice')).toContain('started');
+
+    // QA (in the gate's group) sees the gate and approves it; the deployment then runs.
+    const qa = await signIn(qaToken, '/ui/gates');
+    await qa.locator('#gates tr[data-gate]').first().waitFor();
+    expect(await text(qa, '#gates')).toContain('0 of 1');
+    await qa.fill('#gates input[name=comment]', 'QA passed');
+    await Promise.all([qa.waitForURL((u) => u.pathname === '/ui/gates'), qa.click('#gates button[value=approve]')]);
+    await waitFor('stable-1 to run on staging', async () => {
+      const envs = (await stack.call('GET', `/v1/products/${product}/environments`)).body.items as { name: string; current: { release: string } | null }[];
+      return envs.find((e) => e.name === 'staging')?.current?.release === 'stable-1' ? true : undefined;
+    });
+    await page.goto(`${base}/ui/p/${product}`);
+    expect(await text(page, '#environments tr[data-env="staging"] td:nth-child(2)')).toContain('stable-1');
+    expect(await text(page, '#environments tr[data-env="staging"]')).toContain('olga');
+    await qa.close();
+    await page.close();
+  }, 180_000);
+
   it('looks a commit up, reads notes and freezes with confirmation', async () => {
     const page = await signIn(ownerToken, '/ui/commits');
     await page.fill('input[name=sha]', (trunk[0] as string).slice(0, 10));
@@ -159,6 +196,16 @@ describe.skipIf(noBrowser)('the web page', () => {
     expect(await text(page, '#answer #releases')).toContain('pick');
 
     expect((await stack.call('POST', `/v1/products/${product}/releases`, { body: { name: 'stable-2' } })).status).toBe(201);
+    // Live: a request filed while the queue is open appears without a reload.
+    await page.goto(`${base}/ui/p/${product}/r/stable-2/queue?state=`);
+    expect(await page.locator('#queue tbody tr[data-id]').count()).toBe(0);
+    const ci = await stack.token('ci-2', 'ci', [product]);
+    const filed = await stack.call('POST', `/v1/products/${product}/releases/stable-2/changes`, { token: ci, body: { kind: 'pick', commits: [trunk[5]], reason: 'is it there?' } });
+    expect(filed.status, filed.text).toBe(200); // already present: stable-2 was cut after it
+    await page.locator('#queue tbody tr[data-id]').first().waitFor({ timeout: 30_000 });
+    expect(await page.evaluate('document.body.dataset.refreshed')).toBe('1');
+    expect(await text(page, '#queue tbody')).toContain('already-present');
+
     await page.goto(`${base}/ui/p/${product}/notes?from=stable-1&to=stable-2`);
     const notes = await text(page, '#notes-md');
     expect(notes).toContain('150 already in stable-1');

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { deployUpdate } from '../../workflows/release/messages.ts';
 import { audited } from '../audit/record.ts';
 import { requireOwner } from '../auth.ts';
+import type { Actor } from '../../domain/types.ts';
 import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { loadProduct } from '../products/routes.ts';
@@ -30,68 +31,71 @@ export function deploymentRoutes(r: Routes, deps: AppDeps): void {
     summary: 'Deploy click (owner): deploys the release head to an environment', body: deploySchema,
     responses: { 202: 'the deployment, pending', 409: 'non-production release to a production environment', 422: 'unknown environment' },
   }, async ({ body, actor, c }) => {
-    const product = slugParam(c, 'product');
-    const release = slugParam(c, 'release');
-    requireOwner(actor, product);
-    const config = (await loadProduct(deps.db, product)).config;
-    const rel = await loadRelease(deps.db, product, release);
-    const env = config.environments.find((e) => e.name === body.environment);
-    if (!env) throw new ApiError('unknown_environment', `product ${product} has no environment ${body.environment}`);
-    if (env.production && !rel.production) {
-      throw new ApiError('release_not_production', `release ${product}/${release} is not a production release and can never reach ${env.name}`);
-    }
-    let target: { commitSha: string; candidateId?: string } | undefined;
-    if (body.candidate) {
-      const found = (await candidatesOfRelease(deps.db, product, release)).find((x) => x.label === body.candidate && x.state === 'built');
-      if (!found) throw new ApiError('not_found', `release ${product}/${release} has no built candidate "${body.candidate}"`);
-      target = { commitSha: found.commitSha, candidateId: found.id };
-    }
-    const key = c.req.header('idempotency-key');
-    const deploymentId = key ? `dep-${createHash('sha256').update(`${product}\0${release}\0${key}`).digest('hex').slice(0, 32)}` : randomUUID();
-    if (rel.state === 'closed') {
-      // A closed release's workflow has finished; a rollback to it is a deployment workflow of its own.
+    const { status, ...answer } = await deployClick(deps, actor, slugParam(c, 'product'), slugParam(c, 'release'), body, c.req.header('idempotency-key'));
+    return c.json(answer, status);
+  });
+}
+
+/** The deploy click (owner), with an optional idempotency key: the API's route and the web page's button. */
+export async function deployClick(deps: AppDeps, actor: Actor, product: string, release: string, body: z.infer<typeof deploySchema>, key: string | undefined) {
+  requireOwner(actor, product);
+  const config = (await loadProduct(deps.db, product)).config;
+  const rel = await loadRelease(deps.db, product, release);
+  const env = config.environments.find((e) => e.name === body.environment);
+  if (!env) throw new ApiError('unknown_environment', `product ${product} has no environment ${body.environment}`);
+  if (env.production && !rel.production) {
+    throw new ApiError('release_not_production', `release ${product}/${release} is not a production release and can never reach ${env.name}`);
+  }
+  let target: { commitSha: string; candidateId?: string } | undefined;
+  if (body.candidate) {
+    const found = (await candidatesOfRelease(deps.db, product, release)).find((x) => x.label === body.candidate && x.state === 'built');
+    if (!found) throw new ApiError('not_found', `release ${product}/${release} has no built candidate "${body.candidate}"`);
+    target = { commitSha: found.commitSha, candidateId: found.id };
+  }
+  const deploymentId = key ? `dep-${createHash('sha256').update(`${product}\0${release}\0${key}`).digest('hex').slice(0, 32)}` : randomUUID();
+  if (rel.state === 'closed') {
+    // A closed release's workflow has finished; a rollback to it is a deployment workflow of its own.
+    const job: DeployJob = {
+      deploymentId, environment: env.name, commitSha: target?.commitSha ?? rel.headSha, trigger: 'deploy.clicked', requestedBy: actor.name,
+      ...(target?.candidateId ? { candidateId: target.candidateId } : {}),
+    };
+    await audited(deps.db, actor, 'deploy.click', { product, release, target: deploymentId, details: body }, () =>
+      deps.temporal.client.workflow.start(deployment, {
+        workflowId: deploymentWorkflowId(deploymentId), taskQueue: deps.temporal.taskQueue, workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        args: [{ product: config, release, production: rel.production, job }],
+      }).catch((err: unknown) => {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      }));
+    return { deploymentId, environment: env.name, commitSha: job.commitSha, state: 'pending', product, release, status: 202 as const };
+  }
+  // A click sent again (same Idempotency-Key) is answered with the deployment it started.
+  const earlier = await getDeployment(deps.db, deploymentId);
+  if (earlier && earlier.product === product && earlier.release === release) {
+    return { deploymentId, environment: earlier.environment, commitSha: earlier.commitSha, state: earlier.state as string, product, release, status: 202 as const };
+  }
+  const { job } = await audited(deps.db, actor, 'deploy.click', { product, release, target: deploymentId, details: body }, () => naming({ deploymentId }, async () => {
+    // The head the API shows (a merge records it before its workflow hears back), unless a candidate is named.
+    const input = { deploymentId, environment: body.environment, commitSha: rel.headSha, ...target, actor };
+    const accepted = await withRelease(deps, rel, [], (handle) => executeUpdateWithRetry(handle, deployUpdate, {
+      args: [input], updateId: updateIdFor(`deploy-${deploymentId}`, input),
+    }).catch((err: unknown) => {
+      // Accepted means queued: the handler is synchronous and, for a click without a key (a new id), its
+      // job is the click's input, so the deployment is certain and is answered as such rather than as
+      // "look before trying again" (a client that cannot see it yet would click again: two deployments).
+      // A keyed click may share its id with a copy that queued another head; its client retries safely.
+      if (key || !(err instanceof UpdateAcceptedUnread)) throw err;
       const job: DeployJob = {
-        deploymentId, environment: env.name, commitSha: target?.commitSha ?? rel.headSha, trigger: 'deploy.clicked', requestedBy: actor.name,
+        deploymentId, environment: env.name, commitSha: input.commitSha, trigger: 'deploy.clicked', requestedBy: actor.name,
         ...(target?.candidateId ? { candidateId: target.candidateId } : {}),
       };
-      await audited(deps.db, actor, 'deploy.click', { product, release, target: deploymentId, details: body }, () =>
-        deps.temporal.client.workflow.start(deployment, {
-          workflowId: deploymentWorkflowId(deploymentId), taskQueue: deps.temporal.taskQueue, workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          args: [{ product: config, release, production: rel.production, job }],
-        }).catch((err: unknown) => {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        }));
-      return c.json({ deploymentId, environment: env.name, commitSha: job.commitSha, state: 'pending', product, release }, 202);
-    }
-    // A click sent again (same Idempotency-Key) is answered with the deployment it started.
-    const earlier = await getDeployment(deps.db, deploymentId);
-    if (earlier && earlier.product === product && earlier.release === release) {
-      return c.json({ deploymentId, environment: earlier.environment, commitSha: earlier.commitSha, state: earlier.state, product, release }, 202);
-    }
-    const { job } = await audited(deps.db, actor, 'deploy.click', { product, release, target: deploymentId, details: body }, () => naming({ deploymentId }, async () => {
-      // The head the API shows (a merge records it before its workflow hears back), unless a candidate is named.
-      const input = { deploymentId, environment: body.environment, commitSha: rel.headSha, ...target, actor };
-      const accepted = await withRelease(deps, rel, [], (handle) => executeUpdateWithRetry(handle, deployUpdate, {
-        args: [input], updateId: updateIdFor(`deploy-${deploymentId}`, input),
-      }).catch((err: unknown) => {
-        // Accepted means queued: the handler is synchronous and, for a click without a key (a new id), its
-        // job is the click's input, so the deployment is certain and is answered as such rather than as
-        // "look before trying again" (a client that cannot see it yet would click again: two deployments).
-        // A keyed click may share its id with a copy that queued another head; its client retries safely.
-        if (key || !(err instanceof UpdateAcceptedUnread)) throw err;
-        const job: DeployJob = {
-          deploymentId, environment: env.name, commitSha: input.commitSha, trigger: 'deploy.clicked', requestedBy: actor.name,
-          ...(target?.candidateId ? { candidateId: target.candidateId } : {}),
-        };
-        return { job };
-      }));
-      // Stored now so the caller sees its deployment at once; the release records it as well.
-      await upsertDeployment(deps.db, {
-        id: accepted.job.deploymentId, product, release, environment: accepted.job.environment, commitSha: accepted.job.commitSha,
-        trigger: accepted.job.trigger, requestedBy: accepted.job.requestedBy, state: 'pending', runId: null,
-      });
-      return accepted;
+      return { job };
     }));
-    return c.json({ deploymentId: job.deploymentId, environment: job.environment, commitSha: job.commitSha, state: 'pending', product, release }, 202);
-  });
+    // Stored now so the caller sees its deployment at once; the release records it as well.
+    await upsertDeployment(deps.db, {
+      id: accepted.job.deploymentId, product, release, environment: accepted.job.environment, commitSha: accepted.job.commitSha,
+      trigger: accepted.job.trigger, requestedBy: accepted.job.requestedBy, state: 'pending', runId: null,
+    });
+    return accepted;
+  }));
+  return { deploymentId: job.deploymentId, environment: job.environment, commitSha: job.commitSha, state: 'pending', product, release, status: 202 as const };
 }

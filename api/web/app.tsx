@@ -6,6 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
@@ -43,6 +44,11 @@ import { AuditPage, ChangePage, CommitPage, ErrorPage, NotesPage, ProductPage, S
 import { QueuePage, queueStates } from './pages/queue.tsx';
 import type { Applies, QueueFilter } from './pages/queue.tsx';
 import { ReleasePage } from './pages/release.tsx';
+import { DeployPage, GatesPage } from './pages/deploy.tsx';
+import { deployClick } from '../deployments/routes.ts';
+import { voteOnGate } from '../approvals/routes.ts';
+import { previewDeployment } from '../notes/preview.ts';
+import { awaitTraces } from '../commits/fresh.ts';
 import { csrfFor, csrfMatches, sameOrigin, webSessionSeconds, webSetCookie, webCookie } from './session.ts';
 import { appliesOf } from '../changes/preview.ts';
 
@@ -189,7 +195,9 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
       Promise.all(ordered.map((e) => environmentHistory(deps.db, product, e.name, 5))),
     ]);
     const envs = ordered.map((env, i) => ({ env, current: current.get(env.name), history: histories[i] ?? [] }));
-    return c.html(<ProductPage ctx={ctxOf(c)} product={product} releases={releases} envs={envs} />);
+    const deployed = c.req.query('deployed');
+    const notice = deployed ? `Deployment ${deployed.slice(0, 80)} started: the board shows it once it finishes.` : undefined;
+    return c.html(<ProductPage ctx={ctxOf(c)} product={product} releases={releases} envs={envs} {...(notice ? { notice } : {})} />);
   });
 
   const releasePage = async (c: WebContext, notice?: string) => {
@@ -197,6 +205,7 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
     const product = slugOf(c, 'product');
     const name = slugOf(c, 'release');
     requireView(actor, product);
+    const stamp = await stampOf(product, name);
     const release = await loadRelease(deps.db, product, name);
     const [changes, runs, deployments, candidates, approvals, awaiting] = await Promise.all([
       latestChanges(deps.db, product, name, 50),
@@ -208,7 +217,7 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
     ]);
     const artifacts = await artifactsOfCandidates(deps.db, candidates.map((x) => x.id));
     return c.html(<ReleasePage ctx={ctxOf(c)} v={{
-      release, temporalUrl: workflowLink(deps.temporal, release.workflowId), mayDecide: mayDecide(actor, product),
+      release, stamp, temporalUrl: workflowLink(deps.temporal, release.workflowId), mayDecide: mayDecide(actor, product),
       changes, runs, deployments, candidates, artifacts, approvals, awaiting: awaiting.total, ...(notice ? { notice } : {}),
     }} />);
   };
@@ -227,13 +236,18 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
     return releasePage(c, 'Closed: open requests were withdrawn.');
   });
 
+  /** What the live refresh compares: read before a page's data, so a change made while it renders is seen. */
+  const stampOf = async (product: string, name: string): Promise<string> => {
+    const [release, changes, previews] = await Promise.all([getRelease(deps.db, product, name), changesStamp(deps.db, product, name), previewsStamp(deps.db, product, name)]);
+    return `${release?.state}:${release?.headSha}:${release?.updatedAt?.toISOString()}:${changes}:${previews}`;
+  };
+
   web.get('/p/:product/r/:release/stamp', async (c) => {
     const actor = signedIn(c);
     const product = slugOf(c, 'product');
     const name = slugOf(c, 'release');
     requireView(actor, product);
-    const [release, changes, previews] = await Promise.all([getRelease(deps.db, product, name), changesStamp(deps.db, product, name), previewsStamp(deps.db, product, name)]);
-    return c.json({ stamp: `${release?.state}:${release?.headSha}:${release?.updatedAt?.toISOString()}:${changes}:${previews}` });
+    return c.json({ stamp: await stampOf(product, name) });
   });
 
   const queuePage = async (c: WebContext, decided?: { results: Awaited<ReturnType<typeof decideMany>>; comment?: string }) => {
@@ -241,6 +255,7 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
     const product = slugOf(c, 'product');
     const name = slugOf(c, 'release');
     requireView(actor, product);
+    const stamp = await stampOf(product, name);
     const release = await loadRelease(deps.db, product, name);
     const filter = queueFilter(c);
     const record = await getProduct(deps.db, product);
@@ -254,7 +269,7 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
     const severities = Object.keys((record?.config as ProductConfig | undefined)?.severities ?? {}).length > 0
       ? Object.keys((record?.config as ProductConfig).severities ?? {}) : ['normal', 'hotfix', 'security'];
     return c.html(<QueuePage ctx={ctxOf(c)} v={{
-      release, items: page.items, total: page.total, filter, mayDecide: mayDecide(actor, product), severities, seqOf,
+      release, stamp, items: page.items, total: page.total, filter, mayDecide: mayDecide(actor, product), severities, seqOf,
       applies: applies as Map<string, Applies>,
       ...(decided ? { results: decided.results.map((result) => ({ result, seq: seqOf.get(result.id) ?? null })), ...(decided.comment ? { comment: decided.comment } : {}) } : {}),
     }} />);
@@ -342,6 +357,54 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
     const entries = await auditOfProduct(deps.db, product, 100, Number.isFinite(before) && before > 0 ? before : undefined);
     const last = entries.at(-1);
     return c.html(<AuditPage ctx={ctxOf(c)} product={product} entries={entries} next={entries.length === 100 && last ? last.id : null} />);
+  });
+
+  web.get('/p/:product/deploy', async (c) => {
+    const actor = signedIn(c);
+    const product = slugOf(c, 'product');
+    requireView(actor, product);
+    const record = await getProduct(deps.db, product);
+    if (!record) throw new ApiError('product_not_found', `no product ${product}`);
+    const config = record.config as ProductConfig;
+    const env = config.environments.find((e) => e.name === c.req.query('environment'));
+    if (!env) throw new ApiError('unknown_environment', `product ${product} has no environment ${(c.req.query('environment') ?? '').slice(0, 80)}`);
+    const releases = (await listReleases(deps.db, product)).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+    const name = c.req.query('release') ?? releases.find((r) => r.state !== 'closed')?.name ?? releases[0]?.name;
+    if (!name) throw new ApiError('release_not_found', `${product} has no release to deploy`);
+    const rel = await loadRelease(deps.db, product, name.slice(0, 100));
+    await awaitTraces(deps.db, [product]);
+    const preview = await previewDeployment(deps.db, product, env, rel, 500);
+    return c.html(<DeployPage ctx={ctxOf(c)} product={product} preview={preview} releases={releases} nonce={randomUUID()} mayDeploy={mayDecide(actor, product)} />);
+  });
+
+  web.post('/p/:product/deploy', async (c) => {
+    const actor = signedIn(c);
+    const product = slugOf(c, 'product');
+    const form = await c.req.parseBody();
+    if (form.confirm !== 'yes') throw new ApiError('bad_request', 'tick that you read the changes to deploy');
+    const environment = typeof form.environment === 'string' ? form.environment : '';
+    const release = typeof form.release === 'string' ? form.release : '';
+    if (!slug.safeParse(environment).success || !slug.safeParse(release).success) throw new ApiError('bad_request', 'choose an environment and a release');
+    const key = typeof form.key === 'string' && /^[0-9a-f-]{36}$/.test(form.key) ? `web-${form.key}` : undefined;
+    const done = await deployClick(deps, actor, product, release, { environment }, key);
+    return c.redirect(`/ui/p/${encodeURIComponent(product)}?deployed=${encodeURIComponent(done.deploymentId)}`, 303);
+  });
+
+  web.get('/gates', async (c) => {
+    const actor = signedIn(c);
+    const gates = (await listApprovals(deps.db, { state: 'pending' })).filter((g) => canSee(actor, g.product));
+    const mayVote = (g: (typeof gates)[number]) => actor.role !== 'viewer' && (actor.role === 'admin' || g.group.includes(actor.name)) && g.excluded !== actor.name && !g.votes.some((v) => v.by === actor.name);
+    return c.html(<GatesPage ctx={ctxOf(c)} gates={gates} mayVote={mayVote} />);
+  });
+
+  web.post('/gates/:id', async (c) => {
+    const actor = signedIn(c);
+    const form = await c.req.parseBody();
+    const decision = form.decision === 'approve' || form.decision === 'reject' ? form.decision : null;
+    if (!decision) throw new ApiError('bad_request', 'approve or reject');
+    const comment = typeof form.comment === 'string' && form.comment.trim() ? form.comment.trim().slice(0, 4000) : undefined;
+    await voteOnGate(deps, actor, c.req.param('id').slice(0, 200), { decision, ...(comment ? { comment } : {}) });
+    return c.redirect('/ui/gates', 303);
   });
 
   return web;

@@ -85,7 +85,8 @@ export const script = `
   // Live: poll a cheap stamp; when it changes, fetch this page and swap the live parts, keeping the selection.
   const live = document.body.dataset.stamp;
   if (live) {
-    let seen = null;
+    // The stamp the page was rendered at: a change made since is seen on the first tick.
+    let seen = document.body.dataset.stampValue || null;
     const tick = async () => {
       try {
         const res = await fetch(live, { credentials: 'same-origin', headers: { accept: 'application/json' } });

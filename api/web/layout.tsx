@@ -35,7 +35,7 @@ const stateTone: Record<string, string> = {
 };
 export const State = ({ s }: { s: string | null | undefined }) => <span class={`pill ${stateTone[s ?? ''] ?? ''}`}>{s ?? '—'}</span>;
 
-export function Layout(props: { ctx: PageContext; title: string; stamp?: string; children?: Child }) {
+export function Layout(props: { ctx: PageContext; title: string; stamp?: string; stampValue?: string; children?: Child }) {
   const { actor, csrf } = props.ctx;
   return (
     <html lang="en">
@@ -45,7 +45,7 @@ export function Layout(props: { ctx: PageContext; title: string; stamp?: string;
         <title>{`${props.title} · Culvert`}</title>
         <link rel="stylesheet" href={cssPath} />
       </head>
-      <body data-stamp={props.stamp}>
+      <body data-stamp={props.stamp} data-stamp-value={props.stampValue}>
         <header>
           <a href="/ui">Culvert</a>
           {actor ? (

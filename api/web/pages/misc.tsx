@@ -34,14 +34,15 @@ export function ErrorPage({ ctx, status, code, message }: { ctx: PageContext; st
 
 export interface EnvRow { env: EnvironmentConfig; current: Deployment | undefined; history: Deployment[] }
 
-export function ProductPage({ ctx, product, releases, envs }: { ctx: PageContext; product: string; releases: Release[]; envs: EnvRow[] }) {
+export function ProductPage({ ctx, product, releases, envs, notice }: { ctx: PageContext; product: string; releases: Release[]; envs: EnvRow[]; notice?: string }) {
   const now = Date.now();
   return (
     <Layout ctx={ctx} title={product}>
       <h1>{product}</h1>
+      {notice ? <div class="notice" role="status">{notice}</div> : null}
       <h2>Environments</h2>
       <table id="environments">
-        <thead><tr><th>Environment</th><th>Runs now</th><th>Since</th><th>Deployed by</th><th>Before that</th></tr></thead>
+        <thead><tr><th>Environment</th><th>Runs now</th><th>Since</th><th>Deployed by</th><th>Before that</th><th></th></tr></thead>
         <tbody>{envs.map(({ env, current, history }) => (
           <tr data-env={env.name}>
             <td>{env.name}{env.production ? <span class="pill warn">production</span> : null}</td>
@@ -49,6 +50,7 @@ export function ProductPage({ ctx, product, releases, envs }: { ctx: PageContext
             <td>{current?.finishedAt ? `${ago(current.finishedAt, now)} ago` : '—'}</td>
             <td>{current?.requestedBy ?? '—'}</td>
             <td class="small">{history.filter((d) => d.id !== current?.id).slice(0, 3).map((d) => <div>{d.release} <Sha sha={d.commitSha} n={8} /> <State s={d.state} /></div>)}</td>
+            <td><a href={`${productUrl(product)}/deploy?environment=${enc(env.name)}`}>Deploy or roll back…</a></td>
           </tr>
         ))}</tbody>
       </table>

@@ -24,6 +24,8 @@ export interface Applies { state: string; head?: string; paths?: string[]; prese
 
 export interface QueueView {
   release: Release;
+  /** The live-refresh stamp when the page's data was read. */
+  stamp: string;
   items: ChangeRequest[];
   total: number;
   filter: QueueFilter;
@@ -94,7 +96,7 @@ export function QueuePage({ ctx, v }: { ctx: PageContext; v: QueueView }) {
   const here = `${releaseUrl(r.product, r.name)}/queue`;
   const now = Date.now();
   return (
-    <Layout ctx={ctx} title={`${r.product}/${r.name} triage`} stamp={`${releaseUrl(r.product, r.name)}/stamp`}>
+    <Layout ctx={ctx} title={`${r.product}/${r.name} triage`} stamp={`${releaseUrl(r.product, r.name)}/stamp`} stampValue={v.stamp}>
       <h1><a href={productUrl(r.product)}>{r.product}</a> / <a href={releaseUrl(r.product, r.name)}>{r.name}</a> · triage <State s={r.state} /></h1>
       {v.results ? (
         <div class="notice" id="results">

@@ -7,6 +7,8 @@ import type { PageContext } from '../layout.tsx';
 
 export interface ReleaseView {
   release: Release;
+  /** The live-refresh stamp when the page's data was read. */
+  stamp: string;
   temporalUrl: string | null;
   mayDecide: boolean;
   changes: ChangeRequest[];
@@ -26,7 +28,7 @@ export function ReleasePage({ ctx, v }: { ctx: PageContext; v: ReleaseView }) {
   const byEnv = new Map<string, Deployment[]>();
   for (const d of v.deployments) byEnv.set(d.environment, [...(byEnv.get(d.environment) ?? []), d]);
   return (
-    <Layout ctx={ctx} title={`${r.product}/${r.name}`} stamp={`${url}/stamp`}>
+    <Layout ctx={ctx} title={`${r.product}/${r.name}`} stamp={`${url}/stamp`} stampValue={v.stamp}>
       <h1><a href={productUrl(r.product)}>{r.product}</a> / {r.name} <State s={r.state} /></h1>
       {v.notice ? <div class="notice">{v.notice}</div> : null}
       <div id="release-facts" data-live="1">
