@@ -170,7 +170,7 @@ export async function startBenchStack(o: { address: string; namespace: string; w
   const connection = await Connection.connect({ address: o.address });
   const codec = new CulvertPayloadCodec(randomBytes(32));
   const client = culvertClient(connection, o.namespace, codec);
-  const app = createApp({ db: database.db, temporal: { client, namespace: o.namespace, taskQueue, uiUrl: null, codec } });
+  const app = createApp({ db: database.db, temporal: { client, namespace: o.namespace, taskQueue, uiUrl: null, codec }, sessionKey: codec.sessionKey() });
   const { secret: adminToken } = await issueToken(database.db, { name: 'bench-admin', role: 'admin', products: null });
   const nativeConnection = await NativeConnection.connect({ address: o.address });
   const worker: Worker = await createWorker({

@@ -17,8 +17,9 @@ import { formatResult } from './lib.ts';
 import { picksBench } from './picks.ts';
 import { traceBench } from './trace.ts';
 import { updateRoundtrip } from './update-roundtrip.ts';
+import { webQueueBench } from './web-queue.ts';
 
-const benchmarks: Benchmark[] = [approvalRoundtrip, updateRoundtrip, traceBench, picksBench];
+const benchmarks: Benchmark[] = [approvalRoundtrip, updateRoundtrip, traceBench, picksBench, webQueueBench];
 const noopWorkflowPath = fileURLToPath(new URL('./noop-workflow.ts', import.meta.url));
 
 function usage(): string {

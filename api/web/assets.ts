@@ -37,6 +37,7 @@ dl.facts dt{color:#6b6b6b}dl.facts dd{margin:0}
 .error{border-left-color:#b42318;background:#fbe1e1}
 pre.md{white-space:pre-wrap;background:#fff;border:1px solid #e3e3e3;padding:.5rem}
 .paths{max-width:22rem}
+td.commits{min-width:26rem}
 @media (max-width:700px){main{padding:.4rem}th.wide,td.wide{display:none}table{font-size:12px}}
 `;
 

@@ -70,9 +70,9 @@ function Row({ x, v, now }: { x: ChangeRequest; v: QueueView; now: number }) {
       <td>{x.kind}</td>
       <td><State s={x.state} />{x.conflictPaths && x.conflictPaths.length > 0 ? <div class="small muted">conflicts: {x.conflictPaths.join(', ')}</div> : null}
         {x.failure ? <div class="small muted">{x.failure}</div> : null}</td>
-      <td>
+      <td class="commits">
         {x.kind === 'merge' ? <div><code>{x.branch}</code> <Sha sha={x.sourceSha} /></div> : null}
-        {x.commitDetails.map((c) => <div><Sha sha={c.sha} n={9} /> {c.subject} <span class="muted">— {c.author}</span></div>)}
+        {x.commitDetails.map((c) => <div><Sha sha={c.sha} n={9} /> {c.subject} <span class="muted">— {c.author.replace(/\s*<[^>]*>$/, '')}</span></div>)}
         {x.commitDetails.length === 0 && x.commits.length > 0 ? x.commits.map((c) => <div><Sha sha={c} n={9} /></div>) : null}
         {x.reason ? <div class="small">“{x.reason}”</div> : null}
       </td>
