@@ -115,7 +115,7 @@ describe.skipIf(noBrowser)('the web page', () => {
     expect(await conflicts.count()).toBe(PICKS / 20 - 1);
     expect(await text(page, `#queue tr[data-seq="20"]`)).toContain('applies cleanly');
     expect(await text(page, `#queue tr[data-seq="40"]`)).toContain('conflicts in shared.txt');
-    await page.screenshot({ path: `${shots}queue.png` });
+    await page.screenshot({ path: `${shots}queue.png`, clip: { x: 0, y: 0, width: 1280, height: 520 } });
 
     // Find: `/` focuses the search; a text query narrows the rows.
     await page.keyboard.press('/');
@@ -166,7 +166,7 @@ describe.skipIf(noBrowser)('the web page', () => {
     // Staging runs nothing yet: it would gain the cut and the 150 picks.
     expect(await text(page, '#summary')).toMatch(/^\d+ commits added, 0 removed$/);
     expect(await text(page, '#added')).toContain('fix 0: crash in module 0');
-    await page.screenshot({ path: `${shots}deploy.png` });
+    await page.screenshot({ path: `${shots}deploy.png`, clip: { x: 0, y: 0, width: 1280, height: 520 } });
     await page.locator('main form[method=post] input[name=confirm]').check();
     await Promise.all([page.waitForURL((u) => u.searchParams.has('deployed')), page.click('#deploy')]);
     expect(await text(page, '.notice')).toContain('started');
@@ -211,7 +211,7 @@ describe.skipIf(noBrowser)('the web page', () => {
     expect(notes).toContain('150 already in stable-1');
     expect(notes).toContain('fix 198: crash in module 198');
     await page.goto(`${base}/ui/p/${product}/r/stable-1`);
-    await page.screenshot({ path: `${shots}release.png` });
+    await page.screenshot({ path: `${shots}release.png`, clip: { x: 0, y: 0, width: 1280, height: 520 } });
     // The confirmation is required: without it the browser does not even send the form.
     await page.click('#freeze');
     expect((await stack.call('GET', `/v1/products/${product}/releases/stable-1`)).body.state).toBe('open');
