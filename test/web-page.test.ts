@@ -172,8 +172,9 @@ describe.skipIf(noBrowser)('the web page', () => {
     expect(await text(page, '.notice')).toContain('started');
 
     // QA (in the gate's group) sees the gate and approves it; the deployment then runs.
+    await waitFor('the staging gate', async () => ((await stack.call('GET', `/v1/approvals?state=pending&product=${product}`)).body.items.length > 0 ? true : undefined));
     const qa = await signIn(qaToken, '/ui/gates');
-    await qa.locator('#gates tr[data-gate]').first().waitFor();
+    expect(await qa.locator('#gates tr[data-gate]').count()).toBe(1);
     expect(await text(qa, '#gates')).toContain('0 of 1');
     await qa.fill('#gates input[name=comment]', 'QA passed');
     await Promise.all([qa.waitForURL((u) => u.pathname === '/ui/gates'), qa.click('#gates button[value=approve]')]);

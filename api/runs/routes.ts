@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { getRun } from '../../db/repos/runs.ts';
 import { requireView } from '../auth.ts';
+import type { StepRun } from '../../db/schema.ts';
 import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import type { Routes } from '../route.ts';
@@ -36,17 +37,25 @@ export function runRoutes(r: Routes, deps: AppDeps): void {
   }, async ({ actor, query, c }) => {
     const run = await load(param(c, 'id'));
     requireView(actor, run.product);
-    let size: number;
-    try {
-      size = (await stat(run.logPath)).size;
-    } catch (err) {
-      throw new ApiError('not_found', `the log of run ${run.id} is not on this host`, undefined, { cause: err });
-    }
-    // What was written when asked: a running step's log keeps growing, the answer does not.
-    const start = query.tail === undefined ? 0 : Math.max(0, size - query.tail);
-    const headers = { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(size - start), 'culvert-log-size': String(size) };
-    if (size === start) return c.body(null, 200, headers);
-    const file = createReadStream(run.logPath, { start, end: size - 1, highWaterMark: 256 * 1024 });
-    return c.body(Readable.toWeb(file) as ReadableStream<Uint8Array>, 200, headers);
+    const log = await readLog(run, query.tail);
+    return log.body ? c.body(log.body, 200, log.headers) : c.body(null, 200, log.headers);
   });
+}
+
+/**
+ * A run's log as a stream of what was written when asked (a running step's log keeps growing, the
+ * answer does not), all of it or its last `tail` bytes: the API's route and the web page.
+ */
+export async function readLog(run: StepRun, tail: number | undefined): Promise<{ body: ReadableStream<Uint8Array> | null; headers: Record<string, string> }> {
+  let size: number;
+  try {
+    size = (await stat(run.logPath)).size;
+  } catch (err) {
+    throw new ApiError('not_found', `the log of run ${run.id} is not on this host`, undefined, { cause: err });
+  }
+  const start = tail === undefined ? 0 : Math.max(0, size - tail);
+  const headers = { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(size - start), 'culvert-log-size': String(size) };
+  if (size === start) return { body: null, headers };
+  const file = createReadStream(run.logPath, { start, end: size - 1, highWaterMark: 256 * 1024 });
+  return { body: Readable.toWeb(file) as ReadableStream<Uint8Array>, headers };
 }

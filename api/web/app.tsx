@@ -3,87 +3,41 @@
 // one small script (assets.ts). It reads through the same repositories and acts through the same
 // functions as the API (decideMany, freezeRelease, findCommit, notesBetween), so authorization, audit and
 // Temporal messages are the API's own; only the session differs (a cookie, session.ts).
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
-import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
-import { z } from 'zod';
 import { listApprovals } from '../../db/repos/approvals.ts';
 import { auditOfProduct } from '../../db/repos/audit.ts';
-import { candidatesOfRelease, artifactsOfCandidates } from '../../db/repos/candidates.ts';
-import { changesStamp, getChange, listChanges, latestChanges } from '../../db/repos/changes.ts';
-import { currentDeployments, deploymentsOfRelease, environmentHistory } from '../../db/repos/deployments.ts';
-import { getProduct, listProducts } from '../../db/repos/products.ts';
-import { getRelease, listReleases } from '../../db/repos/releases.ts';
-import { getRun, runsByIds, runsOfRelease } from '../../db/repos/runs.ts';
-import { changesByIds } from '../../db/repos/trace.ts';
-import { previewsStamp } from '../../db/repos/pick-previews.ts';
+import { listChanges } from '../../db/repos/changes.ts';
+import { currentDeployments, environmentHistory } from '../../db/repos/deployments.ts';
+import { listProducts } from '../../db/repos/products.ts';
+import { listReleases } from '../../db/repos/releases.ts';
+import { getRun } from '../../db/repos/runs.ts';
 import { findLiveTokenById, findToken } from '../../db/repos/tokens.ts';
-import type { ApiToken } from '../../db/schema.ts';
 import { mayDecide } from '../../domain/types.ts';
-import type { Actor, ProductConfig } from '../../domain/types.ts';
+import type { Actor } from '../../domain/types.ts';
 import { audit } from '../audit/record.ts';
 import { requireView } from '../auth.ts';
-import { decideMany } from '../changes/decide.ts';
 import { findCommit } from '../commits/routes.ts';
 import type { AppDeps } from '../context.ts';
-import { workflowLink } from '../context.ts';
 import { ApiError, toApiError } from '../errors.ts';
 import { notesMarkdown } from '../notes/notes.ts';
 import { notesBetween } from '../notes/routes.ts';
-import { closeRelease, freezeRelease, loadRelease } from '../releases/routes.ts';
+import { loadRelease } from '../releases/routes.ts';
 import { openSession, sealSession } from '../session.ts';
 import { css, cssPath, script, scriptPath } from './assets.ts';
-import type { PageContext } from './layout.tsx';
-import { releaseUrl } from './layout.tsx';
 import { HomePage } from './pages/home.tsx';
-import { AuditPage, ChangePage, CommitPage, ErrorPage, NotesPage, ProductPage, SignInPage } from './pages/misc.tsx';
-import { QueuePage, queueStates } from './pages/queue.tsx';
-import type { Applies, QueueFilter } from './pages/queue.tsx';
-import { ReleasePage } from './pages/release.tsx';
+import { AuditPage, CommitPage, ErrorPage, NotesPage, ProductPage, SignInPage } from './pages/misc.tsx';
+import { readLog } from '../runs/routes.ts';
 import { DeployPage, GatesPage } from './pages/deploy.tsx';
 import { deployClick } from '../deployments/routes.ts';
 import { voteOnGate } from '../approvals/routes.ts';
 import { previewDeployment } from '../notes/preview.ts';
 import { awaitTraces } from '../commits/fresh.ts';
 import { csrfFor, csrfMatches, sameOrigin, webSessionSeconds, webSetCookie, webCookie } from './session.ts';
-import { appliesOf } from '../changes/preview.ts';
-
-interface WebEnv {
-  Variables: { actor: Actor | null; token: ApiToken | null; csrf: string };
-}
-type WebContext = Context<WebEnv>;
-
-const policy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-const slug = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,99}$/);
-
-const ctxOf = (c: WebContext): PageContext => ({ actor: c.get('actor'), csrf: c.get('csrf') });
-const signedIn = (c: WebContext): Actor => {
-  const actor = c.get('actor');
-  if (!actor) throw new ApiError('unauthorized', 'sign in first');
-  return actor;
-};
-const slugOf = (c: WebContext, name: string): string => {
-  const v = c.req.param(name) ?? '';
-  if (!slug.safeParse(v).success) throw new ApiError('bad_request', `"${v.slice(0, 80)}" is not a valid ${name} name`);
-  return v;
-};
-const canSee = (actor: Actor, product: string): boolean => actor.role === 'admin' || actor.products === null || actor.products.includes(product);
-
-/** A safe place to go after signing in: a path of this page, never another site. */
-const localNext = (next: unknown): string => (typeof next === 'string' && /^\/ui(\/[^\s\\]*)?$/.test(next) && !next.startsWith('//') ? next : '/ui');
-
-function queueFilter(c: WebContext): QueueFilter {
-  const q = c.req.query();
-  const state = q.state === undefined ? ['awaiting-decision'] : q.state.split(',').filter((s) => (queueStates as readonly string[]).includes(s));
-  const sort = q.sort === 'trunk' || q.sort === 'age' ? q.sort : 'seq';
-  const offset = Math.max(0, Math.min(1_000_000, Number.parseInt(q.offset ?? '0', 10) || 0));
-  const text = (v: string | undefined) => (v && v.trim() ? v.trim().slice(0, 200) : undefined);
-  return { state, severity: text(q.severity), requester: text(q.requester), q: text(q.q), sort, offset, limit: 1000 };
-}
+import { canSee, ctxOf, localNext, policy, productView, signedIn, slug, slugOf } from './context.ts';
+import type { WebEnv } from './context.ts';
+import { releaseWebRoutes } from './release-routes.tsx';
 
 export function webApp(deps: AppDeps): Hono<WebEnv> {
   const web = new Hono<WebEnv>();
@@ -182,12 +136,7 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
   });
 
   web.get('/p/:product', async (c) => {
-    const actor = signedIn(c);
-    const product = slugOf(c, 'product');
-    requireView(actor, product);
-    const record = await getProduct(deps.db, product);
-    if (!record) throw new ApiError('product_not_found', `no product ${product}`);
-    const config = record.config as ProductConfig;
+    const { product, config } = await productView(deps, c);
     const ordered = [...config.environments].sort((a, b) => a.order - b.order);
     const [releases, current, histories] = await Promise.all([
       listReleases(deps.db, product),
@@ -200,121 +149,16 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
     return c.html(<ProductPage ctx={ctxOf(c)} product={product} releases={releases} envs={envs} {...(notice ? { notice } : {})} />);
   });
 
-  const releasePage = async (c: WebContext, notice?: string) => {
-    const actor = signedIn(c);
-    const product = slugOf(c, 'product');
-    const name = slugOf(c, 'release');
-    requireView(actor, product);
-    const stamp = await stampOf(product, name);
-    const release = await loadRelease(deps.db, product, name);
-    const [changes, runs, deployments, candidates, approvals, awaiting] = await Promise.all([
-      latestChanges(deps.db, product, name, 50),
-      runsOfRelease(deps.db, product, name, 30),
-      deploymentsOfRelease(deps.db, product, name),
-      candidatesOfRelease(deps.db, product, name),
-      listApprovals(deps.db, { product, release: name }),
-      listChanges(deps.db, product, name, { state: ['awaiting-decision'], limit: 1, offset: 0 }),
-    ]);
-    const artifacts = await artifactsOfCandidates(deps.db, candidates.map((x) => x.id));
-    return c.html(<ReleasePage ctx={ctxOf(c)} v={{
-      release, stamp, temporalUrl: workflowLink(deps.temporal, release.workflowId), mayDecide: mayDecide(actor, product),
-      changes, runs, deployments, candidates, artifacts, approvals, awaiting: awaiting.total, ...(notice ? { notice } : {}),
-    }} />);
-  };
-  web.get('/p/:product/r/:release', (c) => releasePage(c));
-
-  web.post('/p/:product/r/:release/freeze', async (c) => {
-    const form = await c.req.parseBody();
-    if (form.confirm !== 'yes') throw new ApiError('bad_request', 'tick the confirmation to freeze the release');
-    await freezeRelease(deps, signedIn(c), slugOf(c, 'product'), slugOf(c, 'release'));
-    return releasePage(c, 'Frozen: the release accepts no more changes.');
-  });
-  web.post('/p/:product/r/:release/close', async (c) => {
-    const form = await c.req.parseBody();
-    if (form.confirm !== 'yes') throw new ApiError('bad_request', 'tick the confirmation to close the release');
-    await closeRelease(deps, signedIn(c), slugOf(c, 'product'), slugOf(c, 'release'));
-    return releasePage(c, 'Closed: open requests were withdrawn.');
-  });
-
-  /** What the live refresh compares: read before a page's data, so a change made while it renders is seen. */
-  const stampOf = async (product: string, name: string): Promise<string> => {
-    const [release, changes, previews] = await Promise.all([getRelease(deps.db, product, name), changesStamp(deps.db, product, name), previewsStamp(deps.db, product, name)]);
-    return `${release?.state}:${release?.headSha}:${release?.updatedAt?.toISOString()}:${changes}:${previews}`;
-  };
-
-  web.get('/p/:product/r/:release/stamp', async (c) => {
-    const actor = signedIn(c);
-    const product = slugOf(c, 'product');
-    const name = slugOf(c, 'release');
-    requireView(actor, product);
-    return c.json({ stamp: await stampOf(product, name) });
-  });
-
-  const queuePage = async (c: WebContext, decided?: { results: Awaited<ReturnType<typeof decideMany>>; comment?: string }) => {
-    const actor = signedIn(c);
-    const product = slugOf(c, 'product');
-    const name = slugOf(c, 'release');
-    requireView(actor, product);
-    const stamp = await stampOf(product, name);
-    const release = await loadRelease(deps.db, product, name);
-    const filter = queueFilter(c);
-    const record = await getProduct(deps.db, product);
-    const page = await listChanges(deps.db, product, name, { ...filter, state: filter.state as never });
-    const named = [...new Set(page.items.flatMap((x) => [...x.dependsOn, ...(x.revertOf ? [x.revertOf] : [])]))];
-    const [others, applies] = await Promise.all([
-      changesByIds(deps.db, [...named, ...(decided?.results.map((r) => r.id) ?? [])]),
-      appliesOf(deps, release, page.items),
-    ]);
-    const seqOf = new Map<string, number>([...page.items, ...others.values()].map((x) => [x.id, x.seq]));
-    const severities = Object.keys((record?.config as ProductConfig | undefined)?.severities ?? {}).length > 0
-      ? Object.keys((record?.config as ProductConfig).severities ?? {}) : ['normal', 'hotfix', 'security'];
-    return c.html(<QueuePage ctx={ctxOf(c)} v={{
-      release, stamp, items: page.items, total: page.total, filter, mayDecide: mayDecide(actor, product), severities, seqOf,
-      applies: applies as Map<string, Applies>,
-      ...(decided ? { results: decided.results.map((result) => ({ result, seq: seqOf.get(result.id) ?? null })), ...(decided.comment ? { comment: decided.comment } : {}) } : {}),
-    }} />);
-  };
-  web.get('/p/:product/r/:release/queue', (c) => queuePage(c));
-
-  web.post('/p/:product/r/:release/queue', async (c) => {
-    const actor = signedIn(c);
-    const form = await c.req.parseBody({ all: true });
-    const ids = ([] as unknown[]).concat(form.ids ?? []).filter((x): x is string => typeof x === 'string' && x.length > 0 && x.length <= 100);
-    const decision = form.decision === 'approve' || form.decision === 'reject' ? form.decision : null;
-    const comment = typeof form.comment === 'string' && form.comment.trim() ? form.comment.trim().slice(0, 4000) : undefined;
-    if (!decision) throw new ApiError('bad_request', 'choose approve or reject');
-    if (ids.length === 0) throw new ApiError('bad_request', 'select at least one request');
-    if (ids.length > 1000) throw new ApiError('bad_request', 'at most 1,000 requests at once');
-    const results = await decideMany(deps, actor, slugOf(c, 'product'), slugOf(c, 'release'), ids.map((id) => ({ id, decision, ...(comment ? { comment } : {}) })));
-    return queuePage(c, { results, ...(comment ? { comment } : {}) });
-  });
-
-  web.get('/p/:product/r/:release/changes/:id', async (c) => {
-    const actor = signedIn(c);
-    const product = slugOf(c, 'product');
-    const name = slugOf(c, 'release');
-    requireView(actor, product);
-    const x = await getChange(deps.db, product, name, c.req.param('id').slice(0, 100));
-    if (!x) throw new ApiError('change_not_found', `no change ${c.req.param('id').slice(0, 100)} on ${product}/${name}`);
-    return c.html(<ChangePage ctx={ctxOf(c)} x={x} runs={await runsByIds(deps.db, x.checkRunId ? [x.checkRunId] : [])} />);
-  });
+  releaseWebRoutes(web, deps);
 
   web.get('/runs/:id/log', async (c) => {
     const actor = signedIn(c);
     const run = await getRun(deps.db, c.req.param('id').slice(0, 100));
     if (!run) throw new ApiError('run_not_found', 'no such run');
     requireView(actor, run.product);
-    let size: number;
-    try {
-      size = (await stat(run.logPath)).size;
-    } catch (err) {
-      throw new ApiError('not_found', `the log of run ${run.id} is not on this host`, undefined, { cause: err });
-    }
     // The last megabyte: what a reader of a failed check wants, without streaming gigabytes into a tab.
-    const start = Math.max(0, size - 1024 * 1024);
-    if (size === start) return c.body('', 200, { 'content-type': 'text/plain; charset=utf-8' });
-    const file = createReadStream(run.logPath, { start, end: size - 1 });
-    return c.body(Readable.toWeb(file) as ReadableStream<Uint8Array>, 200, { 'content-type': 'text/plain; charset=utf-8' });
+    const log = await readLog(run, 1024 * 1024);
+    return log.body ? c.body(log.body, 200, log.headers) : c.body(null, 200, log.headers);
   });
 
   web.get('/commits', async (c) => {
@@ -360,12 +204,7 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
   });
 
   web.get('/p/:product/deploy', async (c) => {
-    const actor = signedIn(c);
-    const product = slugOf(c, 'product');
-    requireView(actor, product);
-    const record = await getProduct(deps.db, product);
-    if (!record) throw new ApiError('product_not_found', `no product ${product}`);
-    const config = record.config as ProductConfig;
+    const { actor, product, config } = await productView(deps, c);
     const env = config.environments.find((e) => e.name === c.req.query('environment'));
     if (!env) throw new ApiError('unknown_environment', `product ${product} has no environment ${(c.req.query('environment') ?? '').slice(0, 80)}`);
     const releases = (await listReleases(deps.db, product)).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
@@ -410,4 +249,3 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
   return web;
 }
 
-export { releaseUrl };
