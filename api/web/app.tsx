@@ -38,6 +38,7 @@ import { csrfFor, csrfMatches, sameOrigin, webSessionSeconds, webSetCookie, webC
 import { canSee, ctxOf, localNext, policy, productView, signedIn, slug, slugOf } from './context.ts';
 import type { WebEnv } from './context.ts';
 import { releaseWebRoutes } from './release-routes.tsx';
+import { downloadArtifact } from '../artifacts/routes.ts';
 
 export function webApp(deps: AppDeps): Hono<WebEnv> {
   const web = new Hono<WebEnv>();
@@ -160,6 +161,8 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
     const log = await readLog(run, 1024 * 1024);
     return log.body ? c.body(log.body, 200, log.headers) : c.body(null, 200, log.headers);
   });
+
+  web.get('/artifacts/:id{.+}', (c) => downloadArtifact(deps, signedIn(c), c.req.param('id').slice(0, 500)));
 
   web.get('/commits', async (c) => {
     const actor = signedIn(c);
