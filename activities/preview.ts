@@ -26,11 +26,18 @@ export interface PreviewInput {
 
 export interface PicksPreviewed {
   head: string;
-  /** Requests answered by this run (those without an answer on `head` yet). */
+  /** Requests answered by this run (those without an answer on `head` yet, at most previewPerRun). */
   answered: number;
   /** Why nothing was stored: the release moved on (or went away) before or while it ran. */
   skipped?: 'head-moved';
 }
+
+/**
+ * Requests one run answers, oldest first; the next reading of the list starts a run for the rest. A
+ * release with thousands of undecided picks (some of a hundred commits each) is previewed in steps that
+ * each take seconds, beside the release's own work on the same worker, never in one run of minutes.
+ */
+export const previewPerRun = 100;
 
 /** A row holds at most this many paths: enough to see what a pick touches, bounded for a huge one. */
 const maxPaths = 200;
@@ -69,7 +76,7 @@ async function preview(deps: ActivityDeps, i: PreviewInput): Promise<PicksPrevie
   // Answers for a head the release has left would be stale when written: the API asks for the new one.
   if (!rel || rel.headSha !== i.head) return { head: i.head, answered: 0, skipped: 'head-moved' };
   const [picks, known] = await Promise.all([undecidedPicks(db, product, i.release), previewsOf(db, product, i.release)]);
-  const todo = picks.filter((p) => known.get(p.id)?.headSha !== i.head);
+  const todo = picks.filter((p) => known.get(p.id)?.headSha !== i.head).slice(0, previewPerRun);
   if (todo.length === 0) return { head: i.head, answered: 0 };
 
   let rows: PreviewRow[];
@@ -130,6 +137,9 @@ async function answer(m: Mirror, i: PreviewInput, cutFrom: string, todo: Undecid
   const presentOnes: PickItem[] = [];
   try {
     for (const [n, item] of items.entries()) {
+      // Between two requests the event loop runs: workflow tasks and other activities of this worker
+      // are not held up by a long preview's in-process merges.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       stopIfCancelled();
       heartbeat({ previewed: n, of: items.length });
       const root = item.commits.find((sha) => start.infoOf.get(sha)?.parents.length === 0 && !start.onHead.has(sha) && !start.origins.has(sha));
