@@ -122,6 +122,12 @@ describe.skipIf(noBrowser)('the web page', () => {
     await page.keyboard.type('chain step');
     await Promise.all([page.waitForURL((u) => u.searchParams.get('q') === 'chain step'), page.keyboard.press('Enter')]);
     expect(await page.locator('#queue tbody tr[data-id]').count()).toBe(PICKS / 20);
+    // Sort by severity: the product's order (hotfix first by default), then by number.
+    await page.goto(`${base}${queueOf()}?sort=severity`);
+    const severityOf = (n: number) => page.locator('#queue tbody tr[data-id]').nth(n).getAttribute('data-seq');
+    expect(await severityOf(0)).toBe('1');
+    expect(await severityOf(1)).toBe('11');
+    expect(await severityOf(PICKS / 10)).toBe('2');
     await page.goto(`${base}${queueOf()}?sort=trunk`);
 
     // Keyboard: j moves, x selects; then shift-click extends the selection to row 150.

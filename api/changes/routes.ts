@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { resolveSeqRefs } from './seq-refs.ts';
 import type { Db } from '../../db/client.ts';
 import { getChange, listChanges } from '../../db/repos/changes.ts';
+import { getProduct } from '../../db/repos/products.ts';
 import { decide, decideMany, mustBeOpen, refusal } from './decide.ts';
 import { appliesOf } from './preview.ts';
 import { runsByIds } from '../../db/repos/runs.ts';
@@ -10,7 +11,8 @@ import type { ChangeRequest, Release } from '../../db/schema.ts';
 import { fileUpdate, retryUpdate } from '../../workflows/release/messages.ts';
 import type { FileResult } from '../../workflows/release/messages.ts';
 import type { FileRequest } from '../../domain/requests.ts';
-import type { Actor } from '../../domain/types.ts';
+import type { Actor, ProductConfig } from '../../domain/types.ts';
+import { defaultSeverities } from '../../domain/types.ts';
 import { changesByIds } from '../../db/repos/trace.ts';
 import { naming, storeWrites, updateIdFor, withRelease } from '../release-workflow.ts';
 import { chunkBySize, jsonSize } from '../../domain/records.ts';
@@ -99,7 +101,7 @@ const listQuery = z.strictObject({
   severity: z.string().max(50).optional(),
   requester: z.string().max(200).optional(),
   q: z.string().max(200).optional(),
-  sort: z.enum(['seq', 'trunk', 'age']).optional(),
+  sort: z.enum(['seq', 'trunk', 'age', 'severity']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   offset: z.coerce.number().int().min(0).default(0),
 });
@@ -231,7 +233,8 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     const release = slugParam(c, 'release');
     requireView(actor, product);
     const rel = await loadRelease(deps.db, product, release);
-    const page = await listChanges(deps.db, product, release, query);
+    const severities = ((await getProduct(deps.db, product))?.config as ProductConfig | undefined)?.severities ?? defaultSeverities;
+    const page = await listChanges(deps.db, product, release, { ...query, severities });
     const applies = await appliesOf(deps, rel, page.items);
     const items = page.items.map((x) => ({ ...presentChange(x), ...(applies.has(x.id) ? { applies: applies.get(x.id) } : {}) }));
     return c.json({ items, total: page.total, limit: query.limit, offset: query.offset });

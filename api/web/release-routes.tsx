@@ -11,7 +11,7 @@ import { getRelease } from '../../db/repos/releases.ts';
 import { runsByIds, runsOfRelease } from '../../db/repos/runs.ts';
 import { changesByIds } from '../../db/repos/trace.ts';
 import { previewsStamp } from '../../db/repos/pick-previews.ts';
-import { mayDecide } from '../../domain/types.ts';
+import { defaultSeverities, mayDecide } from '../../domain/types.ts';
 import type { ProductConfig } from '../../domain/types.ts';
 import { requireView } from '../auth.ts';
 import { decideMany } from '../changes/decide.ts';
@@ -30,7 +30,7 @@ import type { WebContext, WebEnv } from './context.ts';
 function queueFilter(c: WebContext): QueueFilter {
   const q = c.req.query();
   const state = q.state === undefined ? ['awaiting-decision'] : q.state.split(',').filter((s) => (queueStates as readonly string[]).includes(s));
-  const sort = q.sort === 'trunk' || q.sort === 'age' ? q.sort : 'seq';
+  const sort = q.sort === 'trunk' || q.sort === 'age' || q.sort === 'severity' ? q.sort : 'seq';
   const offset = Math.max(0, Math.min(1_000_000, Number.parseInt(q.offset ?? '0', 10) || 0));
   const text = (v: string | undefined) => (v && v.trim() ? v.trim().slice(0, 200) : undefined);
   return { state, severity: text(q.severity), requester: text(q.requester), q: text(q.q), sort, offset, limit: 1000 };
@@ -97,15 +97,14 @@ export function releaseWebRoutes(web: Hono<WebEnv>, deps: AppDeps): void {
     const { actor, product, name, stamp, release } = await opened(c);
     const filter = queueFilter(c);
     const record = await getProduct(deps.db, product);
-    const page = await listChanges(deps.db, product, name, { ...filter, state: filter.state as never });
+    const severities = (record?.config as ProductConfig | undefined)?.severities ?? defaultSeverities;
+    const page = await listChanges(deps.db, product, name, { ...filter, state: filter.state as never, severities });
     const named = [...new Set(page.items.flatMap((x) => [...x.dependsOn, ...(x.revertOf ? [x.revertOf] : [])]))];
     const [others, applies] = await Promise.all([
       changesByIds(deps.db, [...named, ...(decided?.results.map((r) => r.id) ?? [])]),
       appliesOf(deps, release, page.items),
     ]);
     const seqOf = new Map<string, number>([...page.items, ...others.values()].map((x) => [x.id, x.seq]));
-    const severities = Object.keys((record?.config as ProductConfig | undefined)?.severities ?? {}).length > 0
-      ? Object.keys((record?.config as ProductConfig).severities ?? {}) : ['normal', 'hotfix', 'security'];
     return c.html(<QueuePage ctx={ctxOf(c)} v={{
       release, stamp, items: page.items, total: page.total, filter, mayDecide: mayDecide(actor, product), severities, seqOf,
       applies: applies as Map<string, Applies>,

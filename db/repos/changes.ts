@@ -4,6 +4,7 @@ import type { Db } from '../client.ts';
 import { changeRequests } from '../schema.ts';
 import type { ChangeEvent, ChangeRequest } from '../schema.ts';
 import type { ChangeRecord } from '../../domain/changes.ts';
+import { defaultSeverities } from '../../domain/types.ts';
 
 export type { ChangeRecord } from '../../domain/changes.ts';
 
@@ -59,7 +60,9 @@ export interface ChangeFilter {
   q?: string;
   limit: number;
   offset: number;
-  sort?: 'seq' | 'trunk' | 'age';
+  /** `severity`: in the order of the product's list of severities (the default list puts hotfix first). */
+  sort?: 'seq' | 'trunk' | 'age' | 'severity';
+  severities?: string[];
 }
 
 /**
@@ -92,8 +95,10 @@ export async function listChanges(db: Db, product: string, release: string, f: C
     f.requester ? eq(changeRequests.requester, f.requester) : undefined,
     f.q ? textOrSha(f.q) : undefined,
   );
+  const rank = sql`array_position(array[${sql.join((f.severities?.length ? f.severities : defaultSeverities).map((x) => sql`${x}`), sql`, `)}]::text[], ${changeRequests.severity})`;
   const order = f.sort === 'age' ? [asc(changeRequests.createdAt), asc(changeRequests.seq)]
     : f.sort === 'trunk' ? [asc(changeRequests.trunkOrder), asc(changeRequests.seq)]
+      : f.sort === 'severity' ? [sql`${rank} asc nulls last`, asc(changeRequests.seq)]
       : [asc(changeRequests.seq)];
   const [items, totals] = await Promise.all([
     db.select().from(changeRequests).where(where).orderBy(...order).limit(f.limit).offset(f.offset),

@@ -14,7 +14,7 @@ export interface QueueFilter {
   severity?: string;
   requester?: string;
   q?: string;
-  sort: 'seq' | 'trunk' | 'age';
+  sort: 'seq' | 'trunk' | 'age' | 'severity';
   offset: number;
   limit: number;
 }
@@ -126,6 +126,7 @@ export function QueuePage({ ctx, v }: { ctx: PageContext; v: QueueView }) {
           <option value="seq" selected={f.sort === 'seq'}>number</option>
           <option value="trunk" selected={f.sort === 'trunk'}>trunk order</option>
           <option value="age" selected={f.sort === 'age'}>age</option>
+          <option value="severity" selected={f.sort === 'severity'}>severity</option>
         </select></label>
         <button type="submit">Filter</button>
         <span class="muted" id="count">{v.total} request{v.total === 1 ? '' : 's'}</span>
