@@ -214,7 +214,8 @@ describe.skipIf(noBrowser)('the web page', () => {
     expect(await text(page, '#queue tbody')).toContain('already-present');
 
     await page.goto(`${base}/ui/p/${product}/notes?from=stable-1&to=stable-2`);
-    const notes = await text(page, '#notes-md');
+    expect(await text(page, '#notes')).toContain('fix 198: crash in module 198');
+    const notes = await page.locator('#notes-md').textContent() ?? '';
     expect(notes).toContain('150 already in stable-1');
     expect(notes).toContain('fix 198: crash in module 198');
     await page.goto(`${base}/ui/p/${product}/r/stable-1`);

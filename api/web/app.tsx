@@ -188,7 +188,7 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
     try {
       const notes = await notesBetween(deps, actor, product, from.slice(0, 201), to.slice(0, 201), c.req.query('merges') === 'exclude' ? 'exclude' : 'include');
       const md = notesMarkdown(`${product} ${notes.to.release.name} (since ${notes.from.release.name})`, notes.set, notes.from.release.name);
-      return c.html(<NotesPage ctx={ctxOf(c)} product={product} releases={releases} from={from} to={to} markdown={md} />);
+      return c.html(<NotesPage ctx={ctxOf(c)} product={product} releases={releases} from={from} to={to} markdown={md} set={notes.set} />);
     } catch (err) {
       const e = toApiError(err);
       if (e.status >= 500) throw err;

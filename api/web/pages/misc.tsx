@@ -4,6 +4,8 @@
 import type { AuditEntry, ChangeRequest, Deployment, Release, StepRun } from '../../../db/schema.ts';
 import type { EnvironmentConfig } from '../../../domain/types.ts';
 import type { CommitAnswer } from '../../commits/trace.ts';
+import type { ChangeSet } from '../../notes/notes.ts';
+import { NotesView } from './notes-view.tsx';
 import { Csrf, Layout, Sha, State, ago, enc, productUrl, releaseUrl } from '../layout.tsx';
 import type { PageContext } from '../layout.tsx';
 
@@ -128,8 +130,8 @@ export function CommitPage({ ctx, sha, answer, message }: { ctx: PageContext; sh
   );
 }
 
-export function NotesPage({ ctx, product, releases, from, to, markdown, message }: {
-  ctx: PageContext; product: string; releases: Release[]; from: string; to: string; markdown: string | null; message?: string;
+export function NotesPage({ ctx, product, releases, from, to, markdown, set, message }: {
+  ctx: PageContext; product: string; releases: Release[]; from: string; to: string; markdown: string | null; set?: ChangeSet; message?: string;
 }) {
   const pick = (name: string, selected: string) => (
     <select name={name}>{releases.map((r) => <option value={r.name} selected={r.name === selected}>{r.name}</option>)}</select>
@@ -145,8 +147,9 @@ export function NotesPage({ ctx, product, releases, from, to, markdown, message 
       {message ? <div class="notice error" role="alert">{message}</div> : null}
       {markdown !== null ? (
         <>
+          {set ? <NotesView set={set} alreadyLabel={from} /> : null}
           <p><button type="button" id="copy-md">Copy as Markdown</button></p>
-          <pre class="md" id="notes-md">{markdown}</pre>
+          <details><summary>Markdown</summary><pre class="md" id="notes-md">{markdown}</pre></details>
         </>
       ) : null}
     </Layout>
