@@ -88,8 +88,8 @@ describe.skipIf(noBrowser)('the web page', () => {
     await repo?.cleanup();
   });
 
-  async function signIn(token: string, next = '/ui'): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  async function signIn(token: string, next = '/ui', viewport = { width: 1280, height: 900 }): Promise<Page> {
+    const context = await browser.newContext({ viewport });
     const page = await context.newPage();
     await page.goto(`${base}${next}`);
     expect(new URL(page.url()).pathname).toBe('/ui/sign-in');
@@ -179,8 +179,11 @@ describe.skipIf(noBrowser)('the web page', () => {
 
     // QA (in the gate's group) sees the gate and approves it; the deployment then runs.
     await waitFor('the staging gate', async () => ((await stack.call('GET', `/v1/approvals?state=pending&product=${product}`)).body.items.length > 0 ? true : undefined));
-    const qa = await signIn(qaToken, '/ui/gates');
+    // On a phone: the sign-off fits the screen, nothing to scroll sideways.
+    const qa = await signIn(qaToken, '/ui/gates', { width: 390, height: 844 });
     expect(await qa.locator('#gates tr[data-gate]').count()).toBe(1);
+    await qa.screenshot({ path: `${shots}gates-phone.png` });
+    expect(await qa.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     expect(await text(qa, '#gates')).toContain('0 of 1');
     await qa.fill('#gates input[name=comment]', 'QA passed');
     await Promise.all([qa.waitForURL((u) => u.pathname === '/ui/gates'), qa.click('#gates button[value=approve]')]);

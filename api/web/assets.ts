@@ -38,7 +38,7 @@ dl.facts dt{color:#6b6b6b}dl.facts dd{margin:0}
 pre.md{white-space:pre-wrap;background:#fff;border:1px solid #e3e3e3;padding:.5rem}
 .paths{max-width:22rem}
 td.commits{min-width:26rem}
-@media (max-width:700px){main{padding:.4rem}th.wide,td.wide{display:none}table{font-size:12px}}
+@media (max-width:700px){main{padding:.4rem}th.wide,td.wide{display:none}table{font-size:12px}header{gap:.5rem}header nav{gap:.6rem}.bar input[type=text]{width:7rem}td{overflow-wrap:anywhere}td .bar{gap:.25rem}td .bar input[type=text]{width:100%}}
 `;
 
 export const script = `

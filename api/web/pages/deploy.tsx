@@ -48,15 +48,15 @@ export function GatesPage({ ctx, gates, mayVote }: { ctx: PageContext; gates: Ap
     <Layout ctx={ctx} title="Gates">
       <h1>Gates waiting for people</h1>
       <table id="gates">
-        <thead><tr><th>Where</th><th>Subject</th><th>Quorum</th><th>Votes</th><th>Group</th><th>Deadline</th><th>Vote</th></tr></thead>
+        <thead><tr><th>Where</th><th>Subject</th><th>Quorum</th><th class="wide">Votes</th><th class="wide">Group</th><th class="wide">Deadline</th><th>Vote</th></tr></thead>
         <tbody>{gates.map((g) => (
           <tr id={g.id} data-gate={g.id}>
             <td>{g.product}{g.release ? `/${g.release}` : ''}</td>
             <td>{g.subject}</td>
             <td><State s={g.state} /> {g.votes.filter((v) => v.decision === 'approve').length} of {g.quorum}</td>
-            <td class="small">{g.votes.map((v) => <div>{v.decision === 'approve' ? '+1' : '−1'} {v.by}{v.comment ? `: ${v.comment}` : ''}</div>)}</td>
-            <td class="small">{g.group.join(', ')}{g.excluded ? <div class="muted">not {g.excluded}</div> : null}</td>
-            <td class="small">{g.deadline ? g.deadline.toISOString() : '—'}</td>
+            <td class="small wide">{g.votes.map((v) => <div>{v.decision === 'approve' ? '+1' : '−1'} {v.by}{v.comment ? `: ${v.comment}` : ''}</div>)}</td>
+            <td class="small wide">{g.group.join(', ')}{g.excluded ? <div class="muted">not {g.excluded}</div> : null}</td>
+            <td class="small wide">{g.deadline ? g.deadline.toISOString() : '—'}</td>
             <td>{mayVote(g) ? (
               <form method="post" action={`/ui/gates/${encodeURIComponent(g.id)}`} class="bar">
                 <Csrf token={ctx.csrf} />
