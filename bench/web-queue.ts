@@ -4,6 +4,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { chromium } from 'playwright-core';
 import { git } from '../activities/git/run.ts';
 import type { Benchmark, BenchContext, BenchResult } from './lib.ts';
 import { pollUntil, since, startBenchStack } from './lib.ts';
@@ -50,7 +54,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     if (!filed.body.results.every((r: { ok: boolean }) => r.ok)) throw new Error('bench: a pick was refused');
     // Every row with its answer to "does it apply?" (the worker previews them once).
     await pollUntil('every pick previewed', async () => {
-      const r = await s.call('GET', `${changes}?limit=1000`);
+      const r = await s.call('GET', `${changes}?limit=1000&applies=true`);
       return (r.body.items as { applies?: { state: string } }[]).every((x) => x.applies && x.applies.state !== 'pending') ? true : undefined;
     }, 200, 600_000);
 
@@ -84,11 +88,48 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       }
     }
     if (rows !== n) throw new Error(`bench: the page shows ${rows} rows, not ${n}`);
+
+    // In a real browser: the page loaded, then select all and the approve confirmation, as an owner does.
+    const browserRows: { load: number[]; selectAll: number[] } = { load: [], selectAll: [] };
+    const chromiumPath = process.env.CULVERT_CHROMIUM ?? '/usr/bin/chromium';
+    if (existsSync(chromiumPath)) {
+      const server = serve({ fetch: s.app.fetch, hostname: '127.0.0.1', port: 0 });
+      await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+      try {
+        const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+        await context.addCookies([{ name: cookie.split('=')[0] as string, value: cookie.slice(cookie.indexOf('=') + 1), url: base }]);
+        const page = await context.newPage();
+        for (let i = 0; i < 6; i++) {
+          const l0 = performance.now();
+          await page.goto(`${base}/ui/p/${product}/r/bench/queue`, { waitUntil: 'load' });
+          const loadMs = since(l0);
+          // The click's handler runs synchronously: its time is the time the page is frozen.
+          const clickMs = await page.evaluate(`(() => { const t0 = performance.now(); document.getElementById('select-all').click(); return performance.now() - t0; })()`) as number;
+          const checked = await page.locator('#queue input[name=ids]:checked').count();
+          if (checked !== n) throw new Error(`bench: select all checked ${checked} of ${n}`);
+          if (i >= 1) {
+            browserRows.load.push(loadMs);
+            browserRows.selectAll.push(clickMs);
+          }
+        }
+      } finally {
+        await browser.close();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    } else {
+      ctx.progress(`web-queue: no chromium at ${chromiumPath}: the browser rows are left out`);
+    }
     return {
       title: `web triage queue, ${n} pending picks`,
       rows: [
         { label: `GET ${changes.replace(product, '<p>')}?limit=1000 (JSON)`, samples: json },
         { label: 'GET /ui/.../queue (HTML, every row)', samples: page, versus: `GET ${changes.replace(product, '<p>')}?limit=1000 (JSON)` },
+        ...(browserRows.load.length > 0 ? [
+          { label: 'Chromium: the queue page loaded (over HTTP)', samples: browserRows.load },
+          { label: 'Chromium: select all (the page frozen for)', samples: browserRows.selectAll },
+        ] : []),
       ],
       notes: [
         `${n} rows, ${(bytes / 1024).toFixed(0)} KiB of HTML; each row has its commit, diff, paths, whether it applies (previewed by the worker first), votes and age`,

@@ -59,7 +59,7 @@ describe('pick previews', () => {
   }
 
   async function list(rel: Rel): Promise<Map<string, Item>> {
-    const res = await stack.call('GET', `${rel.changes}?limit=100`, { token: rel.ci });
+    const res = await stack.call('GET', `${rel.changes}?limit=100&applies=true`, { token: rel.ci });
     expect(res.status, res.text).toBe(200);
     return new Map((res.body.items as Item[]).map((x) => [x.id, x]));
   }
@@ -97,6 +97,9 @@ describe('pick previews', () => {
     const undecided = [first, clean, conflicting, present, twoCommits];
 
     // On the cut: all of them apply. The first reading answers `pending` (or already the answer) for the cut.
+    // Only asked for: a plain list (CI polling it) neither shows nor starts previews.
+    const plain = await stack.call('GET', `${rel.changes}?limit=100`, { token: rel.ci });
+    expect((plain.body.items as Item[]).map((x) => x.applies)).toEqual(undecided.map(() => undefined));
     const refsAtCut = await remoteRefs(rel);
     const firstReading = await list(rel);
     for (const id of undecided) {

@@ -248,6 +248,10 @@ describe.skipIf(noBrowser)('the web page', () => {
     }, { url: `/ui/p/${product}/r/stable-2/close`, csrf });
     expect(status).toBe(403);
     expect((await stack.call('GET', `/v1/products/${product}/releases/stable-2`)).body.state).toBe('open');
+    // Signing out ends the session: the next page asks to sign in again.
+    await Promise.all([page.waitForURL((u) => u.pathname === '/ui/sign-in'), page.click('header button[type=submit]')]);
+    await page.goto(`${base}/ui`);
+    expect(new URL(page.url()).pathname).toBe('/ui/sign-in');
     await page.close();
   }, 120_000);
 

@@ -104,6 +104,8 @@ const listQuery = z.strictObject({
   sort: z.enum(['seq', 'trunk', 'age', 'severity']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   offset: z.coerce.number().int().min(0).default(0),
+  /** `true`: each undecided pick says whether it applies on the head now (asking the worker when it has no answer yet). */
+  applies: z.enum(['true', 'false']).optional(),
 });
 
 const decisionSchema = z.strictObject({
@@ -224,7 +226,7 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
   r.add({
     method: 'get', path: base, tag: 'changes', summary: 'Change requests, filtered and paginated', query: listQuery,
     responses: {
-      200: 'a page of change requests; each pick request awaiting a decision in an open release has `applies`: whether it would apply on the ' +
+      200: 'a page of change requests; with `applies=true`, each pick request awaiting a decision in an open release has `applies`: whether it would apply on the ' +
         'release head `head` now (`applies` with the paths it changes, `conflicts` with the conflicting paths, `already-present` with `presentSha`, ' +
         'the release commit that holds it, `error` with `detail`), or `pending` while the worker works it out (read again)',
     },
@@ -235,7 +237,8 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     const rel = await loadRelease(deps.db, product, release);
     const severities = ((await getProduct(deps.db, product))?.config as ProductConfig | undefined)?.severities ?? defaultSeverities;
     const page = await listChanges(deps.db, product, release, { ...query, severities });
-    const applies = await appliesOf(deps, rel, page.items);
+    // Asked for, not given by default: working it out is the worker's time, and CI polling a list needs none of it.
+    const applies = query.applies === 'true' ? await appliesOf(deps, rel, page.items) : new Map<string, unknown>();
     const items = page.items.map((x) => ({ ...presentChange(x), ...(applies.has(x.id) ? { applies: applies.get(x.id) } : {}) }));
     return c.json({ items, total: page.total, limit: query.limit, offset: query.offset });
   });
