@@ -155,7 +155,10 @@ describe('pick previews', () => {
     expect([...stored.keys()].sort()).toEqual([conflicting, present, twoCommits].sort());
     for (const p of stored.values()) expect(p.headSha).toBe(next);
     // One workflow per head, named after it.
-    const run = await stack.client.workflow.getHandle(previewWorkflowId(rel.product, releaseName, next)).describe();
+    // (Its answers are stored just before it returns: wait for the run to end before describing it.)
+    const handle = stack.client.workflow.getHandle(previewWorkflowId(rel.product, releaseName, next));
+    expect((await handle.result() as { head: string }).head).toBe(next);
+    const run = await handle.describe();
     expect(run.type).toBe('previewPicksWorkflow');
     expect(run.status.name).toBe('COMPLETED');
   });
