@@ -80,6 +80,35 @@ async function noTaskCanTakeIt(handle: WorkflowHandle, after: number): Promise<b
   }
 }
 
+const millis = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number =>
+  (t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0);
+
+/**
+ * Whether a run of the workflow accepted this Update although the API's attempts did not see it: an
+ * attempt's task took it just after the attempt's call timed out, the run then continued as new, and the
+ * next attempt, sent to the workflow id, reached the new run, which knows nothing of it (a new Update
+ * there, refused as too late). Seen in CI: a deploy click answered "nothing was done" whose deployment
+ * ran. The runs that were current at or after the first attempt are read, newest first (only when
+ * giving up, so the cost of reading histories is paid only then); an unreadable one counts as not.
+ */
+async function acceptedByAnyRun(handle: WorkflowHandle, updateId: string, since: number): Promise<boolean> {
+  try {
+    let runId: string | undefined = (await handle.describe()).runId;
+    for (let hops = 0; runId && hops < 8; hops++) {
+      const history: proto.temporal.api.history.v1.IHistory = await handle.client.getHandle(handle.workflowId, runId).fetchHistory();
+      const events = history.events ?? [];
+      if (events.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.protocolInstanceId === updateId)) return true;
+      const first = events[0];
+      // This run was current when the first attempt was sent: no earlier one saw it.
+      if (!first || millis(first.eventTime) < since - clockSkewMs) return false;
+      runId = first.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+    }
+  } catch {
+    return false;
+  }
+  return false;
+}
+
 /** Whether the workflow refused the Update because it came after its deadline. */
 function cameTooLate(err: unknown): boolean {
   return err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === takeByExpired;
@@ -127,8 +156,11 @@ export async function executeUpdateWithRetry<Ret>(
   let delayMs = firstDelayMs;
   /** Once an attempt was accepted the Update is durable: giving up must not say that nothing changed. */
   let everAccepted = false;
-  const notTakenInTime = (err: unknown): ApiError =>
-    new ApiError('unavailable', updateNotTakenInTimeMessage, { updateId }, { cause: err, retryAfterSeconds: temporalRetryAfterSeconds });
+  const firstAttemptAt = Date.now();
+  // "Nothing was done" only if no run took it: one that took it and continued as new is not asked again.
+  const notTakenInTime = async (err: unknown): Promise<ApiError> => (await acceptedByAnyRun(handle, updateId, firstAttemptAt)
+    ? new UpdateAcceptedUnread(updateId, err)
+    : new ApiError('unavailable', updateNotTakenInTimeMessage, { updateId }, { cause: err, retryAfterSeconds: temporalRetryAfterSeconds }));
   // Waiting for acceptance: until the deadline (and the clock margin); then, if no task that started by
   // the deadline is running, one look more (a task that took it may have just ended) and the answer;
   // otherwise until such a task would have timed out.
@@ -150,10 +182,10 @@ export async function executeUpdateWithRetry<Ret>(
           await sleep(firstDelayMs);
           continue;
         }
-        throw notTakenInTime(err);
+        throw await notTakenInTime(err);
       }
       if (!accepted && err instanceof WorkflowUpdateRPCTimeoutOrCancelledError && Date.now() >= waitUntil) {
-        if (lastLook || waitUntil >= settled) throw notTakenInTime(err);
+        if (lastLook || waitUntil >= settled) throw await notTakenInTime(err);
         if (await noTaskCanTakeIt(handle, takeBy + clockSkewMs)) {
           lastLook = true;
           waitUntil = Date.now() + lastLookMs;

@@ -13,7 +13,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../api/app.ts';
 import { ApiError, databaseFailure, isDatabaseUnreachable, toApiError, updateNotTaken } from '../api/errors.ts';
-import { executeUpdateWithRetry } from '../api/temporal-update.ts';
+import { UpdateAcceptedUnread, executeUpdateWithRetry } from '../api/temporal-update.ts';
 import { sealingInterceptor } from '../cli/temporal-connection.ts';
 import { workflowInterceptorModules } from '../cli/worker.ts';
 import type { UpdateRetry } from '../api/temporal-update.ts';
@@ -27,7 +27,7 @@ import { startTcpProxy } from './helpers/tcp-proxy.ts';
 import type { DatabaseBehindProxy } from './helpers/pg-behind-proxy.ts';
 import { waitFor } from './helpers/wait.ts';
 import type { TcpProxy } from './helpers/tcp-proxy.ts';
-import { applyUpdate, appliedQuery, countingWorkflow, finishSignal } from './fixtures/update-retry-workflows.ts';
+import { applyUpdate, appliedQuery, continuingWorkflow, countingWorkflow, finishSignal } from './fixtures/update-retry-workflows.ts';
 
 // Outages answer 503 `unavailable` with Retry-After, never 500: a database that cannot be reached (also
 // while authenticating), a Temporal that cannot be reached, and Updates that Temporal turned away
@@ -458,6 +458,34 @@ describe('executeUpdateWithRetry', () => {
       expect((err as ApiError).message).toMatch(/will not take it later; nothing was done/);
       // Told when the workflow refused it, not after the 12 s it would otherwise wait.
       expect(elapsed).toBeLessThan(10_000);
+      expect(await handle.query(appliedQuery)).toEqual({});
+      await handle.signal(finishSignal);
+      await handle.result();
+    } finally {
+      await workers.stop();
+    }
+  });
+
+  it('answers an Update that a run took before continuing as new as taken, not as "nothing was done"', async () => {
+    const taskQueue = unique('continuing');
+    let workers = await startWorkers(taskQueue, 1);
+    try {
+      const workflowId = unique('continuing');
+      await client.workflow.start(continuingWorkflow, { taskQueue, workflowId, args: [0] });
+      const handle = client.workflow.getHandle(workflowId);
+      const firstRun = (await handle.describe()).runId;
+      const updateId = `apply-once-${randomUUID()}`;
+      expect(await executeUpdateWithRetry(handle, applyUpdate, { args: [{ id: 'once', n: 1 }], updateId })).toBe(1);
+      await waitFor('the run to continue as new', async () => ((await handle.describe()).runId !== firstRun ? true : undefined));
+      // The same Update again, as after a call that timed out just before the first run took it: the
+      // workflow id now names the second run, whose next task (a worker that comes after the deadline)
+      // refuses it as too late. The first run had taken it: "nothing was done" would be false.
+      await workers.stop();
+      const call = executeUpdateWithRetry(handle, applyUpdate, { args: [{ id: 'once', n: 1 }], updateId, maxElapsedMs: 1 }).then(() => undefined, (e: unknown) => e);
+      workers = await startWorkers(taskQueue, 1);
+      const err = await call;
+      expect(err).toBeInstanceOf(UpdateAcceptedUnread);
+      expect((err as ApiError).message).toMatch(/may have taken effect/);
       expect(await handle.query(appliedQuery)).toEqual({});
       await handle.signal(finishSignal);
       await handle.result();
