@@ -187,12 +187,9 @@ describe.skipIf(noBrowser)('the web page', () => {
     expect(await text(qa, '#gates')).toContain('0 of 1');
     await qa.fill('#gates input[name=comment]', 'QA passed');
     await Promise.all([qa.waitForURL((u) => u.pathname === '/ui/gates'), qa.click('#gates button[value=approve]')]);
-    await waitFor('stable-1 to run on staging', async () => {
-      const envs = (await stack.call('GET', `/v1/products/${product}/environments`)).body.items as { name: string; current: { release: string } | null }[];
-      return envs.find((e) => e.name === 'staging')?.current?.release === 'stable-1' ? true : undefined;
-    });
-    await page.goto(`${base}/ui/p/${product}`);
-    expect(await text(page, '#environments tr[data-env="staging"] td:nth-child(2)')).toContain('stable-1');
+    // The board, open since the click, shows stable-1 on staging once the deployment finishes, without a reload.
+    await page.locator('#environments tr[data-env="staging"] td:nth-child(2)', { hasText: 'stable-1' }).waitFor({ timeout: 60_000 });
+    expect(Number(await page.evaluate('document.body.dataset.refreshed'))).toBeGreaterThanOrEqual(1);
     expect(await text(page, '#environments tr[data-env="staging"]')).toContain('olga');
     await qa.close();
     await page.close();

@@ -9,7 +9,7 @@ import { getCookie } from 'hono/cookie';
 import { listApprovals } from '../../db/repos/approvals.ts';
 import { auditOfProduct } from '../../db/repos/audit.ts';
 import { listChanges } from '../../db/repos/changes.ts';
-import { currentDeployments, environmentHistory } from '../../db/repos/deployments.ts';
+import { currentDeployments, deploymentsStamp, environmentHistory } from '../../db/repos/deployments.ts';
 import { listProducts } from '../../db/repos/products.ts';
 import { listReleases } from '../../db/repos/releases.ts';
 import { getRun } from '../../db/repos/runs.ts';
@@ -138,6 +138,7 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
 
   web.get('/p/:product', async (c) => {
     const { product, config } = await productView(deps, c);
+    const stamp = await deploymentsStamp(deps.db, product);
     const ordered = [...config.environments].sort((a, b) => a.order - b.order);
     const [releases, current, histories] = await Promise.all([
       listReleases(deps.db, product),
@@ -147,7 +148,7 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
     const envs = ordered.map((env, i) => ({ env, current: current.get(env.name), history: histories[i] ?? [] }));
     const deployed = c.req.query('deployed');
     const notice = deployed ? `Deployment ${deployed.slice(0, 80)} started: the board shows it once it finishes.` : undefined;
-    return c.html(<ProductPage ctx={ctxOf(c)} product={product} releases={releases} envs={envs} {...(notice ? { notice } : {})} />);
+    return c.html(<ProductPage ctx={ctxOf(c)} product={product} releases={releases} envs={envs} stamp={stamp} {...(notice ? { notice } : {})} />);
   });
 
   releaseWebRoutes(web, deps);
@@ -204,6 +205,12 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
     const entries = await auditOfProduct(deps.db, product, 100, Number.isFinite(before) && before > 0 ? before : undefined);
     const last = entries.at(-1);
     return c.html(<AuditPage ctx={ctxOf(c)} product={product} entries={entries} next={entries.length === 100 && last ? last.id : null} />);
+  });
+
+  // The board's live refresh (the queue's is in release-routes.tsx).
+  web.get('/p/:product/stamp', async (c) => {
+    const { product } = await productView(deps, c);
+    return c.json({ stamp: await deploymentsStamp(deps.db, product) });
   });
 
   web.get('/p/:product/deploy', async (c) => {

@@ -1,4 +1,4 @@
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, count, desc, eq, max, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { Db } from '../client.ts';
 import { deployments } from '../schema.ts';
@@ -66,4 +66,10 @@ export async function environmentHistory(db: Db, product: string, environment: s
 
 export async function getDeployment(db: Db, id: string): Promise<Deployment | undefined> {
   return (await db.select().from(deployments).where(eq(deployments.id, id)))[0];
+}
+
+/** Changes whenever a deployment of the product is started or written: the web page's board polls it. */
+export async function deploymentsStamp(db: Db, product: string): Promise<string> {
+  const [row] = await db.select({ n: count(), at: max(deployments.updatedAt) }).from(deployments).where(eq(deployments.product, product));
+  return `${row?.n ?? 0}:${row?.at ? new Date(row.at).toISOString() : ''}`;
 }

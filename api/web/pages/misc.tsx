@@ -36,16 +36,18 @@ export function ErrorPage({ ctx, status, code, message }: { ctx: PageContext; st
 
 export interface EnvRow { env: EnvironmentConfig; current: Deployment | undefined; history: Deployment[] }
 
-export function ProductPage({ ctx, product, releases, envs, notice }: { ctx: PageContext; product: string; releases: Release[]; envs: EnvRow[]; notice?: string }) {
+export function ProductPage({ ctx, product, releases, envs, stamp, notice }: {
+  ctx: PageContext; product: string; releases: Release[]; envs: EnvRow[]; stamp: string; notice?: string;
+}) {
   const now = Date.now();
   return (
-    <Layout ctx={ctx} title={product}>
+    <Layout ctx={ctx} title={product} stamp={`${productUrl(product)}/stamp`} stampValue={stamp}>
       <h1>{product}</h1>
       {notice ? <div class="notice" role="status">{notice}</div> : null}
       <h2>Environments</h2>
       <table id="environments">
         <thead><tr><th>Environment</th><th>Runs now</th><th>Since</th><th>Deployed by</th><th>Before that</th><th></th></tr></thead>
-        <tbody>{envs.map(({ env, current, history }) => (
+        <tbody id="environments-rows" data-live="1">{envs.map(({ env, current, history }) => (
           <tr data-env={env.name}>
             <td>{env.name}{env.production ? <span class="pill warn">production</span> : null}</td>
             <td>{current ? <><a href={releaseUrl(product, current.release)}>{current.release}</a> <Sha sha={current.commitSha} /></> : <span class="muted">nothing yet</span>}</td>
