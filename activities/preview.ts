@@ -26,16 +26,19 @@ export interface PreviewInput {
 
 export interface PicksPreviewed {
   head: string;
-  /** Requests answered by this run (those without an answer on `head` yet, at most previewPerRun). */
+  /** Requests answered by this call (those without an answer on `head` yet, at most previewPerRun). */
   answered: number;
+  /** Requests still without an answer on `head` after this call: the workflow calls again. */
+  remaining?: number;
   /** Why nothing was stored: the release moved on (or went away) before or while it ran. */
   skipped?: 'head-moved';
 }
 
 /**
- * Requests one run answers, oldest first; the next reading of the list starts a run for the rest. A
- * release with thousands of undecided picks (some of a hundred commits each) is previewed in steps that
- * each take seconds, beside the release's own work on the same worker, never in one run of minutes.
+ * Requests one call answers, oldest first; the workflow calls again for the rest (each call's answers
+ * are stored, so the page fills as it goes). A release with thousands of undecided picks (some of a
+ * hundred commits each) is previewed in steps that each take seconds, beside the release's own work on
+ * the same worker, never in one activity of minutes.
  */
 export const previewPerRun = 100;
 
@@ -76,7 +79,8 @@ async function preview(deps: ActivityDeps, i: PreviewInput): Promise<PicksPrevie
   // Answers for a head the release has left would be stale when written: the API asks for the new one.
   if (!rel || rel.headSha !== i.head) return { head: i.head, answered: 0, skipped: 'head-moved' };
   const [picks, known] = await Promise.all([undecidedPicks(db, product, i.release), previewsOf(db, product, i.release)]);
-  const todo = picks.filter((p) => known.get(p.id)?.headSha !== i.head).slice(0, previewPerRun);
+  const missing = picks.filter((p) => known.get(p.id)?.headSha !== i.head);
+  const todo = missing.slice(0, previewPerRun);
   if (todo.length === 0) return { head: i.head, answered: 0 };
 
   let rows: PreviewRow[];
@@ -94,7 +98,7 @@ async function preview(deps: ActivityDeps, i: PreviewInput): Promise<PicksPrevie
   // The release may have moved while this ran: its new head gets answers of its own.
   if ((await getRelease(db, product, i.release))?.headSha !== i.head) return { head: i.head, answered: 0, skipped: 'head-moved' };
   await savePreviews(db, product, i.release, i.head, rows, { prune: true });
-  return { head: i.head, answered: rows.length };
+  return { head: i.head, answered: rows.length, ...(missing.length > todo.length ? { remaining: missing.length - todo.length } : {}) };
 }
 
 /** The answers of `todo` on the head, from the mirror (fetched first if it lacks the head or a commit). */
