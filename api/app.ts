@@ -60,6 +60,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     origin: (origin) => (codecOrigins.has(origin) ? origin : null),
     credentials: true, allowMethods: ['POST'], allowHeaders: ['content-type', 'x-namespace', 'authorization'], maxAge: 600,
   }));
+  // The web page answers before bearer auth: it has its own cookie session and CSRF checks (api/web).
+  app.route('/ui', webApp(deps) as unknown as Hono<AppEnv>);
   app.use('*', bearerAuth(deps.db, deps.sessionKey));
 
   const routes = new Routes(app);
@@ -87,7 +89,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   artifactRoutes(routes, deps);
   auditRoutes(routes, deps);
   codecRoutes(routes, deps);
-  app.route('/ui', webApp(deps) as unknown as Hono<AppEnv>);
 
   const document = openApiDocument(routes.documented);
   routes.add({ method: 'get', path: '/openapi.json', tag: 'meta', auth: false, summary: 'This document', responses: { 200: 'OpenAPI 3.1' } }, ({ c }) => c.json(document));

@@ -21,8 +21,7 @@ function sessionMayCall(c: Context): boolean {
 
 export function bearerAuth(db: Db, sessionKey?: Uint8Array): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    // The web page (api/web) has its own cookie session and CSRF checks; it never takes a bearer token.
-    if (publicPaths.has(c.req.path) || c.req.path === '/ui' || c.req.path.startsWith('/ui/')) return next();
+    if (publicPaths.has(c.req.path)) return next();
     const header = c.req.header('authorization') ?? '';
     const session = !header && sessionKey && sessionMayCall(c) ? getCookie(c, sessionCookie) : undefined;
     if (session !== undefined && sessionKey) {

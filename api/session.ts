@@ -47,6 +47,15 @@ export function openSession(key: Uint8Array, value: string, now = new Date(), pu
   return claims.t;
 }
 
+/**
+ * When a session of `token` begun now ends (after `seconds`, or at the token's own expiry if sooner) and
+ * its cookie's Max-Age, from one reading of the clock: a full session's Max-Age is exactly `seconds`.
+ */
+export function sessionSpan(token: { expiresAt: Date | null }, seconds: number, now = Date.now()): { until: Date; maxAge: number } {
+  const until = Math.min(now + seconds * 1000, token.expiresAt?.getTime() ?? Infinity);
+  return { until: new Date(until), maxAge: Math.max(1, Math.floor((until - now) / 1000)) };
+}
+
 /** Whether the caller reached this API over https (directly or through a proxy that says so). */
 export function overHttps(c: Context): boolean {
   return new URL(c.req.url).protocol === 'https:' || (c.req.header('x-forwarded-proto') ?? '').split(',')[0]?.trim() === 'https';

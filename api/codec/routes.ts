@@ -10,7 +10,7 @@ import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import type { Routes } from '../route.ts';
 import { doc } from '../route.ts';
-import { sealSession, sessionPath, sessionSeconds, sessionSetCookie } from '../session.ts';
+import { sealSession, sessionPath, sessionSeconds, sessionSetCookie, sessionSpan } from '../session.ts';
 import { signInPage, signInPolicy } from './sign-in-page.ts';
 
 const base64 = z.string().max(4 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
@@ -54,11 +54,8 @@ export function codecRoutes(r: Routes, deps: AppDeps): void {
     requireAdmin(actor);
     if (!deps.sessionKey) throw new ApiError('unavailable', 'this API has no session key configured');
     const token = c.get('token');
-    // One reading of the clock: a full session's Max-Age is exactly sessionSeconds, never a second short.
-    const now = Date.now();
-    const until = Math.min(now + sessionSeconds * 1000, token.expiresAt?.getTime() ?? Infinity);
-    const expiresAt = new Date(until);
-    c.header('Set-Cookie', sessionSetCookie(c, sealSession(deps.sessionKey, token.id, expiresAt), Math.max(1, Math.floor((until - now) / 1000))));
+    const { until: expiresAt, maxAge } = sessionSpan(token, sessionSeconds);
+    c.header('Set-Cookie', sessionSetCookie(c, sealSession(deps.sessionKey, token.id, expiresAt), maxAge));
     c.header('Cache-Control', 'no-store');
     await audit(deps.db, actor, 'codec.sign-in', { details: { expiresAt: expiresAt.toISOString() } });
     return c.json({ name: actor.name, expiresAt: expiresAt.toISOString() });

@@ -24,7 +24,7 @@ import { ApiError, toApiError } from '../errors.ts';
 import { notesMarkdown } from '../notes/notes.ts';
 import { notesBetween } from '../notes/routes.ts';
 import { loadRelease } from '../releases/routes.ts';
-import { openSession, sealSession } from '../session.ts';
+import { openSession, sealSession, sessionSpan } from '../session.ts';
 import { css, cssPath, script, scriptPath } from './assets.ts';
 import { HomePage } from './pages/home.tsx';
 import { AuditPage, CommitPage, ErrorPage, NotesPage, ProductPage, SignInPage } from './pages/misc.tsx';
@@ -105,11 +105,10 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
     if (!token) {
       return c.html(<SignInPage ctx={ctxOf(c)} message="That token is unknown, revoked or expired." next={localNext(form.next)} />, 401);
     }
-    const now = Date.now();
-    const until = Math.min(now + webSessionSeconds * 1000, token.expiresAt?.getTime() ?? Infinity);
-    c.header('Set-Cookie', webSetCookie(c, sealSession(key, token.id, new Date(until), 'web'), Math.max(1, Math.floor((until - now) / 1000))));
+    const { until, maxAge } = sessionSpan(token, webSessionSeconds);
+    c.header('Set-Cookie', webSetCookie(c, sealSession(key, token.id, until, 'web'), maxAge));
     const actor: Actor = { name: token.name, role: token.role, products: token.products ?? null, tokenId: token.id };
-    await audit(deps.db, actor, 'web.sign-in', { details: { expiresAt: new Date(until).toISOString() } });
+    await audit(deps.db, actor, 'web.sign-in', { details: { expiresAt: until.toISOString() } });
     return c.redirect(localNext(form.next), 303);
   });
 
