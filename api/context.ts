@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import type { Db } from '../db/client.ts';
+import type { ReleaseFeed } from '../db/feed.ts';
 import type { ApiToken } from '../db/schema.ts';
 import { tmpdir } from 'node:os';
 import type { RepositoryPlaces } from '../domain/repositories.ts';
@@ -18,6 +19,8 @@ export interface TemporalDeps {
 
 export interface AppDeps {
   db: Db;
+  /** Wakes long polls of change requests when they are written (db/feed.ts); without it they poll. */
+  feed?: ReleaseFeed;
   temporal: TemporalDeps;
   /** Largest accepted request body, in bytes. */
   bodyLimit?: number;

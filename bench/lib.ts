@@ -17,6 +17,7 @@ import { createApp } from '../api/app.ts';
 import { createWorker } from '../cli/worker.ts';
 import { openDatabase } from '../db/client.ts';
 import type { Database } from '../db/client.ts';
+import { ReleaseFeed } from '../db/feed.ts';
 import { issueToken } from '../db/repos/tokens.ts';
 import type { Role } from '../domain/types.ts';
 
@@ -95,7 +96,7 @@ export function summarize(values: readonly number[]): Summary {
 export const since = (start: number): number => performance.now() - start;
 
 export const ms = (v: number): string => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : '-');
-export const ratio = (a: number, b: number): string => (Number.isFinite(a / b) && b > 0 ? `${(a / b).toFixed(1)}x` : '-');
+export const ratio = (a: number, b: number): string => (Number.isFinite(a / b) && b > 0 ? `${(a / b).toFixed(2)}x` : '-');
 
 /** A plain text table; columns whose header starts with a space are left-aligned, the rest right-aligned. */
 export function formatTable(header: string[], rows: string[][]): string {
@@ -170,7 +171,8 @@ export async function startBenchStack(o: { address: string; namespace: string; w
   const connection = await Connection.connect({ address: o.address });
   const codec = new CulvertPayloadCodec(randomBytes(32));
   const client = culvertClient(connection, o.namespace, codec);
-  const app = createApp({ db: database.db, temporal: { client, namespace: o.namespace, taskQueue, uiUrl: null, codec }, sessionKey: codec.sessionKey() });
+  const feed = new ReleaseFeed(database.listen);
+  const app = createApp({ db: database.db, feed, temporal: { client, namespace: o.namespace, taskQueue, uiUrl: null, codec }, sessionKey: codec.sessionKey() });
   const { secret: adminToken } = await issueToken(database.db, { name: 'bench-admin', role: 'admin', products: null });
   const nativeConnection = await NativeConnection.connect({ address: o.address });
   const worker: Worker = await createWorker({
@@ -210,6 +212,7 @@ export async function startBenchStack(o: { address: string; namespace: string; w
       await running;
       await nativeConnection.close();
       await connection.close();
+      await feed.close();
       await database.close();
       await rm(dataDir, { recursive: true, force: true });
     },

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createApp } from '../api/app.ts';
 import { DatabaseInUseError, openDatabase } from '../db/client.ts';
 import type { Database } from '../db/client.ts';
+import { ReleaseFeed } from '../db/feed.ts';
 import { issueToken, newSecret, revokeOtherBootstrapAdmins } from '../db/repos/tokens.ts';
 import { clientUsage } from './client/index.ts';
 import { ConfigError, parseConfig } from './config.ts';
@@ -128,8 +129,9 @@ async function runWorker(cfg: Config, database: Database, address: string, stops
 
 async function runApi(cfg: Config, database: Database, address: string, uiUrl: string | null, stops: Stop[], codec: CulvertPayloadCodec): Promise<string> {
   const client = await connectClient(cfg, address, codec);
+  const feed = new ReleaseFeed(database.listen);
   const app = createApp({
-    db: database.db, temporal: { client, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, uiUrl, codec }, sessionKey: codec.sessionKey(),
+    db: database.db, feed, temporal: { client, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, uiUrl, codec }, sessionKey: codec.sessionKey(),
     repositories: { roots: cfg.repositoryRoots, dataDir: cfg.dataDir },
   });
   const server = serve({ fetch: app.fetch, hostname: cfg.host, port: cfg.port });
@@ -138,7 +140,10 @@ async function runApi(cfg: Config, database: Database, address: string, uiUrl: s
     server.once('error', reject);
   });
   stops.push(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // Long polls answer now rather than holding the close for up to a minute.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    await feed.close();
+    await closed;
     await client.connection.close();
   });
   const where = server.address();

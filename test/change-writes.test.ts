@@ -7,6 +7,7 @@ import { recordRelease } from '../db/repos/release-writes.ts';
 import { getRelease, upsertRelease } from '../db/repos/releases.ts';
 import type { Change, ChangeWrite } from '../domain/changes.ts';
 import { openTestDatabase } from './helpers/db.ts';
+import { ReleaseFeed } from '../db/feed.ts';
 
 // Writes by revision: three writers (the workflow's recorder, the API, a merge activity) may write the
 // same change at the same or older revisions in any order; the row ends at the newest, its history
@@ -95,5 +96,44 @@ describe('change writes by revision', () => {
     await recordRelease(database.db, 'p', 'r', [], { epoch: 1, state: 'open', bulk: [], deployments: [] });
     expect(await getRelease(database.db, 'p', 'r')).toMatchObject({ state: 'frozen', epoch: 2 });
     expect(await readKnown(database.db, 'p', 'nope', [])).toBeUndefined();
+  });
+
+  it('wakes the waiters of a release when its requests are written, once the transaction commits, and no others', async () => {
+    const feed = new ReleaseFeed(database.listen);
+    try {
+      // Deadlines far beyond the test's timeout: only the notification can end these waits in time.
+      const mine = await feed.next('p', 'r', 600_000);
+      const other = await feed.next('p', 'r2', 600_000);
+      let woke = false;
+      void mine.woken.then(() => {
+        woke = true;
+      });
+      let otherWoke = false;
+      void other.woken.then(() => {
+        otherWoke = true;
+      });
+      await database.db.transaction(async (tx) => {
+        await writeChanges(tx, 'p', 'r', [write(base('feed-1', 90), 1, {}, 'filed')]);
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(woke, 'woken before the write committed').toBe(false);
+      });
+      await mine.woken;
+      expect(otherWoke).toBe(false);
+      other.cancel();
+      await other.woken;
+
+      // A bulk ending (freeze, close) wakes too.
+      const again = await feed.next('p', 'r', 600_000);
+      await database.db.transaction((tx) => writeBulk(tx, 'p', 'r', { from: ['awaiting-decision'], to: 'withdrawn', note: 'closed', at: at(9), rev: 5, except: [] }));
+      await again.woken;
+
+      // Closing answers every waiter.
+      const last = await feed.next('p', 'r', 600_000);
+      await feed.close();
+      await last.woken;
+      expect(feed.isClosed).toBe(true);
+    } finally {
+      await feed.close();
+    }
   });
 });

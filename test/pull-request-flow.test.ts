@@ -103,13 +103,33 @@ describe('pull-request flow', () => {
     expect(refused.status, refused.text).toBe(422);
     expect(refused.body.code).toBe('checks_failed');
 
+    // A client holding revision `rev` long-polls for a newer one instead of polling: woken by the write
+    // (db/feed.ts), each answer newer than the last, until merged. Started before the approval.
+    const watched: string[] = [];
+    const watch = (async () => {
+      let rev = goodChecked.rev as number;
+      for (;;) {
+        const r = await stack.call('GET', `${changes}/${good.body.id}?after=${rev}&wait=60`, { token: ci });
+        expect(r.status, r.text).toBe(200);
+        expect(r.body.rev, 'a long poll answered before its wait ran out with nothing newer').toBeGreaterThan(rev);
+        rev = r.body.rev;
+        watched.push(r.body.state);
+        if (r.body.state === 'merged') return r.body;
+      }
+    })();
+    // Nothing newer: answered with the change as it is when the wait runs out.
+    const unchanged = await stack.call('GET', `${changes}/${bad.body.id}?after=${badChecked.rev}&wait=0.05`, { token: ci });
+    expect(unchanged.status, unchanged.text).toBe(200);
+    expect(unchanged.body.rev).toBe(badChecked.rev);
+    expect((await stack.call('GET', `${changes}/${bad.body.id}?after=-1`, { token: ci })).body.code).toBe('bad_request');
+    expect((await stack.call('GET', `${changes}/${bad.body.id}?after=1&wait=61`, { token: ci })).status).toBe(400);
+    expect((await stack.call('GET', `${changes}/nope?after=1&wait=1`, { token: ci })).status).toBe(404);
+
     const approved = await stack.call('POST', `${changes}/${good.body.id}/decision`, { token: owner, body: { decision: 'approve', comment: 'ship it' } });
     expect(approved.status, approved.text).toBe(200);
 
-    const merged = await waitFor('the merge', async () => {
-      const r = await stack.call('GET', `${changes}/${good.body.id}`, { token: ci });
-      return r.body.state === 'merged' ? r.body : undefined;
-    });
+    const merged = await watch;
+    expect(watched.at(-1)).toBe('merged');
     const remoteHead = (await git(['rev-parse', 'refs/heads/main'], { cwd: repo.remote })).stdout.trim();
     expect(merged.resultSha).toBe(remoteHead);
     const parents = (await git(['rev-list', '--parents', '-n', '1', remoteHead], { cwd: repo.remote })).stdout.trim().split(' ').slice(1);

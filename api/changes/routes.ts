@@ -4,6 +4,7 @@ import { resolveSeqRefs } from './seq-refs.ts';
 import type { Db } from '../../db/client.ts';
 import { getChange, listChanges } from '../../db/repos/changes.ts';
 import { getProduct } from '../../db/repos/products.ts';
+import { ReleaseFeed } from '../../db/feed.ts';
 import { decide, decideMany, mustBeOpen, refusal } from './decide.ts';
 import { appliesOf } from './preview.ts';
 import { runsByIds } from '../../db/repos/runs.ts';
@@ -124,7 +125,7 @@ export function presentChange(x: ChangeRequest) {
     requester: x.requester, resultSha: x.resultSha, conflictPaths: x.conflictPaths, failure: x.failure, decidedBy: x.decidedBy,
     decisionComment: x.decisionComment, votes: x.votes, wantedBy: x.votes.filter((v) => v.decision === 'approve').map((v) => v.by),
     passedBy: x.votes.filter((v) => v.decision === 'reject').map((v) => v.by), dependsOn: x.dependsOn, revertOf: x.revertOf,
-    trunkOrder: x.trunkOrder, commitDetails: x.commitDetails,
+    trunkOrder: x.trunkOrder, commitDetails: x.commitDetails, rev: x.rev,
     diff: {
       files: x.commitDetails.reduce((n, c) => n + c.files, 0),
       insertions: x.commitDetails.reduce((n, c) => n + c.insertions, 0),
@@ -142,6 +143,36 @@ function changeId(product: string, release: string, key: string | undefined): st
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
+const watchQuery = z.strictObject({
+  after: doc(z.coerce.number().int().min(0), 'Answer once the change\'s `rev` is greater than this (the `rev` you hold)', '3').optional(),
+  wait: doc(z.coerce.number().min(0).max(60), 'Seconds to wait for that before answering with the change as it is (with `after`)', '30').default(30),
+});
+
+/**
+ * The change once its revision passes `after`, or as it is when `ms` ran out or the client went away.
+ * Waits on the release's notifications (db/feed.ts), reading again at least every `feed.recheckMs`.
+ */
+async function watchChange(db: Db, feed: ReleaseFeed, product: string, release: string, id: string, after: number, ms: number, signal: AbortSignal): Promise<ChangeRequest> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const left = deadline - Date.now();
+    // Registered before the read: a write committed between the read and the sleep still wakes it.
+    const wake = await feed.next(product, release, Math.max(0, Math.min(left, feed.recheckMs)));
+    const change = await loadChange(db, product, release, id).catch((err: unknown) => {
+      wake.cancel();
+      throw err;
+    });
+    if (change.rev > after || left <= 0 || signal.aborted || feed.isClosed) {
+      wake.cancel();
+      return change;
+    }
+    const onAbort = () => wake.cancel();
+    signal.addEventListener('abort', onAbort, { once: true });
+    await wake.woken;
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
 async function loadChange(db: Db, product: string, release: string, id: string): Promise<ChangeRequest> {
   const change = await getChange(db, product, release, id);
   if (!change) throw new ApiError('change_not_found', `no change ${id} on ${product}/${release}`);
@@ -150,6 +181,7 @@ async function loadChange(db: Db, product: string, release: string, id: string):
 
 export function changeRoutes(r: Routes, deps: AppDeps): void {
   const base = '/v1/products/:product/releases/:release/changes';
+  const feed = deps.feed ?? new ReleaseFeed(undefined);
 
   /**
    * Files requests through the release workflow and stores its answer; one result per request. A large
@@ -289,12 +321,17 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
   });
 
   r.add({
-    method: 'get', path: `${base}/:id`, tag: 'changes', summary: 'One change request with its checks and history', responses: { 200: 'the change', 404: 'unknown' },
-  }, async ({ actor, c }) => {
+    method: 'get', path: `${base}/:id`, tag: 'changes', query: watchQuery,
+    summary: 'One change request with its checks and history; with `after` and `wait`, answered once its revision passes `after` (a long poll)',
+    responses: { 200: 'the change (on a long poll: newer than `after`, or as it is when `wait` ran out)', 400: 'bad query', 404: 'unknown' },
+  }, async ({ actor, query, c }) => {
     const product = slugParam(c, 'product');
     const release = slugParam(c, 'release');
     requireView(actor, product);
-    const change = await loadChange(deps.db, product, release, param(c, 'id'));
+    const id = param(c, 'id');
+    const change = query.after === undefined
+      ? await loadChange(deps.db, product, release, id)
+      : await watchChange(deps.db, feed, product, release, id, query.after, query.wait * 1000, c.req.raw.signal);
     const checks = await runsByIds(deps.db, change.checkRunId ? [change.checkRunId] : []);
     return c.json({ ...presentChange(change), checks, history: change.history });
   });

@@ -9,6 +9,7 @@ import type { ChangeState } from '../../domain/types.ts';
 import type { Db } from '../client.ts';
 import { changeRequests, releases } from '../schema.ts';
 import { violates } from '../errors.ts';
+import { notifyRelease } from '../feed.ts';
 import type { ChangeRequest } from '../schema.ts';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -18,6 +19,7 @@ type Writer = Db | Tx;
 export async function writeChanges(db: Writer, product: string, release: string, writes: ChangeWrite[], at = new Date()): Promise<void> {
   if (writes.length === 0) return;
   const run = async (tx: Writer) => {
+    await notifyRelease(tx, product, release);
     for (let i = 0; i < writes.length; i += 200) {
       const rows = writes.slice(i, i + 200).map(({ change: c, events, details }) => ({
         id: c.id, product, release, seq: c.seq, kind: c.kind, state: c.state, checkOutcome: c.check, branch: c.branch, sourceSha: c.sourceSha,
@@ -82,6 +84,7 @@ export async function writeLanded(db: Db, product: string, release: string, writ
 /** Ends every request of the release in one of `from` with an older revision, but those excepted. */
 export async function writeBulk(tx: Writer, product: string, release: string, bulk: BulkWrite): Promise<number> {
   const event = { at: bulk.at, state: bulk.to, note: bulk.note, rev: bulk.rev };
+  await notifyRelease(tx, product, release);
   const rows = await tx.update(changeRequests).set({
     state: bulk.to as ChangeRequest['state'],
     checkOutcome: sql`case when ${changeRequests.checkOutcome} in ('queued', 'running') then 'none'::check_outcome else ${changeRequests.checkOutcome} end`,

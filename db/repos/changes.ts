@@ -2,6 +2,7 @@ import { and, asc, count, desc, eq, ilike, inArray, like, max, or, sql } from 'd
 import type { SQL } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { changeRequests } from '../schema.ts';
+import { notifyRelease } from '../feed.ts';
 import type { ChangeEvent, ChangeRequest } from '../schema.ts';
 import type { ChangeRecord } from '../../domain/changes.ts';
 import { defaultSeverities } from '../../domain/types.ts';
@@ -13,6 +14,7 @@ export type { ChangeRecord } from '../../domain/changes.ts';
 export async function upsertChanges(db: Db, product: string, release: string, records: ChangeRecord[], at = new Date()): Promise<void> {
   if (records.length === 0) return;
   await db.transaction(async (tx) => {
+    await notifyRelease(tx, product, release);
     for (let i = 0; i < records.length; i += 200) {
       const rows = records.slice(i, i + 200).map((r) => {
         const event: ChangeEvent = { at: at.toISOString(), state: r.state, ...(r.by ? { by: r.by } : {}), ...(r.note ? { note: r.note } : {}) };

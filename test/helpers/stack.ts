@@ -10,6 +10,7 @@ import { inject } from 'vitest';
 import type { Faults } from '../../activities/deps.ts';
 import { createApp } from '../../api/app.ts';
 import type { Database } from '../../db/client.ts';
+import { ReleaseFeed } from '../../db/feed.ts';
 import { issueToken } from '../../db/repos/tokens.ts';
 import type { Role } from '../../domain/types.ts';
 import { clientChannelArgs, culvertClient } from '../../cli/temporal-connection.ts';
@@ -45,7 +46,8 @@ export async function startStack(opts: { worker?: boolean; faults?: Faults; temp
   const connection = await Connection.connect({ address, channelArgs: clientChannelArgs });
   const codec = testCodec();
   const client = culvertClient(connection, namespace, codec);
-  const app = createApp({ db: database.db, temporal: { client, namespace, taskQueue, uiUrl, codec }, repositories: { roots: [tmpdir()], dataDir }, sessionKey: codec.sessionKey() });
+  const feed = new ReleaseFeed(database.listen);
+  const app = createApp({ db: database.db, feed, temporal: { client, namespace, taskQueue, uiUrl, codec }, repositories: { roots: [tmpdir()], dataDir }, sessionKey: codec.sessionKey() });
   const { secret: adminToken } = await issueToken(database.db, { name: 'admin', role: 'admin', products: null });
 
   let worker: Worker | null = null;
@@ -93,6 +95,7 @@ export async function startStack(opts: { worker?: boolean; faults?: Faults; temp
       await stack.stopWorker();
       await nativeConnection?.close();
       await connection.close();
+      await feed.close();
       await database.close();
       await rm(dataDir, { recursive: true, force: true });
     },
