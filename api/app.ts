@@ -22,7 +22,7 @@ import { releaseRoutes } from './releases/routes.ts';
 import { Routes } from './route.ts';
 import { runRoutes } from './runs/routes.ts';
 import { scheduleRoutes } from './schedules/routes.ts';
-import { templateRoutes } from './templates/routes.ts';
+import { planRoutes } from './plans/routes.ts';
 import { tokenRoutes } from './tokens/routes.ts';
 
 export type { AppDeps } from './context.ts';
@@ -75,7 +75,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return c.json({ ok, database, temporal, namespace: deps.temporal.namespace, temporalUi: deps.temporal.uiUrl }, ok ? 200 : 503);
   });
   tokenRoutes(routes, deps);
-  templateRoutes(routes, deps);
+  planRoutes(routes, deps);
   productRoutes(routes, deps);
   releaseRoutes(routes, deps);
   changeRoutes(routes, deps);

@@ -61,9 +61,15 @@ const table: Record<string, Entry> = {
   'GET /v1/products/:product/environments/:environment/preview': { who: 'view', query: (f) => `release=${f.release}` },
   'GET /v1/runs/:id': { who: 'view' },
   'GET /v1/runs/:id/log': { who: 'view' },
+  'GET /v1/plans': { who: 'admin' },
+  'POST /v1/plans': { who: 'admin', body: (_, n) => ({ name: `authz-plan-${n}`, flow: 'pull-request' }) },
+  'GET /v1/plans/:plan': { who: 'admin' },
+  'PATCH /v1/plans/:plan': { who: 'admin', body: () => ({ severities: ['normal'] }) },
+  // The old name of plans.
   'GET /v1/templates': { who: 'admin' },
   'POST /v1/templates': { who: 'admin', body: (_, n) => ({ name: `authz-template-${n}`, flow: 'pull-request' }) },
-  'PATCH /v1/templates/:template': { who: 'admin', body: () => ({ severities: ['normal'] }) },
+  'GET /v1/templates/:plan': { who: 'admin' },
+  'PATCH /v1/templates/:plan': { who: 'admin', body: () => ({ severities: ['normal'] }) },
   'GET /v1/products/:product/schedules': { who: 'view' },
   'POST /v1/products/:product/schedules': { who: 'owner', body: () => ({ every: '7d', paused: true }) },
   'POST /v1/products/:product/schedules/:action': { who: 'owner' },
@@ -135,7 +141,7 @@ describe('who may do what, on every route', () => {
       : op.includes('/approvals/') ? encodeURIComponent(f.gate) : f.change;
     const release = op.endsWith('/close') ? f.closing : f.release;
     return template.replace(':product', f.product).replace(':release', release).replace(':id', id).replace(':sha', f.sha)
-      .replace(':template', f.template).replace(':action', 'pause').replace(':environment', 'staging');
+      .replace(':plan', f.template).replace(':action', 'pause').replace(':environment', 'staging');
   };
 
   const refs = (): Promise<string> => refsOf(repo.remote);

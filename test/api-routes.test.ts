@@ -125,8 +125,10 @@ describe('api routes', () => {
         '/v1/products/{product}/environments': ['get'],
         '/v1/runs/{id}': ['get'],
         '/v1/runs/{id}/log': ['get'],
+        '/v1/plans': ['get', 'post'],
+        '/v1/plans/{plan}': ['get', 'patch'],
         '/v1/templates': ['get', 'post'],
-        '/v1/templates/{template}': ['patch'],
+        '/v1/templates/{plan}': ['get', 'patch'],
         '/v1/products/{product}/schedules': ['get', 'post'],
         '/v1/products/{product}/schedules/{action}': ['post'],
         [`${rel}/freeze`]: ['post'],
@@ -238,7 +240,12 @@ describe('api routes', () => {
       ['GET', '/v1/runs/:id/log'],
       ['GET', '/v1/templates'],
       ['POST', '/v1/templates'],
-      ['PATCH', '/v1/templates/:template'],
+      ['PATCH', '/v1/templates/:plan'],
+      ['GET', '/v1/templates/:plan'],
+      ['GET', '/v1/plans'],
+      ['POST', '/v1/plans'],
+      ['GET', '/v1/plans/:plan'],
+      ['PATCH', '/v1/plans/:plan'],
       ['GET', '/v1/products/:product/schedules'],
       ['POST', '/v1/products/:product/schedules'],
       ['POST', '/v1/products/:product/schedules/:action'],
@@ -256,7 +263,7 @@ describe('api routes', () => {
     /** The browser session's own pages: a sign-in form and a sign-out that only clears a cookie. */
     const publicOps = ['GET /v1/codec/sign-in', 'POST /v1/codec/sign-out'];
     const resolve = (template: string): string => template.replace(':product', p.a).replace(':release', 'master').replace(':id', 'some-id')
-      .replace(':template', 'some-template').replace(':action', 'pause')
+      .replace(':plan', 'some-plan').replace(':action', 'pause')
       .replace(':sha', 'abcdef1').replace(':environment', 'staging');
 
     it('the table below covers every /v1 operation in the OpenAPI document', async () => {

@@ -5,6 +5,7 @@ import type { ProductRecord } from '../../db/repos/products.ts';
 import { listReleases } from '../../db/repos/releases.ts';
 import { getTemplate } from '../../db/repos/templates.ts';
 import { defaultBranchTemplate, localRepositoryProblem } from '../../domain/repositories.ts';
+import { overridesOf } from '../../domain/plans.ts';
 import type { Actor, ProductConfig } from '../../domain/types.ts';
 import { productUpdatedSignal } from '../../workflows/messages.ts';
 import { audit } from '../audit/record.ts';
@@ -36,9 +37,13 @@ export function maskSteps<T extends { steps?: Record<string, { env?: EnvLike }> 
   return { ...config, steps };
 }
 
-const present = (p: ProductRecord, actor: Actor) => {
+const present = (p: ProductRecord, actor: Actor, plan?: Record<string, unknown> | null) => {
   const config = actor.role === 'admin' ? p.config : maskSteps(p.config);
-  return { ...config, createdAt: p.createdAt, updatedAt: p.updatedAt };
+  // Made from a plan: the plan, the values of its parameters, and which of its settings this product overrides.
+  const member = p.config.template
+    ? { plan: p.config.template, parameters: p.own.parameters ?? {}, ...(plan ? { overrides: overridesOf(p.own, plan) } : {}) }
+    : {};
+  return { ...config, ...member, createdAt: p.createdAt, updatedAt: p.updatedAt };
 };
 
 export async function loadProduct(db: Db, name: string): Promise<ProductRecord> {
@@ -50,7 +55,7 @@ export async function loadProduct(db: Db, name: string): Promise<ProductRecord> 
 export async function templateConfig(db: Db, name: string | undefined): Promise<Record<string, unknown> | null> {
   if (!name) return null;
   const template = await getTemplate(db, name);
-  if (!template) throw new ApiError('template_not_found', `no template ${name}`, { template: name });
+  if (!template) throw new ApiError('template_not_found', `no plan ${name}`, { plan: name, template: name });
   return template.config as Record<string, unknown>;
 }
 
@@ -92,7 +97,7 @@ export function productRoutes(r: Routes, deps: AppDeps): void {
     repositoryAllowed(deps, config.repository);
     if (!(await refusingTakenBranches(() => createProduct(deps.db, config, own)))) throw new ApiError('product_exists', `product ${body.name} already exists`);
     await audit(deps.db, actor, 'product.create', { product: body.name });
-    return c.json(present(await loadProduct(deps.db, body.name), actor), 201);
+    return c.json(present(await loadProduct(deps.db, body.name), actor, template), 201);
   });
 
   r.add({ method: 'get', path: '/v1/products', tag: 'products', summary: 'List the products you may see', responses: { 200: 'products' } }, async ({ actor, c }) => {
@@ -104,7 +109,8 @@ export function productRoutes(r: Routes, deps: AppDeps): void {
   r.add({ method: 'get', path: '/v1/products/:product', tag: 'products', summary: 'One product and its effective configuration', responses: { 200: 'the product', 404: 'unknown' } }, async ({ actor, c }) => {
     const name = slugParam(c, 'product');
     requireView(actor, name);
-    return c.json(present(await loadProduct(deps.db, name), actor));
+    const product = await loadProduct(deps.db, name);
+    return c.json(present(product, actor, await templateConfig(deps.db, product.config.template).catch(() => null)));
   });
 
   r.add({
@@ -122,11 +128,12 @@ export function productRoutes(r: Routes, deps: AppDeps): void {
     }
     const current = await loadProduct(deps.db, name);
     const own = { ...current.own, ...body } as ProductInput;
-    const config = effectiveConfig(own, await templateConfig(deps.db, current.config.template));
+    const plan = await templateConfig(deps.db, current.config.template);
+    const config = effectiveConfig(own, plan);
     if (body.repository !== undefined) repositoryAllowed(deps, config.repository);
     await applyProductConfig(deps, config, own);
     // Audit rows keep what changed, never a step's environment values.
     await audit(deps.db, actor, 'product.update', { product: name, details: maskSteps(body as { steps?: Record<string, { env?: EnvLike }> }) });
-    return c.json(present(await loadProduct(deps.db, name), actor));
+    return c.json(present(await loadProduct(deps.db, name), actor, plan));
   });
 }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { ProductConfig } from '../../domain/types.ts';
-import { fromZod } from '../errors.ts';
+import { builtinParameters, fillPlan, parameterValues, placeholdersOf, PlanParameterError } from '../../domain/plans.ts';
+import type { PlanParameter } from '../../domain/plans.ts';
+import { ApiError, fromZod } from '../errors.ts';
 import { doc, slug } from '../route.ts';
 import { repositoryProblem } from './repository.ts';
 
@@ -124,22 +126,71 @@ export const productConfigSchema = z.strictObject({
 
 const partialSettings = z.strictObject(settings).partial();
 
-/** What a product sets itself: with a template, anything the template sets may be left out. */
+/** What a product sets itself: with a plan, anything the plan sets may be left out. */
 const productName = doc(slug, 'The product\'s name: a slug, unique', 'backend');
-const templateName = doc(slug, 'A template whose settings the product takes (its own win)', 'android-apps');
-export const createProductSchema = partialSettings.extend({ name: productName, template: templateName.optional(), repository: settings.repository })
-  .superRefine((p, ctx) => {
-    if (!p.template && p.flow === undefined) ctx.addIssue({ code: 'custom', path: ['flow'], message: 'flow is required (or a template that sets it)' });
+const planName = doc(slug, 'A plan whose settings the product takes (its own win, shown as overrides)', 'android-apps');
+const parameterName = z.string().regex(/^[a-z][A-Za-z0-9_]{0,62}$/, 'parameter names are identifiers starting with a lowercase letter');
+const parameterValuesSchema = doc(z.record(parameterName, z.string().max(1024)).refine((v) => Object.keys(v).length <= 50, 'at most 50 parameters'),
+  'Values of the plan\'s declared parameters for this product', { flavour: 'play', appId: 'com.example.maps' });
+export const createProductSchema = partialSettings.extend({
+  name: productName, plan: planName.optional(), template: doc(slug, 'The old name of plan', 'android-apps').optional(),
+  parameters: parameterValuesSchema.optional(), repository: settings.repository,
+}).superRefine((p, ctx) => {
+  if (p.plan && p.template && p.plan !== p.template) ctx.addIssue({ code: 'custom', path: ['template'], message: 'plan and template (its old name) name different plans' });
+  if (!p.plan && !p.template && p.flow === undefined) ctx.addIssue({ code: 'custom', path: ['flow'], message: 'flow is required (or a plan that sets it)' });
+  if (p.parameters && !p.plan && !p.template) ctx.addIssue({ code: 'custom', path: ['parameters'], message: 'parameters fill a plan\'s placeholders: name the plan' });
+}).transform(({ plan, ...p }) => (plan ? { ...p, template: plan } : p));
+export const patchProductSchema = partialSettings.omit({ flow: true }).extend({ parameters: parameterValuesSchema.optional() });
+
+const parameterDecl = z.strictObject({
+  name: doc(parameterName.refine((n) => !(builtinParameters as readonly string[]).includes(n), 'name, repository and product are every member\'s own'), 'The placeholder: {name} in any string of the plan', 'flavour'),
+  description: doc(z.string().max(500), 'What a member gives here', 'store flavour: play or huawei').optional(),
+  default: doc(z.string().max(1024), 'The value of members that give none (without it, each must)', 'play').optional(),
+});
+const parameterDecls = doc(z.array(parameterDecl).max(50).superRefine((ds, ctx) => {
+  const seen = new Set<string>();
+  ds.forEach((d, i) => {
+    if (seen.has(d.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `parameter ${d.name} is declared twice` });
+    seen.add(d.name);
   });
-export const patchProductSchema = partialSettings.omit({ flow: true });
-export const templateSchema = partialSettings.omit({ repository: true }).extend({ name: doc(slug, 'The template\'s name', 'android-apps') });
-export const patchTemplateSchema = partialSettings.omit({ repository: true, flow: true });
+}), 'Parameters members fill in: {name}, {repository} and these may appear in any string but branchTemplate and nameTemplate', [{ name: 'flavour', default: 'play' }]);
 
-export type ProductInput = z.infer<typeof createProductSchema>;
+/** A plan's settings may only name placeholders every member can fill. */
+function knownPlaceholders(p: { parameters?: PlanParameter[] } & Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const declared = new Set([...builtinParameters, ...(p.parameters ?? []).map((d) => d.name)]);
+  const { parameters: _, ...rest } = p;
+  for (const name of placeholdersOf(rest)) {
+    if (!declared.has(name)) ctx.addIssue({ code: 'custom', path: ['parameters'], message: `{${name}} is used but not declared: declare it in parameters (or write \${${name}} for a shell variable)` });
+  }
+}
+export const templateSchema = partialSettings.omit({ repository: true }).extend({ name: doc(slug, 'The plan\'s name', 'android-apps'), parameters: parameterDecls.optional() })
+  .superRefine(knownPlaceholders);
+export const patchTemplateSchema = partialSettings.omit({ repository: true, flow: true }).extend({ parameters: parameterDecls.optional() });
+/** Checks a plan's whole settings after a patch (the patch alone may use a placeholder the plan declared before). */
+export function checkPlanSettings(config: Record<string, unknown>): void {
+  const parsed = z.record(z.string(), z.unknown()).superRefine((c, ctx) => knownPlaceholders(c, ctx)).safeParse(config);
+  if (!parsed.success) throw fromZod('body', parsed.error);
+}
 
-/** Layers a product's own settings on its template's and checks the result as one configuration. */
-export function effectiveConfig(own: ProductInput, template: Record<string, unknown> | null): ProductConfig {
-  const merged = { ...(template ?? {}), ...own };
+export type ProductInput = z.infer<typeof createProductSchema> & { parameters?: Record<string, string> };
+
+/**
+ * Layers a product's own settings on its plan's (placeholders filled with the product's parameters)
+ * and checks the result as one configuration.
+ */
+export function effectiveConfig(own: ProductInput, plan: Record<string, unknown> | null): ProductConfig {
+  const { parameters: given, ...ownSettings } = own;
+  let planSettings: Record<string, unknown> = {};
+  if (plan) {
+    const { parameters: declared, ...rest } = plan as { parameters?: PlanParameter[] } & Record<string, unknown>;
+    try {
+      planSettings = fillPlan(rest, parameterValues(declared ?? [], given ?? {}, { name: own.name, repository: own.repository }));
+    } catch (err) {
+      if (!(err instanceof PlanParameterError)) throw err;
+      throw new ApiError('bad_request', `invalid product: ${err.message}`, { issues: err.issues });
+    }
+  }
+  const merged = { ...planSettings, ...ownSettings };
   delete (merged as Record<string, unknown>).createdAt;
   const parsed = productConfigSchema.safeParse(merged);
   if (!parsed.success) throw fromZod('product', parsed.error);
