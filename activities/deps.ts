@@ -4,6 +4,7 @@ import { localRepositoryProblem } from '../domain/repositories.ts';
 import { permanent } from './faults.ts';
 import type { Db } from '../db/client.ts';
 import type { StepIsolation } from './steps/isolation.ts';
+import type { ReleaseOps } from '../domain/trains.ts';
 import { Mirror } from './git/index.ts';
 
 export interface Identity { name: string; email: string }
@@ -26,6 +27,11 @@ export interface ActivityDeps {
   stepIsolation?: StepIsolation;
   /** Directories local repositories may be in (config `repositoryRoots`); absent: not checked here. */
   repositoryRoots?: string[];
+  /**
+   * The API's operations on releases (cut, deploy click, file, freeze, close), for trains: what a train
+   * does to a member is what its owner could do through the API. Given by whoever starts the worker.
+   */
+  releaseOps?: ReleaseOps;
 }
 
 export const culvertIdentity: Identity = { name: 'Culvert', email: 'culvert@localhost' };

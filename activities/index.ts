@@ -11,6 +11,7 @@ import { releaseGitActivities } from './release-git.ts';
 import { scheduleActivities } from './schedule.ts';
 import { stepActivities } from './step-activities.ts';
 import { traceActivities } from './trace/index.ts';
+import { trainActivities } from './trains.ts';
 
 export type { ActivityDeps } from './deps.ts';
 
@@ -28,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
     ...releaseRecordActivities(deps),
     ...unitActivities(deps),
     ...previewActivities(deps),
+    ...trainActivities(deps),
   };
   const around = deps.faults?.around;
   if (!around) return activities;

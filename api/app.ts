@@ -24,6 +24,7 @@ import { runRoutes } from './runs/routes.ts';
 import { scheduleRoutes } from './schedules/routes.ts';
 import { planRoutes } from './plans/routes.ts';
 import { tokenRoutes } from './tokens/routes.ts';
+import { trainRoutes } from './trains/routes.ts';
 
 export type { AppDeps } from './context.ts';
 
@@ -76,6 +77,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   tokenRoutes(routes, deps);
   planRoutes(routes, deps);
+  trainRoutes(routes, deps);
   productRoutes(routes, deps);
   releaseRoutes(routes, deps);
   changeRoutes(routes, deps);

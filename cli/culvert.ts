@@ -1,9 +1,9 @@
 import { serve } from '@hono/node-server';
 import { existsSync } from 'node:fs';
-import type { PayloadCodec } from '@temporalio/common';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createApp } from '../api/app.ts';
+import { releaseOperations } from '../api/trains/operations.ts';
 import { DatabaseInUseError, openDatabase } from '../db/client.ts';
 import type { Database } from '../db/client.ts';
 import { ReleaseFeed } from '../db/feed.ts';
@@ -111,18 +111,25 @@ function installationCodec(cfg: Config, command: string): CulvertPayloadCodec {
   }
 }
 
-async function runWorker(cfg: Config, database: Database, address: string, stops: Stop[], mode: 'start' | 'worker', codec: PayloadCodec): Promise<{ running: Promise<void> }> {
+async function runWorker(cfg: Config, database: Database, address: string, stops: Stop[], mode: 'start' | 'worker', codec: CulvertPayloadCodec): Promise<{ running: Promise<void> }> {
   const isolation = await stepIsolation(cfg, mode);
   const connection = await connectWorker(cfg, address);
+  // Trains act on releases through the API's operations, with a client of their own.
+  const client = await connectClient(cfg, address, codec);
+  const releaseOps = releaseOperations({
+    db: database.db, temporal: { client, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, uiUrl: null, codec },
+    repositories: { roots: cfg.repositoryRoots, dataDir: cfg.dataDir },
+  });
   const worker = await createWorker({
     connection, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, codec,
-    deps: { db: database.db, dataDir: cfg.dataDir, repositoryRoots: cfg.repositoryRoots, ...(isolation ? { stepIsolation: isolation } : {}) },
+    deps: { db: database.db, dataDir: cfg.dataDir, repositoryRoots: cfg.repositoryRoots, releaseOps, ...(isolation ? { stepIsolation: isolation } : {}) },
   });
   const running = worker.run();
   stops.push(async () => {
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await running.catch(() => undefined);
     await connection.close();
+    await client.connection.close();
   });
   return { running };
 }

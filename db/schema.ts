@@ -380,3 +380,67 @@ export type TraceLine = typeof traceLines.$inferSelect;
 export type ReleaseCut = typeof releaseCuts.$inferSelect;
 export type ReleaseMove = typeof releaseMoves.$inferSelect;
 export type PickPreview = typeof pickPreviews.$inferSelect;
+
+/** A train: one release of many products, acted on together (domain/trains.ts, workflows/train.ts). */
+export const trains = pgTable('trains', {
+  name: text('name').primaryKey(),
+  /** The name of every member's release. */
+  release: text('release').notNull(),
+  production: boolean('production').notNull().default(true),
+  /** The plan its members were taken from, when they were. */
+  plan: text('plan'),
+  state: text('state').$type<'open' | 'closed'>().notNull().default('open'),
+  workflowId: text('workflow_id').notNull(),
+  createdBy: text('created_by').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+}, (t) => [index('trains_created').on(t.createdAt)]);
+
+export interface TrainMemberLast {
+  seq: number;
+  kind: string;
+  ok: boolean;
+  detail: string;
+  code?: string;
+  deploymentId?: string;
+  changeId?: string;
+  at: string;
+}
+
+export const trainMembers = pgTable('train_members', {
+  train: text('train').notNull().references(() => trains.name, { onDelete: 'cascade' }),
+  product: text('product').notNull(),
+  /** Its release once cut (the train's release name), null before or when the cut failed. */
+  release: text('release'),
+  /** The last action the train took on it and its outcome. */
+  last: jsonb('last').$type<TrainMemberLast>(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.train, t.product] }), index('train_members_product').on(t.product)]);
+
+export const trainActions = pgTable('train_actions', {
+  train: text('train').notNull().references(() => trains.name, { onDelete: 'cascade' }),
+  seq: integer('seq').notNull(),
+  action: jsonb('action').$type<Record<string, unknown>>().notNull(),
+  requestedBy: text('requested_by').notNull(),
+  /** The pre-flight the owner confirmed: who was ready and why the others could not. */
+  report: jsonb('report').$type<Record<string, unknown>>().notNull(),
+  /** The members it acts on (the ready ones, or all when confirmed for all). */
+  members: jsonb('members').$type<string[]>().notNull(),
+  state: text('state').$type<'running' | 'done'>().notNull().default('running'),
+  done: integer('done').notNull().default(0),
+  failed: integer('failed').notNull().default(0),
+  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
+}, (t) => [primaryKey({ columns: [t.train, t.seq] })]);
+
+/** Each member's outcome of each action, kept (the member's row holds only its last). */
+export const trainOutcomes = pgTable('train_outcomes', {
+  train: text('train').notNull().references(() => trains.name, { onDelete: 'cascade' }),
+  seq: integer('seq').notNull(),
+  product: text('product').notNull(),
+  outcome: jsonb('outcome').$type<TrainMemberLast>().notNull(),
+}, (t) => [primaryKey({ columns: [t.train, t.seq, t.product] })]);
+
+export type Train = typeof trains.$inferSelect;
+export type TrainMember = typeof trainMembers.$inferSelect;
+export type TrainActionRow = typeof trainActions.$inferSelect;

@@ -31,7 +31,7 @@ const allowed: Record<Who, Role[]> = {
   'signed-in': roles,
 };
 
-interface Fixture { product: string; release: string; closing: string; change: string; sha: string; run: string; artifact: string; gate: string; token: string; template: string }
+interface Fixture { product: string; release: string; closing: string; change: string; sha: string; run: string; artifact: string; gate: string; token: string; template: string; train: string }
 interface Entry { who: Who; body?: (f: Fixture, n: number) => unknown; query?: (f: Fixture) => string }
 
 const pick = (f: Fixture) => ({ kind: 'pick', commits: [f.sha], reason: 'authz', severity: 'normal' });
@@ -65,6 +65,12 @@ const table: Record<string, Entry> = {
   'POST /v1/plans': { who: 'admin', body: (_, n) => ({ name: `authz-plan-${n}`, flow: 'pull-request' }) },
   'GET /v1/plans/:plan': { who: 'admin' },
   'PATCH /v1/plans/:plan': { who: 'admin', body: () => ({ severities: ['normal'] }) },
+  'POST /v1/trains': { who: 'request', body: (f, n) => ({ name: `authz-train-${n}`, release: `t${n}`, products: [f.product] }) },
+  'GET /v1/trains': { who: 'signed-in' },
+  'GET /v1/trains/:train': { who: 'view' },
+  // Without confirm: the pre-flight, which anyone who sees the members may ask for.
+  'POST /v1/trains/:train/actions': { who: 'view', body: () => ({ action: { kind: 'freeze' } }) },
+  'GET /v1/trains/:train/actions/:seq': { who: 'view' },
   // The old name of plans.
   'GET /v1/templates': { who: 'admin' },
   'POST /v1/templates': { who: 'admin', body: (_, n) => ({ name: `authz-template-${n}`, flow: 'pull-request' }) },
@@ -125,7 +131,10 @@ describe('who may do what, on every route', () => {
     const throwaway = await issueToken(stack.database.db, { name: `throwaway-${product}`, role: 'viewer', products: [product] });
     const template = `authz-${randomUUID().slice(0, 8)}`;
     expect((await stack.call('POST', '/v1/templates', { body: { name: template, flow: 'pull-request' } })).status).toBe(201);
-    f = { product, release: 'r1', closing: 'closing', change: filed.body.id, sha, run, artifact, gate: gate.id, token: throwaway.token.id, template };
+    const train = `authz-${randomUUID().slice(0, 8)}`;
+    expect((await stack.call('POST', '/v1/trains', { body: { name: train, release: 'train-r', products: [product] } })).status).toBe(202);
+    await waitFor('the train\'s cut', async () => (await stack.call('GET', `/v1/trains/${train}/actions/1`)).body?.state === 'done');
+    f = { product, release: 'r1', closing: 'closing', change: filed.body.id, sha, run, artifact, gate: gate.id, token: throwaway.token.id, template, train };
     const doc = (await stack.call('GET', '/openapi.json', { token: '' })).body as { paths: Record<string, Record<string, unknown>> };
     operations = Object.entries(doc.paths).filter(([p]) => p.startsWith('/v1/'))
       .flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ':$1')}`));
@@ -141,7 +150,7 @@ describe('who may do what, on every route', () => {
       : op.includes('/approvals/') ? encodeURIComponent(f.gate) : f.change;
     const release = op.endsWith('/close') ? f.closing : f.release;
     return template.replace(':product', f.product).replace(':release', release).replace(':id', id).replace(':sha', f.sha)
-      .replace(':plan', f.template).replace(':action', 'pause').replace(':environment', 'staging');
+      .replace(':plan', f.template).replace(':train', f.train).replace(':seq', '1').replace(':action', 'pause').replace(':environment', 'staging');
   };
 
   const refs = (): Promise<string> => refsOf(repo.remote);

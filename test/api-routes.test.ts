@@ -127,6 +127,10 @@ describe('api routes', () => {
         '/v1/runs/{id}/log': ['get'],
         '/v1/plans': ['get', 'post'],
         '/v1/plans/{plan}': ['get', 'patch'],
+        '/v1/trains': ['get', 'post'],
+        '/v1/trains/{train}': ['get'],
+        '/v1/trains/{train}/actions': ['post'],
+        '/v1/trains/{train}/actions/{seq}': ['get'],
         '/v1/templates': ['get', 'post'],
         '/v1/templates/{plan}': ['get', 'patch'],
         '/v1/products/{product}/schedules': ['get', 'post'],
@@ -242,6 +246,11 @@ describe('api routes', () => {
       ['POST', '/v1/templates'],
       ['PATCH', '/v1/templates/:plan'],
       ['GET', '/v1/templates/:plan'],
+      ['POST', '/v1/trains'],
+      ['GET', '/v1/trains'],
+      ['GET', '/v1/trains/:train'],
+      ['POST', '/v1/trains/:train/actions'],
+      ['GET', '/v1/trains/:train/actions/:seq'],
       ['GET', '/v1/plans'],
       ['POST', '/v1/plans'],
       ['GET', '/v1/plans/:plan'],
@@ -263,7 +272,7 @@ describe('api routes', () => {
     /** The browser session's own pages: a sign-in form and a sign-out that only clears a cookie. */
     const publicOps = ['GET /v1/codec/sign-in', 'POST /v1/codec/sign-out'];
     const resolve = (template: string): string => template.replace(':product', p.a).replace(':release', 'master').replace(':id', 'some-id')
-      .replace(':plan', 'some-plan').replace(':action', 'pause')
+      .replace(':plan', 'some-plan').replace(':train', 'some-train').replace(':seq', '1').replace(':action', 'pause')
       .replace(':sha', 'abcdef1').replace(':environment', 'staging');
 
     it('the table below covers every /v1 operation in the OpenAPI document', async () => {

@@ -49,6 +49,7 @@ describe('temporal-dev.yaml', () => {
       CulvertFlow: 'Keyword',
       CulvertReleaseState: 'Keyword',
       CulvertBlocked: 'Keyword',
+      CulvertTrain: 'Keyword',
     });
     expect(cfg.dynamicConfig['limit.historyCount.suggestContinueAsNew']).toBe(10240);
   });

@@ -8,6 +8,8 @@ export const releaseKey = defineSearchAttributeKey('CulvertRelease', 'KEYWORD');
 export const flowKey = defineSearchAttributeKey('CulvertFlow', 'KEYWORD');
 export const releaseStateKey = defineSearchAttributeKey('CulvertReleaseState', 'KEYWORD');
 /** What a release waits on while a transient fault lasts (a remote, the database, a worker); empty when nothing. */
+/** The train a train workflow is (workflows/train.ts). */
+export const trainKey = defineSearchAttributeKey('CulvertTrain', 'KEYWORD');
 export const blockedKey = defineSearchAttributeKey('CulvertBlocked', 'KEYWORD');
 
 /** What every release workflow carries, from its start on, so the Temporal UI can filter releases. */

@@ -179,53 +179,56 @@ async function loadChange(db: Db, product: string, release: string, id: string):
   return change;
 }
 
+/**
+ * Files requests through the release workflow and stores its answer; one result per request. A large
+ * batch goes as several Updates, each well inside Temporal's payload limit (its answer, with commit
+ * details, is about twice its size).
+ */
+async function file(deps: AppDeps, rel: Release, requests: FileRequest[], actor: Actor, prefix: string): Promise<FileResult[]> {
+  const results: FileResult[] = [];
+  // The answer holds each request about three times (its change, its history entry, its commits' details).
+  const chunks = chunkBySize(requests, (q) => 3 * jsonSize(q), 128 * 1024, 250);
+  for (const [n, chunk] of chunks.entries()) {
+    const named = chunk.flatMap((q) => [q.id, ...(q.kind === 'pick' ? q.dependsOn ?? [] : []), ...(q.kind === 'revert' ? [q.revertOf] : [])]);
+    const answer = await withRelease(deps, rel, named, (handle, known) => {
+      const input = { requests: chunk, actor, known };
+      return executeUpdateWithRetry(handle, fileUpdate, { args: [input], updateId: updateIdFor(chunks.length === 1 ? prefix : `${prefix}-${n}`, input) });
+    });
+    await storeWrites(deps, rel, answer.results.flatMap((x) => (x.ok && x.write ? [x.write] : [])));
+    results.push(...answer.results);
+  }
+  return results;
+}
+
+/** Files one request (ci, owner or admin), once per Idempotency-Key: the API's route and a train's pick into each member. */
+export async function fileChange(deps: AppDeps, product: string, release: string, given: z.infer<typeof changeSchema>, actor: Actor, key: string | undefined): Promise<ChangeRequest> {
+  requireRequest(actor, product);
+  const rel = await loadRelease(deps.db, product, release);
+  const [body] = await resolveSeqRefs(deps.db, product, release, [given]) as [typeof given];
+  const id = changeId(product, release, key);
+  const existing = await getChange(deps.db, product, release, id);
+  if (existing && key && !sameRequest(body, existing)) throw keyReused(key, existing);
+  if (existing) return existing;
+  mustBeOpen(rel);
+  await audited(deps.db, actor, 'change.request', { product, release, target: id, details: body }, () => naming({ changeId: id }, async () => {
+    const [result] = await file(deps, rel, [{ id, ...body } as FileRequest], actor, `change-${id}`);
+    if (result && !result.ok) throw refusal(result);
+  }));
+  const saved = await loadChange(deps.db, product, release, id);
+  // Two calls with one key and different bodies at once: the release filed the first; this one is refused.
+  if (key && !sameRequest(body, saved)) throw keyReused(key, saved);
+  return saved;
+}
 export function changeRoutes(r: Routes, deps: AppDeps): void {
   const base = '/v1/products/:product/releases/:release/changes';
   const feed = deps.feed ?? new ReleaseFeed(undefined);
 
-  /**
-   * Files requests through the release workflow and stores its answer; one result per request. A large
-   * batch goes as several Updates, each well inside Temporal's payload limit (its answer, with commit
-   * details, is about twice its size).
-   */
-  async function file(rel: Release, requests: FileRequest[], actor: Actor, prefix: string): Promise<FileResult[]> {
-    const results: FileResult[] = [];
-    // The answer holds each request about three times (its change, its history entry, its commits' details).
-    const chunks = chunkBySize(requests, (q) => 3 * jsonSize(q), 128 * 1024, 250);
-    for (const [n, chunk] of chunks.entries()) {
-      const named = chunk.flatMap((q) => [q.id, ...(q.kind === 'pick' ? q.dependsOn ?? [] : []), ...(q.kind === 'revert' ? [q.revertOf] : [])]);
-      const answer = await withRelease(deps, rel, named, (handle, known) => {
-        const input = { requests: chunk, actor, known };
-        return executeUpdateWithRetry(handle, fileUpdate, { args: [input], updateId: updateIdFor(chunks.length === 1 ? prefix : `${prefix}-${n}`, input) });
-      });
-      await storeWrites(deps, rel, answer.results.flatMap((x) => (x.ok && x.write ? [x.write] : [])));
-      results.push(...answer.results);
-    }
-    return results;
-  }
 
   r.add({
     method: 'post', path: base, tag: 'changes', summary: 'Request a change: a merge of a branch, a pick of trunk commits, or a revert of a pick', body: changeSchema,
     responses: { 201: 'the change request', 409: 'release frozen or closed', 422: 'unknown branch', 503: 'the repository or the release is unavailable; nothing was filed' },
-  }, async ({ body: given, actor, c }) => {
-    const product = slugParam(c, 'product');
-    const release = slugParam(c, 'release');
-    requireRequest(actor, product);
-    const rel = await loadRelease(deps.db, product, release);
-    const [body] = await resolveSeqRefs(deps.db, product, release, [given]) as [typeof given];
-    const key = c.req.header('idempotency-key');
-    const id = changeId(product, release, key);
-    const existing = await getChange(deps.db, product, release, id);
-    if (existing && key && !sameRequest(body, existing)) throw keyReused(key, existing);
-    if (existing) return c.json(presentChange(existing), existing.state === 'already-present' ? 200 : 201);
-    mustBeOpen(rel);
-    await audited(deps.db, actor, 'change.request', { product, release, target: id, details: body }, () => naming({ changeId: id }, async () => {
-      const [result] = await file(rel, [{ id, ...body } as FileRequest], actor, `change-${id}`);
-      if (result && !result.ok) throw refusal(result);
-    }));
-    const saved = await loadChange(deps.db, product, release, id);
-    // Two calls with one key and different bodies at once: the release filed the first; this one is refused.
-    if (key && !sameRequest(body, saved)) throw keyReused(key, saved);
+  }, async ({ body, actor, c }) => {
+    const saved = await fileChange(deps, slugParam(c, 'product'), slugParam(c, 'release'), body, actor, c.req.header('idempotency-key'));
     return c.json(presentChange(saved), saved.state === 'already-present' ? 200 : 201);
   });
 
@@ -243,7 +246,7 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     const named = await resolveSeqRefs(deps.db, product, release, body.requests);
     const requests = named.map((q, n) => ({ id: changeId(product, release, key ? `${key}#${n}` : undefined), ...q }) as FileRequest);
     const results = await audited(deps.db, actor, 'change.request', { product, release, details: { requests: body.requests.length } }, () =>
-      file(rel, requests, actor, `changes-${createHash('sha256').update(requests.map((q) => q.id).join(',')).digest('hex').slice(0, 32)}`),
+      file(deps, rel, requests, actor, `changes-${createHash('sha256').update(requests.map((q) => q.id).join(',')).digest('hex').slice(0, 32)}`),
     (done) => ({ requests: body.requests.length, filed: done.filter((x) => x.ok).length }));
     const saved = await changesByIds(deps.db, results.flatMap((x) => (x.ok ? [x.id] : [])));
     return c.json({

@@ -81,32 +81,34 @@ export function defaultReleaseName(product: ProductConfig, existing: string[], n
   }
 }
 
+/** Cuts a release (ci, owner or admin): the API's route and a train's cut of each member. */
+export async function cutRelease(deps: AppDeps, actor: Actor, productName: string, body: z.infer<typeof cutSchema>): Promise<Release> {
+  requireRequest(actor, productName);
+  const product = (await loadProduct(deps.db, productName)).config;
+  const existing = await listReleases(deps.db, productName);
+  const name = body.name ?? defaultReleaseName(product, existing.map((x) => x.name), new Date());
+  if (product.flow === 'pull-request' && existing.length > 0) {
+    throw new ApiError('release_exists', `product ${productName} uses the pull-request flow and already has its release ${existing[0]?.name}`);
+  }
+  if (await getRelease(deps.db, productName, name)) throw new ApiError('release_exists', `release ${productName}/${name} already exists`);
+  const workflowId = releaseWorkflowId(productName, name);
+  const input: ReleaseInput = { product, name, from: body.from ?? null, production: body.production, createdBy: actor };
+  const start = new WithStartWorkflowOperation(releaseWorkflowType(product.flow), {
+    workflowId, taskQueue: deps.temporal.taskQueue, workflowIdConflictPolicy: 'FAIL', args: [input],
+    typedSearchAttributes: releaseSearchAttributes({ product: productName, release: name, flow: product.flow, state: 'open' }),
+  });
+  await audited(deps.db, actor, 'release.cut', { product: productName, release: name, details: body }, () =>
+    deps.temporal.client.workflow.executeUpdateWithStart(cutUpdate, { startWorkflowOperation: start }));
+  return loadRelease(deps.db, productName, name);
+}
+
 export function releaseRoutes(r: Routes, deps: AppDeps): void {
-  const { client } = deps.temporal;
 
   r.add({
     method: 'post', path: '/v1/products/:product/releases', tag: 'releases', summary: 'Cut a release (ci, owner or admin)',
     body: cutSchema, responses: { 201: 'the release with its workflow id and Temporal link', 409: 'exists', 422: 'unknown ref' },
   }, async ({ body, actor, c }) => {
-    const productName = slugParam(c, 'product');
-    requireRequest(actor, productName);
-    const product = (await loadProduct(deps.db, productName)).config;
-    const existingNames = (await listReleases(deps.db, productName)).map((x) => x.name);
-    const name = body.name ?? defaultReleaseName(product, existingNames, new Date());
-    if (product.flow === 'pull-request') {
-      const existing = await listReleases(deps.db, productName);
-      if (existing.length > 0) throw new ApiError('release_exists', `product ${productName} uses the pull-request flow and already has its release ${existing[0]?.name}`);
-    }
-    if (await getRelease(deps.db, productName, name)) throw new ApiError('release_exists', `release ${productName}/${name} already exists`);
-    const workflowId = releaseWorkflowId(productName, name);
-    const input: ReleaseInput = { product, name, from: body.from ?? null, production: body.production, createdBy: actor };
-    const start = new WithStartWorkflowOperation(releaseWorkflowType(product.flow), {
-      workflowId, taskQueue: deps.temporal.taskQueue, workflowIdConflictPolicy: 'FAIL', args: [input],
-      typedSearchAttributes: releaseSearchAttributes({ product: productName, release: name, flow: product.flow, state: 'open' }),
-    });
-    await audited(deps.db, actor, 'release.cut', { product: productName, release: name, details: body }, () =>
-      client.workflow.executeUpdateWithStart(cutUpdate, { startWorkflowOperation: start }));
-    return c.json(presentRelease(deps, await loadRelease(deps.db, productName, name)), 201);
+    return c.json(presentRelease(deps, await cutRelease(deps, actor, slugParam(c, 'product'), body)), 201);
   });
 
   r.add({ method: 'get', path: '/v1/products/:product/releases', tag: 'releases', summary: 'Releases of a product', responses: { 200: 'releases' } }, async ({ actor, c }) => {

@@ -9,6 +9,7 @@ import type { Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import type { Faults } from '../../activities/deps.ts';
 import { createApp } from '../../api/app.ts';
+import { releaseOperations } from '../../api/trains/operations.ts';
 import type { Database } from '../../db/client.ts';
 import { ReleaseFeed } from '../../db/feed.ts';
 import { issueToken } from '../../db/repos/tokens.ts';
@@ -47,7 +48,8 @@ export async function startStack(opts: { worker?: boolean; faults?: Faults; temp
   const codec = testCodec();
   const client = culvertClient(connection, namespace, codec);
   const feed = new ReleaseFeed(database.listen);
-  const app = createApp({ db: database.db, feed, temporal: { client, namespace, taskQueue, uiUrl, codec }, repositories: { roots: [tmpdir()], dataDir }, sessionKey: codec.sessionKey() });
+  const appDeps = { db: database.db, feed, temporal: { client, namespace, taskQueue, uiUrl, codec }, repositories: { roots: [tmpdir()], dataDir }, sessionKey: codec.sessionKey() };
+  const app = createApp(appDeps);
   const { secret: adminToken } = await issueToken(database.db, { name: 'admin', role: 'admin', products: null });
 
   let worker: Worker | null = null;
@@ -79,7 +81,7 @@ export async function startStack(opts: { worker?: boolean; faults?: Faults; temp
     async startWorker(faults) {
       nativeConnection ??= await NativeConnection.connect({ address });
       worker = await createWorker({
-        connection: nativeConnection, namespace, taskQueue, codec, deps: { db: database.db, dataDir, faults, repositoryRoots: [tmpdir()] },
+        connection: nativeConnection, namespace, taskQueue, codec, deps: { db: database.db, dataDir, faults, repositoryRoots: [tmpdir()], releaseOps: releaseOperations(appDeps) },
         workflowBundle: { codePath: inject('workflowBundlePath') },
       });
       running = worker.run();
