@@ -1,12 +1,14 @@
 // The release owner's command line against the real API (in process) and a real release: list what
 // waits, approve by number, reject the rest in one go, ask where a commit went, read notes, deploy
 // through a gate and vote on it, freeze; and every mistake (no token, wrong role, unknown release or
-// request, bad option) said clearly with its exit code.
+// request, bad option) said clearly with its exit code. Trains too: started from a plan, the pre-flight
+// read before anything is done, then confirmed and waited for; and the plans their members come from.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq } from 'drizzle-orm';
+import { git } from '../activities/git/run.ts';
 import { runClient } from '../cli/client/index.ts';
 import { clientConfig, parseArgs } from '../cli/client/config.ts';
 import { releases as releasesTable } from '../db/schema.ts';
@@ -170,6 +172,92 @@ describe('culvert command line for release owners', () => {
     // Nothing a refusal touched changed.
     const after = await stack.call('GET', `/v1/products/${product}/releases/s1/changes`);
     expect(after.body.items.map((c: { seq: number; state: string }) => `${c.seq}:${c.state}`).sort()).toEqual(['1:merged', '2:merged', '3:rejected', '4:rejected']);
+  }, 120_000);
+
+  it('starts a train from a plan, names the member that cannot deploy, deploys the ready ones and waits; lists plans', async () => {
+    // Three apps from one plan, each in its own copy of one history; one of them has no staging.
+    const seed = await createRemote();
+    const root = await mkdtemp(join(tmpdir(), 'culvert-cli-train-'));
+    try {
+      await seed.commit({ 'README.md': 'apps\n' }, 'initial');
+      await seed.push();
+      const planName = unique('cli-apps');
+      const production = { name: 'production', order: 2, production: true };
+      expect((await stack.call('POST', '/v1/plans', {
+        body: {
+          name: planName, flow: 'cherry-pick', trunk: 'main', steps: { deploy: { argv: ['true'] } }, triggers: [{ on: 'deploy.clicked', run: 'deploy' }],
+          environments: [{ name: 'staging', order: 1, production: false }, production],
+        },
+      })).status).toBe(201);
+      const apps = ['a', 'b', 'c'].map((x) => unique(`cli-app-${x}`));
+      const noStaging = apps[2] as string;
+      for (const app of apps) {
+        const repository = join(root, `${app}.git`);
+        await git(['clone', '--quiet', '--bare', seed.remote, repository]);
+        const own = app === noStaging ? { environments: [production] } : {};
+        const made = await stack.call('POST', '/v1/products', { body: { name: app, repository, plan: planName, ...own } });
+        expect(made.status, made.text).toBe(201);
+      }
+      const owner = { CULVERT_TOKEN: await stack.token(unique('rm'), 'owner', apps) };
+      const admin = { CULVERT_TOKEN: stack.adminToken };
+      const name = unique('cli-w1');
+
+      const started = await culvert(['train-start', name, 'w1', '--plan', planName], owner);
+      expect(started.code, started.err).toBe(0);
+      expect(started.out).toContain(`train ${name}: release w1`);
+      expect(started.out).toContain('cutting 3 releases');
+      await waitFor('the cut', async () => (await stack.call('GET', `/v1/trains/${name}/actions/1`)).body?.state === 'done');
+
+      const asked = await culvert(['train-act', name, 'deploy', 'staging'], owner);
+      expect(asked.code, asked.err).toBe(0);
+      expect(asked.out.split('\n')[0]).toMatch(/^2 ready, 1 cannot/);
+      expect(apps.filter((app) => asked.out.includes(app))).toEqual([noStaging]);
+      expect(asked.out).toContain(`cannot: ${noStaging}: has no staging environment`);
+      expect((await stack.call('GET', `/v1/trains/${name}`)).body.actions).toHaveLength(1);
+      const askedJson = await culvert(['train-act', name, 'freeze', '--json'], owner);
+      expect(JSON.parse(askedJson.out).preflight.summary).toBe('3 ready, 0 cannot');
+
+      const deployed = await culvert(['train-act', name, 'deploy', 'staging', '--yes', '--wait'], owner);
+      expect(deployed.code, deployed.err).toBe(0);
+      expect(deployed.out).toContain('action #2 queued for 2 members');
+      expect(deployed.out).toContain('done: 2, failed: 0');
+
+      const shown = await waitFor('both ready members on staging', async () => {
+        const t = await culvert(['train', name], owner);
+        return (t.out.match(/staging=[0-9a-f]{12}/g) ?? []).length === 2 ? t : undefined;
+      });
+      expect(shown.code, shown.err).toBe(0);
+      for (const app of apps.slice(0, 2)) expect(shown.out).toMatch(new RegExp(`${app}\\s+w1\\s+open\\s+[0-9a-f]{12}\\s+staging=[0-9a-f]{12}\\s+#2 deploy ok: `));
+      expect(shown.out).toMatch(new RegExp(`${noStaging}\\s+w1\\s+open\\s+[0-9a-f]{12}\\s+-\\s+#1 cut ok`));
+      expect(shown.out).toMatch(/#2\s+deploy staging\s+\S+\s+done\s+2\s+2\s+0/);
+      expect((await culvert(['trains'], owner)).out).toMatch(new RegExp(`${name}\\s+w1\\s+open`));
+
+      expect((await culvert(['plans'], admin)).out).toMatch(new RegExp(`${planName}\\s+cherry-pick\\s+3`));
+      const plan = await culvert(['plan', planName], admin);
+      expect(plan.code, plan.err).toBe(0);
+      expect(plan.out).toContain(`plan ${planName}: cherry-pick, 3 members`);
+      for (const app of apps) expect(plan.out).toMatch(new RegExp(`^${app}\\s+-\\s+${app === noStaging ? 'environments' : '-'}$`, 'm'));
+      expect((JSON.parse((await culvert(['plan', planName, '--json'], admin)).out) as { members: unknown[] }).members).toHaveLength(3);
+
+      // Mistakes: 2 for the caller's own, 1 for what Culvert refused; none acts.
+      expect(await culvert(['train-act', name, 'deploy'], owner)).toMatchObject({ code: 2, err: expect.stringContaining('usage: culvert train-act') });
+      expect(await culvert(['train-act', name, 'freeze', '--yes', '--all'], owner)).toMatchObject({ code: 2, err: expect.stringContaining('not both') });
+      expect(await culvert(['train-act', name, 'pick', 'abc1234'], owner)).toMatchObject({ code: 2, err: expect.stringContaining('--reason') });
+      expect(await culvert(['train-start', unique('t'), 'w2'], owner)).toMatchObject({ code: 2, err: expect.stringContaining('(--plan p | --products a,b,c)') });
+      expect(await culvert(['trains', '--yes'], owner)).toMatchObject({ code: 2, err: expect.stringContaining('unknown option --yes') });
+      expect(await culvert(['train-act', unique('nope'), 'freeze'], owner)).toMatchObject({ code: 1, err: expect.stringMatching(/\(404 train_not_found\)/) });
+      expect((await stack.call('GET', `/v1/trains/${name}`)).body.actions).toHaveLength(2);
+
+      // Confirmed for all, the member without staging fails with its reason, and the exit code says so.
+      const forced = await culvert(['train-act', name, 'deploy', 'staging', '--all', '--wait'], owner);
+      expect(forced.code, forced.err).toBe(1);
+      expect(forced.out).toContain('action #3 queued for 3 members');
+      expect(forced.out).toMatch(new RegExp(`^  ${noStaging} failed: .*staging`, 'm'));
+      expect(forced.out).toMatch(/done: 2, failed: 1$/);
+    } finally {
+      await seed.cleanup();
+      await rm(root, { recursive: true, force: true });
+    }
   }, 120_000);
 
   it('finds the server and token of npm start as the server reads its settings: CULVERT_HOST, CULVERT_PORT, CULVERT_DATA_DIR', async () => {

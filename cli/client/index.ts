@@ -4,6 +4,7 @@ import { ClientUsageError, clientConfig, parseArgs } from './config.ts';
 import type { CommandContext } from './commands.ts';
 import { audit, deploy, freeze, gates, vote } from './actions.ts';
 import { changes, decide, notes, releases, where } from './commands.ts';
+import { plan, plans, takeOwnOptions, train, trainAct, trainStart, trains } from './trains.ts';
 
 export const clientUsage = `release owners' commands (talk to a running Culvert over HTTP):
   releases <product>                                   the product's releases
@@ -17,6 +18,15 @@ export const clientUsage = `release owners' commands (talk to a running Culvert 
   deploy <product>/<release> <environment> [--candidate "3.11 RC1"]   the deploy click (a rollback: an older release)
   freeze <product>/<release>                           no more changes; a binary release goes on to its final
   audit <product> [--limit n]                          who did what, when, refused attempts included
+  trains                                               trains, newest first
+  train <name>                                         a train: each member's release, head, environments and last outcome; its actions
+  train-start <name> <release> (--plan p | --products a,b,c)   cut the same release of many products at once
+  train-act <name> deploy <env> | freeze | close | pick <sha>... --reason text [--severity s] [--yes | --all] [--wait]
+                                                       without --yes or --all the pre-flight only (who can; why not the others), nothing
+                                                       done; --yes acts on the ready members, --all on every member; --wait until all are
+                                                       done (exit 1 if one failed)
+  plans                                                release plans, with how many products each serves (admin)
+  plan <name>                                          a plan's members: their parameters and the settings they override (admin)
 client options: --url URL (CULVERT_URL, default http://127.0.0.1:8080), --token T (CULVERT_TOKEN, default the
   local admin token in the data dir), --json (the API's answer as it is)
 `;
@@ -25,6 +35,7 @@ const commands: Record<string, (ctx: CommandContext) => Promise<number>> = {
   releases, changes, where, notes, gates, vote, deploy, freeze, audit,
   approve: (ctx) => decide(ctx, 'approve'),
   reject: (ctx) => decide(ctx, 'reject'),
+  trains, train, 'train-start': trainStart, 'train-act': trainAct, plans, plan,
 };
 
 export const clientCommands = Object.keys(commands);
@@ -45,7 +56,9 @@ export async function runClient(command: string, argv: string[], io: ClientIo): 
     return 2;
   }
   try {
-    const args = parseArgs(argv);
+    const own = takeOwnOptions(command, argv);
+    const parsed = parseArgs(own.rest);
+    const args = { ...parsed, options: { ...parsed.options, ...own.options } };
     const cfg = clientConfig(args, io.env, io.defaultDataDir);
     return await run({ api: new ApiClient(cfg.url, cfg.token, io.fetch), args, json: cfg.json, out: io.out });
   } catch (err) {
