@@ -38,6 +38,7 @@ import { csrfFor, csrfMatches, sameOrigin, webSessionSeconds, webSetCookie, webC
 import { canSee, ctxOf, localNext, policy, productView, signedIn, slug, slugOf } from './context.ts';
 import type { WebEnv } from './context.ts';
 import { releaseWebRoutes } from './release-routes.tsx';
+import { trainWebRoutes } from './train-routes.tsx';
 import { downloadArtifact } from '../artifacts/routes.ts';
 
 export function webApp(deps: AppDeps): Hono<WebEnv> {
@@ -151,6 +152,7 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
   });
 
   releaseWebRoutes(web, deps);
+  trainWebRoutes(web, deps);
 
   web.get('/runs/:id/log', async (c) => {
     const actor = signedIn(c);

@@ -53,6 +53,7 @@ export function Layout(props: { ctx: PageContext; title: string; stamp?: string;
               <a href="/ui">Home</a>
               <a href="/ui/commits">Where is a commit?</a>
               <a href="/ui/gates">Gates</a>
+              <a href="/ui/trains">Trains</a>
             </nav>
           ) : <nav />}
           {actor ? (
