@@ -14,6 +14,7 @@ import { NativeConnection } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
 import { git } from '../activities/git/run.ts';
 import { createApp } from '../api/app.ts';
+import { releaseOperations } from '../api/trains/operations.ts';
 import { createWorker } from '../cli/worker.ts';
 import { openDatabase } from '../db/client.ts';
 import type { Database } from '../db/client.ts';
@@ -172,11 +173,12 @@ export async function startBenchStack(o: { address: string; namespace: string; w
   const codec = new CulvertPayloadCodec(randomBytes(32));
   const client = culvertClient(connection, o.namespace, codec);
   const feed = new ReleaseFeed(database.listen);
-  const app = createApp({ db: database.db, feed, temporal: { client, namespace: o.namespace, taskQueue, uiUrl: null, codec }, sessionKey: codec.sessionKey() });
+  const appDeps = { db: database.db, feed, temporal: { client, namespace: o.namespace, taskQueue, uiUrl: null, codec }, sessionKey: codec.sessionKey() };
+  const app = createApp(appDeps);
   const { secret: adminToken } = await issueToken(database.db, { name: 'bench-admin', role: 'admin', products: null });
   const nativeConnection = await NativeConnection.connect({ address: o.address });
   const worker: Worker = await createWorker({
-    connection: nativeConnection, namespace: o.namespace, taskQueue, codec, deps: { db: database.db, dataDir },
+    connection: nativeConnection, namespace: o.namespace, taskQueue, codec, deps: { db: database.db, dataDir, releaseOps: releaseOperations(appDeps) },
     workflowBundle: { codePath: o.workflowBundlePath },
   });
   const running = worker.run();

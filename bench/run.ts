@@ -16,10 +16,11 @@ import type { BenchResult, Benchmark } from './lib.ts';
 import { formatResult } from './lib.ts';
 import { picksBench } from './picks.ts';
 import { traceBench } from './trace.ts';
+import { trainBench } from './train.ts';
 import { updateRoundtrip } from './update-roundtrip.ts';
 import { webQueueBench } from './web-queue.ts';
 
-const benchmarks: Benchmark[] = [approvalRoundtrip, updateRoundtrip, traceBench, picksBench, webQueueBench];
+const benchmarks: Benchmark[] = [approvalRoundtrip, updateRoundtrip, traceBench, picksBench, webQueueBench, trainBench];
 const noopWorkflowPath = fileURLToPath(new URL('./noop-workflow.ts', import.meta.url));
 
 function usage(): string {
