@@ -12,6 +12,7 @@ import { scheduleActivities } from './schedule.ts';
 import { stepActivities } from './step-activities.ts';
 import { traceActivities } from './trace/index.ts';
 import { trainActivities } from './trains.ts';
+import { dependencyActivities } from './dependencies.ts';
 
 export type { ActivityDeps } from './deps.ts';
 
@@ -30,6 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     ...unitActivities(deps),
     ...previewActivities(deps),
     ...trainActivities(deps),
+    ...dependencyActivities(deps),
   };
   const around = deps.faults?.around;
   if (!around) return activities;

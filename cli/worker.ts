@@ -6,7 +6,7 @@ import { createActivities } from '../activities/index.ts';
 import type { ActivityDeps } from '../activities/index.ts';
 import { cleanStaleWork } from '../activities/steps/cleanup.ts';
 import { startStepSupervisor } from '../activities/steps/index.ts';
-import { culvertDataConverter } from './temporal-connection.ts';
+import { culvertDataConverter, sealingInterceptor } from './temporal-connection.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 /** Bundled with the workflows wherever they are bundled (workflows/interceptors.ts says why). */
@@ -44,7 +44,10 @@ export async function createWorker(s: WorkerSetup): Promise<Worker> {
     taskQueue: s.taskQueue,
     activities: createActivities(s.deps),
     dataConverter: culvertDataConverter(s.codec),
-    ...(s.workflowBundle ? { workflowBundle: s.workflowBundle } : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules } }),
+    // The worker's own client (activities signal waiting deployments with it) seals what it sends, as the API's does.
+    ...(s.workflowBundle
+      ? { workflowBundle: s.workflowBundle, interceptors: { client: { workflow: [sealingInterceptor] } } }
+      : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules, client: { workflow: [sealingInterceptor] } } }),
     // Long steps run as activities; leave room for several at once without starving git work.
     maxConcurrentActivityTaskExecutions: 20,
     // A stopping worker lets what runs finish for a while; a step still running then is cut short and

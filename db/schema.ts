@@ -444,3 +444,30 @@ export const trainOutcomes = pgTable('train_outcomes', {
 export type Train = typeof trains.$inferSelect;
 export type TrainMember = typeof trainMembers.$inferSelect;
 export type TrainActionRow = typeof trainActions.$inferSelect;
+
+/**
+ * A deployment waiting for another product's version in an environment (domain/dependencies.ts): one
+ * row per deployment and dependency, written before the dependency is looked at, so that the
+ * dependency's deployment, finishing at any moment, finds the row or the waiter finds it done.
+ */
+export const dependencyWaits = pgTable('dependency_waits', {
+  deploymentId: text('deployment_id').notNull(),
+  workflowId: text('workflow_id').notNull(),
+  product: text('product').notNull(),
+  release: text('release').notNull(),
+  environment: text('environment').notNull(),
+  onProduct: text('on_product').notNull(),
+  onVersion: text('on_version').notNull(),
+  onEnvironment: text('on_environment').notNull(),
+  state: text('state').$type<'waiting' | 'met' | 'overridden' | 'timed-out'>().notNull().default('waiting'),
+  /** What the dependency last did while waited for ("failed in production at ..."). */
+  note: text('note'),
+  since: timestamp('since', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  endedAt: timestamp('ended_at', { withTimezone: true, mode: 'date' }),
+  endedBy: text('ended_by'),
+}, (t) => [
+  primaryKey({ columns: [t.deploymentId, t.onProduct] }),
+  index('dependency_waits_on').on(t.onProduct, t.onVersion, t.onEnvironment, t.state),
+  index('dependency_waits_release').on(t.product, t.release),
+]);
+export type DependencyWait = typeof dependencyWaits.$inferSelect;

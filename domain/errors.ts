@@ -34,6 +34,7 @@ export const errorStatus = {
   train_not_found: 404,
   train_exists: 409,
   train_closed: 409,
+  deployment_not_waiting: 409,
   unknown_environment: 422,
   product_exists: 409,
   branches_taken: 409,

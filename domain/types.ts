@@ -1,5 +1,6 @@
 // Domain types shared by workflows, activities and the API. Pure types and pure functions only:
 // this module is bundled into the workflow sandbox.
+import type { DependencyConfig } from './dependencies.ts';
 
 export type Flow = 'pull-request' | 'cherry-pick' | 'binary';
 export type ReleaseState = 'open' | 'frozen' | 'closed';
@@ -67,6 +68,8 @@ export interface ProductConfig {
   nameTemplate?: string;
   /** Shared configuration this product's settings are layered on. */
   template?: string;
+  /** Versions of other products a deployment waits for (domain/dependencies.ts). */
+  dependencies?: DependencyConfig[];
   /** binary flow: how versions are numbered when a cut names none. */
   versioning?: { scheme: 'major.minor'; initial?: string };
   /** binary flow: files a build must produce, collected into artifact storage. */

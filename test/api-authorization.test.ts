@@ -57,6 +57,7 @@ const table: Record<string, Entry> = {
   'POST /v1/products/:product/releases/:release/changes/:id/decision': { who: 'owner', body: () => ({ decision: 'reject' }) },
   'POST /v1/products/:product/releases/:release/changes/:id/retry': { who: 'owner' },
   'POST /v1/products/:product/releases/:release/deployments': { who: 'owner', body: () => ({ environment: 'staging' }) },
+  'POST /v1/products/:product/releases/:release/deployments/:id/go-ahead': { who: 'owner' },
   'GET /v1/products/:product/environments': { who: 'view' },
   'GET /v1/products/:product/environments/:environment/preview': { who: 'view', query: (f) => `release=${f.release}` },
   'GET /v1/runs/:id': { who: 'view' },

@@ -122,6 +122,7 @@ describe('api routes', () => {
         [`${rel}/changes/decisions`]: ['post'],
         [`${rel}/changes/{id}/decision`]: ['post'],
         [`${rel}/deployments`]: ['post'],
+        [`${rel}/deployments/{id}/go-ahead`]: ['post'],
         '/v1/products/{product}/environments': ['get'],
         '/v1/runs/{id}': ['get'],
         '/v1/runs/{id}/log': ['get'],
@@ -166,7 +167,7 @@ describe('api routes', () => {
           } else {
             expect(op.security, where).toEqual([]);
           }
-          if (method === 'post' && !/\/(close|freeze|retry|\{action\}|session|sign-out)$/.test(path)) expect(op.requestBody, where).toBeDefined();
+          if (method === 'post' && !/\/(close|freeze|retry|go-ahead|\{action\}|session|sign-out)$/.test(path)) expect(op.requestBody, where).toBeDefined();
         }
       }
       // Every field of every request body says what it is and shows an example (issue 11), nested ones too.
@@ -239,6 +240,7 @@ describe('api routes', () => {
       ['POST', '/v1/products/:product/releases/:release/changes/:id/retry'],
       ['POST', '/v1/products/:product/releases/:release/retry'],
       ['POST', '/v1/products/:product/releases/:release/deployments'],
+      ['POST', '/v1/products/:product/releases/:release/deployments/:id/go-ahead'],
       ['GET', '/v1/products/:product/environments'],
       ['GET', '/v1/runs/:id'],
       ['GET', '/v1/runs/:id/log'],

@@ -1,7 +1,9 @@
 // One deployment as a workflow of its own (workflow id culvert-deploy/<id>, never reused): the
 // environment's gate when it has one, then the deploy step, its outcome recorded once and reported to
 // the release that queued it. A non-production release never reaches a production environment.
-import { allHandlersFinished, condition, executeChild } from '@temporalio/workflow';
+import { allHandlersFinished, condition, executeChild, patched, workflowInfo } from '@temporalio/workflow';
+import { dependenciesFor } from '../domain/dependencies.ts';
+import { awaitDependencies } from './dependency-wait.ts';
 import type { DeployJob, DeploymentFacts } from '../domain/deploy.ts';
 import { gatePolicyOf } from '../domain/gate.ts';
 import type { ProductConfig } from '../domain/types.ts';
@@ -24,9 +26,15 @@ export async function deployment(input: DeploymentInput): Promise<{ state: 'succ
   const { product, job } = input;
   const where = { product: product.name, release: input.release };
   const parent = input.parent ?? null;
+  // Deployments since issue 13 wait for the versions they depend on, and tell those waiting for theirs.
+  const withDependencies = patched('culvert-dependency-waits');
   const finish = async (state: 'succeeded' | 'failed' | 'refused', failure?: string) => {
     if (state !== 'succeeded') {
       await untilOutcome(parent, `recording deployment ${job.deploymentId}`, () => records.recordDeployment({ ...where, job, state: 'failed', ...(failure ? { failure } : {}) }));
+    }
+    if (withDependencies && state !== 'refused') {
+      const event = { product: product.name, version: input.release, environment: job.environment, state, at: new Date(Date.now()).toISOString() };
+      await untilOutcome(parent, `telling who waits for ${product.name} ${input.release}`, () => records.notifyDependents(event));
     }
     if (parent) await reportDone(parent, { kind: 'deployment', deploymentId: job.deploymentId, state });
     await condition(allHandlersFinished);
@@ -39,6 +47,13 @@ export async function deployment(input: DeploymentInput): Promise<{ state: 'succ
   await untilOutcome(parent, `recording deployment ${job.deploymentId}`, () => records.recordDeployment({ ...where, job, state: 'pending', facts }));
   if (!env && job.trigger !== 'release.final') return finish('refused', `product ${product.name} has no environment ${job.environment}`);
   if (env?.production && !input.production) return finish('refused', `release ${where.release} is not a production release`);
+  const needs = withDependencies ? dependenciesFor(product.dependencies, job.environment) : [];
+  if (needs.length > 0) {
+    const waited = await awaitDependencies({
+      deploymentId: job.deploymentId, workflowId: workflowInfo().workflowId, product: product.name, release: input.release, environment: job.environment, needs, parent,
+    });
+    if (!waited.ok) return finish('failed', waited.reason);
+  }
   if (env?.gate) {
     const id = `${product.name}/deploy/${job.deploymentId}`;
     const decided = await executeChild(gate, {

@@ -4,6 +4,9 @@ import { candidatesOfRelease } from '../../db/repos/candidates.ts';
 import { deploymentWorkflowId } from '../../domain/types.ts';
 import { deployment } from '../../workflows/deploy.ts';
 import { getDeployment, upsertDeployment } from '../../db/repos/deployments.ts';
+import { waitsOfDeployment } from '../../db/repos/dependency-waits.ts';
+import { dependencyOverrideSignal } from '../../workflows/dependency-wait.ts';
+import { describeDependency } from '../../domain/dependencies.ts';
 import { naming, updateIdFor, withRelease } from '../release-workflow.ts';
 import { executeUpdateWithRetry, UpdateAcceptedUnread } from '../temporal-update.ts';
 import type { DeployJob } from '../../domain/deploy.ts';
@@ -33,6 +36,25 @@ export function deploymentRoutes(r: Routes, deps: AppDeps): void {
   }, async ({ body, actor, c }) => {
     const { status, ...answer } = await deployClick(deps, actor, slugParam(c, 'product'), slugParam(c, 'release'), body, c.req.header('idempotency-key'));
     return c.json(answer, status);
+  });
+
+  r.add({
+    method: 'post', path: '/v1/products/:product/releases/:release/deployments/:id/go-ahead', tag: 'deployments',
+    summary: 'Let a deployment that waits for its dependencies go ahead without them (owner; audited)',
+    responses: { 202: 'the deployment goes ahead', 403: 'not an owner', 404: 'unknown deployment', 409: 'it waits for nothing' },
+  }, async ({ actor, c }) => {
+    const product = slugParam(c, 'product');
+    const release = slugParam(c, 'release');
+    const id = c.req.param('id') ?? '';
+    requireOwner(actor, product);
+    const d = await getDeployment(deps.db, id);
+    if (!d || d.product !== product || d.release !== release) throw new ApiError('not_found', `release ${product}/${release} has no deployment ${id.slice(0, 100)}`);
+    const waiting = (await waitsOfDeployment(deps.db, id)).filter((w) => w.state === 'waiting');
+    if (waiting.length === 0) throw new ApiError('deployment_not_waiting', `deployment ${id} waits for no dependency`);
+    const skipped = waiting.map((w) => describeDependency({ product: w.onProduct, version: w.onVersion, environment: w.onEnvironment }));
+    await audited(deps.db, actor, 'deploy.go-ahead', { product, release, target: id, details: { skipped } }, () =>
+      deps.temporal.client.workflow.getHandle(deploymentWorkflowId(id)).signal(dependencyOverrideSignal, { by: actor.name, at: new Date().toISOString() }));
+    return c.json({ deploymentId: id, skipped }, 202);
   });
 }
 

@@ -83,6 +83,13 @@ const settings = {
   })).max(50), 'What a build keeps (binary flow): each slot\'s file after the build step', [{ name: 'apk', path: 'dist/app.apk' }]),
   testEnvironment: doc(slug, 'Where each release candidate deploys (binary flow)', 'qa'),
   signoff: doc(gateSchema, 'The sign-off a final needs before it publishes (binary flow, admin only)', { group: ['qa-lead', 'rita'], quorum: 1 }),
+  dependencies: doc(z.array(z.strictObject({
+    product: doc(slug, 'The product depended on', 'core'),
+    version: doc(z.string().min(1).max(100).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a version is a release name'), 'Its release that must be published', '1.4'),
+    environment: doc(slug, 'Where it must have been deployed successfully', 'production'),
+    for: doc(z.array(slug).min(1), 'This product\'s environments that need it (default all)', ['production']).optional(),
+    timeoutSeconds: doc(z.number().int().min(1).max(90 * 86_400), 'How long a deployment waits before failing (default 7 days)', 86_400).optional(),
+  })).max(50), 'Versions of other products a deployment waits for, until published (admin only)', [{ product: 'core', version: '1.4', environment: 'production' }]),
 };
 
 function consistent(p: Partial<ProductConfig>, ctx: z.RefinementCtx): void {
@@ -97,6 +104,12 @@ function consistent(p: Partial<ProductConfig>, ctx: z.RefinementCtx): void {
   if (p.testEnvironment && !environments.some((e) => e.name === p.testEnvironment)) {
     ctx.addIssue({ code: 'custom', path: ['testEnvironment'], message: `no environment named ${p.testEnvironment}` });
   }
+  (p.dependencies ?? []).forEach((d, i) => {
+    if (d.product === p.name) ctx.addIssue({ code: 'custom', path: ['dependencies', i, 'product'], message: 'a product cannot wait for itself' });
+    for (const env of d.for ?? []) {
+      if (!environments.some((e) => e.name === env)) ctx.addIssue({ code: 'custom', path: ['dependencies', i, 'for'], message: `no environment named ${env}` });
+    }
+  });
   const names = new Set<string>();
   environments.forEach((e, i) => {
     if (names.has(e.name)) ctx.addIssue({ code: 'custom', path: ['environments', i, 'name'], message: `environment ${e.name} appears twice` });
@@ -122,6 +135,7 @@ export const productConfigSchema = z.strictObject({
   artifacts: settings.artifacts.optional(),
   testEnvironment: settings.testEnvironment.optional(),
   signoff: settings.signoff.optional(),
+  dependencies: settings.dependencies.optional(),
 }).superRefine(consistent);
 
 const partialSettings = z.strictObject(settings).partial();

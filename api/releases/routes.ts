@@ -15,6 +15,8 @@ import { withRelease } from '../release-workflow.ts';
 import { executeUpdateWithRetry } from '../temporal-update.ts';
 import { artifactsOfCandidates, candidatesOfRelease } from '../../db/repos/candidates.ts';
 import { listApprovals } from '../../db/repos/approvals.ts';
+import { waitsOfRelease } from '../../db/repos/dependency-waits.ts';
+import { describeDependency } from '../../domain/dependencies.ts';
 import { releaseSearchAttributes } from '../../workflows/search-attributes.ts';
 import { audited } from '../audit/record.ts';
 import { requireOwner, requireRequest, requireView } from '../auth.ts';
@@ -127,12 +129,13 @@ export function releaseRoutes(r: Routes, deps: AppDeps): void {
     const name = slugParam(c, 'release');
     requireView(actor, productName);
     const release = await loadRelease(deps.db, productName, name);
-    const [changes, runs, deployments, candidates, approvals] = await Promise.all([
+    const [changes, runs, deployments, candidates, approvals, waits] = await Promise.all([
       latestChanges(deps.db, productName, name, 50),
       runsOfRelease(deps.db, productName, name, 50),
       deploymentsOfRelease(deps.db, productName, name),
       candidatesOfRelease(deps.db, productName, name),
       listApprovals(deps.db, { product: productName, release: name }),
+      waitsOfRelease(deps.db, productName, name),
     ]);
     const artifacts = await artifactsOfCandidates(deps.db, candidates.map((x) => x.id));
     return c.json({
@@ -144,6 +147,12 @@ export function releaseRoutes(r: Routes, deps: AppDeps): void {
         id: x.id, label: x.label, number: x.number, final: x.final, commitSha: x.commitSha, state: x.state, failure: x.failure,
         buildRunId: x.buildRunId, deployedTo: x.deployedTo, createdAt: x.createdAt,
         artifacts: artifacts.filter((a) => a.candidateId === x.id).map((a) => ({ id: a.id, name: a.name, size: a.size, sha256: a.sha256, url: `/v1/artifacts/${encodeURIComponent(a.id)}` })),
+      })),
+      // "waiting for core 1.4 in production since ...": deployments held by their dependencies, and how those ended.
+      waits: waits.map((w) => ({
+        deploymentId: w.deploymentId, environment: w.environment, on: describeDependency({ product: w.onProduct, version: w.onVersion, environment: w.onEnvironment }),
+        state: w.state, since: w.since, note: w.note, endedAt: w.endedAt, endedBy: w.endedBy,
+        ...(w.state === 'waiting' ? { summary: `waiting for ${describeDependency({ product: w.onProduct, version: w.onVersion, environment: w.onEnvironment })} since ${w.since.toISOString()}` } : {}),
       })),
       approvals: approvals.map((a) => ({ id: a.id, subject: a.subject, state: a.state, quorum: a.quorum, group: a.group, votes: a.votes, escalatedTo: a.escalatedTo, reminders: a.reminders })),
     });

@@ -1,0 +1,108 @@
+import { and, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditLog } from '../db/schema.ts';
+import { deploymentWorkflowId } from '../domain/types.ts';
+import { createRemote } from './helpers/git-fixture.ts';
+import type { GitFixture } from './helpers/git-fixture.ts';
+import { startStack, unique } from './helpers/stack.ts';
+import type { Stack } from './helpers/stack.ts';
+import { waitFor } from './helpers/wait.ts';
+
+// Issue 13: B's deployment waits until the version of A it depends on is published to an environment,
+// resumed by A's deployment there (a signal), not by polling; an owner may let it go ahead; a timeout ends it.
+describe('dependency waits', () => {
+  let stack: Stack;
+  let repoA: GitFixture;
+  let repoB: GitFixture;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    repoA = await createRemote();
+    repoB = await createRemote();
+    for (const r of [repoA, repoB]) {
+      await r.commit({ 'README.md': 'x\n' }, 'initial');
+      await r.push();
+    }
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await repoA?.cleanup();
+    await repoB?.cleanup();
+  });
+
+  const environments = [{ name: 'staging', order: 1, production: false }, { name: 'production', order: 2, production: true }];
+  const deploySettings = { steps: { deploy: { argv: ['true'] } }, triggers: [{ on: 'deploy.clicked', run: 'deploy' }], environments };
+  const deploymentOf = async (product: string, release: string, id: string) => {
+    const r = await stack.call('GET', `/v1/products/${product}/releases/${release}`);
+    return { release: r.body, deployment: (r.body.deployments as { id: string; state: string; failure: string | null }[]).find((d) => d.id === id) };
+  };
+  const settled = (product: string, release: string, id: string) => waitFor(`deployment ${id}`, async () => {
+    const { deployment } = await deploymentOf(product, release, id);
+    return deployment && ['succeeded', 'failed'].includes(deployment.state) ? deployment : undefined;
+  });
+
+  it('holds B until A 1.4 reaches production, not staging; lets an owner go ahead; times out saying what it waited for', async () => {
+    const a = unique('core');
+    const b = unique('app');
+    const owner = await stack.token(unique('olivia'), 'owner', [a, b]);
+    const viewer = await stack.token(unique('vic'), 'viewer', [b]);
+    expect((await stack.call('POST', '/v1/products', { body: { name: a, repository: repoA.remote, flow: 'cherry-pick', trunk: 'main', ...deploySettings } })).status).toBe(201);
+    const selfish = await stack.call('POST', '/v1/products', { body: { name: b, repository: repoB.remote, flow: 'cherry-pick', ...deploySettings, dependencies: [{ product: b, version: '1', environment: 'production' }] } });
+    expect(selfish.status).toBe(400);
+    const made = await stack.call('POST', '/v1/products', {
+      body: {
+        name: b, repository: repoB.remote, flow: 'cherry-pick', trunk: 'main', ...deploySettings,
+        dependencies: [{ product: a, version: '1.4', environment: 'production', for: ['staging'] }],
+      },
+    });
+    expect(made.status, made.text).toBe(201);
+    for (const [p, r] of [[a, '1.4'], [b, 'b1']] as const) expect((await stack.call('POST', `/v1/products/${p}/releases`, { body: { name: r } })).status).toBe(201);
+    const deploy = async (p: string, r: string, environment: string) => {
+      const res = await stack.call('POST', `/v1/products/${p}/releases/${r}/deployments`, { token: owner, body: { environment } });
+      expect(res.status, res.text).toBe(202);
+      return res.body.deploymentId as string;
+    };
+
+    // B to staging waits for A 1.4 in production, and says so.
+    const held = await deploy(b, 'b1', 'staging');
+    const shown = await waitFor('the wait', async () => {
+      const { release } = await deploymentOf(b, 'b1', held);
+      return release.waits.find((w: { deploymentId: string; state: string }) => w.deploymentId === held && w.state === 'waiting');
+    });
+    expect(shown.summary).toMatch(new RegExp(`^waiting for ${a} 1.4 in production since `));
+    // B to production does not need it (for: staging only).
+    expect((await settled(b, 'b1', await deploy(b, 'b1', 'production'))).state).toBe('succeeded');
+
+    // A 1.4 reaches staging: B still waits (nothing told it; its deployment is still pending).
+    const aStaging = await deploy(a, '1.4', 'staging');
+    await stack.client.workflow.getHandle(deploymentWorkflowId(aStaging)).result();
+    expect((await deploymentOf(b, 'b1', held)).deployment?.state).toBe('pending');
+    // A 1.4 reaches production: B goes on, woken by A's deployment.
+    await deploy(a, '1.4', 'production');
+    expect((await settled(b, 'b1', held)).state).toBe('succeeded');
+    expect((await deploymentOf(b, 'b1', held)).release.waits.find((w: { deploymentId: string }) => w.deploymentId === held).state).toBe('met');
+
+    // A version never published: an owner lets it go ahead (audited); only once; not a viewer.
+    expect((await stack.call('PATCH', `/v1/products/${b}`, { body: { dependencies: [{ product: a, version: '2.0', environment: 'production' }] } })).status).toBe(200);
+    const second = await deploy(b, 'b1', 'staging');
+    await waitFor('the second wait', async () => (await deploymentOf(b, 'b1', second)).release.waits.some((w: { deploymentId: string; state: string }) => w.deploymentId === second && w.state === 'waiting'));
+    const goAhead = `/v1/products/${b}/releases/b1/deployments/${second}/go-ahead`;
+    expect((await stack.call('POST', goAhead, { token: viewer })).status).toBe(403);
+    expect((await stack.call('POST', `/v1/products/${b}/releases/b1/deployments/nope/go-ahead`, { token: owner })).status).toBe(404);
+    const went = await stack.call('POST', goAhead, { token: owner });
+    expect(went.status, went.text).toBe(202);
+    expect(went.body.skipped).toEqual([`${a} 2.0 in production`]);
+    expect((await settled(b, 'b1', second)).state).toBe('succeeded');
+    const ended = (await deploymentOf(b, 'b1', second)).release.waits.find((w: { deploymentId: string }) => w.deploymentId === second);
+    expect(ended).toMatchObject({ state: 'overridden' });
+    expect((await stack.call('POST', goAhead, { token: owner })).status).toBe(409);
+    const audited = await stack.database.db.select().from(auditLog).where(and(eq(auditLog.action, 'deploy.go-ahead'), eq(auditLog.target, second)));
+    expect(audited.map((x) => x.outcome)).toEqual(['done']);
+
+    // A timeout ends the deployment as failed, naming what it waited for.
+    expect((await stack.call('PATCH', `/v1/products/${b}`, { body: { dependencies: [{ product: a, version: '9.9', environment: 'production', timeoutSeconds: 1 }] } })).status).toBe(200);
+    const late = await settled(b, 'b1', await deploy(b, 'b1', 'staging'));
+    expect(late.state).toBe('failed');
+    expect(late.failure).toMatch(new RegExp(`for ${a} 9.9 in production; timed out`));
+  });
+});
