@@ -1,6 +1,8 @@
 // A train's work on its members (workflows/train.ts): each member's action through the API's own
 // operations (deps.releaseOps), its outcome recorded once.
-import { closeTrain, finishTrainAction, getTrainAction, outcomeOf, recordMemberOutcome, recordTrainAction } from '../db/repos/trains.ts';
+import { Context } from '@temporalio/activity';
+import { getDeployment } from '../db/repos/deployments.ts';
+import { closeTrain, finishTrainAction, getTrainAction, outcomeOf, outcomesOf, recordMemberOutcome, recordTrainAction, settleMemberOutcome } from '../db/repos/trains.ts';
 import type { MemberOutcome, TrainAction } from '../domain/trains.ts';
 import type { Actor } from '../domain/types.ts';
 import type { ActivityDeps } from './deps.ts';
@@ -41,6 +43,29 @@ export function trainActivities(deps: ActivityDeps) {
       const cut = i.action.kind === 'cut' && outcome.ok;
       await recordMemberOutcome(deps.db, i.train, i.product, { seq: i.seq, kind: i.action.kind, at: new Date().toISOString(), ...outcome }, cut ? i.release : undefined);
       return outcome;
+    },
+
+    /**
+     * Follows the deployments a deploy action started until each has ended, and makes its end the member's
+     * outcome (succeeded, or failed with the reason). Returns after a few minutes with what still runs, so
+     * the workflow calls again rather than one activity living as long as the slowest deployment.
+     */
+    async trainAwaitDeployments(i: { train: string; seq: number }): Promise<{ running: number }> {
+      const ctx = Context.current();
+      const until = Date.now() + 4 * 60_000;
+      for (;;) {
+        const outcomes = [...(await outcomesOf(deps.db, i.train, i.seq))].filter(([, o]) => o.deploymentId && !o.deploymentState);
+        let running = 0;
+        for (const [product, o] of outcomes) {
+          const d = await getDeployment(deps.db, o.deploymentId as string);
+          if (d?.state === 'succeeded') await settleMemberOutcome(deps.db, i.train, product, { ...o, deploymentState: 'succeeded', detail: `deployed ${d.commitSha.slice(0, 12)} to ${d.environment} (deployment ${d.id})` });
+          else if (d?.state === 'failed') await settleMemberOutcome(deps.db, i.train, product, { ...o, ok: false, deploymentState: 'failed', code: 'deployment_failed', detail: `deployment ${d.id} to ${d.environment} failed: ${d.failure ?? 'no reason recorded'}` });
+          else running += 1;
+        }
+        ctx.heartbeat({ running });
+        if (running === 0 || Date.now() > until) return { running };
+        await ctx.sleep(500);
+      }
     },
 
     async trainActionFinished(i: { train: string; seq: number; close: boolean }): Promise<{ done: number; failed: number }> {

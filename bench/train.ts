@@ -60,7 +60,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     }
     const sequential = since(s0);
     const c1 = process.cpuUsage(c0);
-    ctx.progress(`sequential: cpu user ${c1.user / 1000} ms system ${c1.system / 1000} ms`);
+    const seqCpu = (c1.user + c1.system) / 1000;
     const c2 = process.cpuUsage();
 
     ctx.progress(`train: the train, ${n} members`);
@@ -83,7 +83,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     }, POLL_MS, 600_000);
     const train = since(t0);
     const c3 = process.cpuUsage(c2);
-    ctx.progress(`train: cpu user ${c3.user / 1000} ms system ${c3.system / 1000} ms`);
+    const trainCpu = (c3.user + c3.system) / 1000;
 
     return {
       title: `a train of ${n}: cut and deploy to staging`,
@@ -96,6 +96,8 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         `one run each (n = members, --n changes it); each side has its own ${n} products from one plan, each product its own repository`,
         'the sequential client waits for each deployment to succeed before the next member, as a script would; the train runs 8 members at a time (workflows/train.ts)',
         'deploy step is `true`: the figure is Culvert\'s own work (Temporal, git, database), not a deploy tool\'s',
+        `database: ${process.env.BENCH_DATABASE_URL ? 'PostgreSQL (BENCH_DATABASE_URL), its work in its own processes' : 'PGlite in memory, its work on this process\'s one thread with the API\'s and the worker\'s'}`,
+        `this process's CPU time: ${Math.round(seqCpu)} ms for the sequential client, ${Math.round(trainCpu)} ms for the train`,
       ],
     };
   } finally {

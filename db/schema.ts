@@ -403,6 +403,8 @@ export interface TrainMemberLast {
   detail: string;
   code?: string;
   deploymentId?: string;
+  /** A deploy's deployment: how it ended, once it has (a train follows it). */
+  deploymentState?: 'succeeded' | 'failed';
   changeId?: string;
   at: string;
 }

@@ -106,6 +106,8 @@ export interface MemberOutcome {
   /** Refused: the API's error code and message, as a caller would have got them. */
   code?: string;
   deploymentId?: string;
+  /** A deploy's deployment: how it ended, once it has. */
+  deploymentState?: 'succeeded' | 'failed';
   changeId?: string;
 }
 

@@ -107,7 +107,9 @@ describe('trains', () => {
     expect(deployed.body.members).toHaveLength(37);
     const done = await actionDone(name, deployed.body.seq);
     expect(done).toMatchObject({ done: 37, failed: 0 });
-    expect(done.outcomes.every((o: { outcome: { deploymentId?: string } }) => o.outcome.deploymentId)).toBe(true);
+    // The action ends when its deployments have: each member's outcome is its deployment's end.
+    expect(done.outcomes.every((o: { outcome: { deploymentId?: string; deploymentState?: string; detail: string } }) =>
+      o.outcome.deploymentId && o.outcome.deploymentState === 'succeeded' && o.outcome.detail.startsWith('deployed '))).toBe(true);
     const reached = await waitFor('37 members on staging', async () => {
       const v = (await stack.call('GET', train(name), { token: owner })).body;
       const on = v.members.filter((m: { environments: Record<string, string>; headSha: string }) => m.environments.staging === m.headSha);
@@ -177,5 +179,30 @@ describe('trains', () => {
     const history = await stack.client.workflow.getHandle(trainWorkflowId(name), handle.firstExecutionRunId).fetchHistory();
     expect(history.events?.some((e) => e.workflowExecutionContinuedAsNewEventAttributes)).toBe(true);
     expect(first.runId).not.toBe(handle.firstExecutionRunId);
+  });
+
+  it('records a member whose deployment fails as failed, with the reason, and the others as deployed', async () => {
+    const make = async (name: string, argv: string[]) => {
+      const repo = join(root, `${name}.git`);
+      await git(['clone', '--quiet', '--bare', seed.remote, repo]);
+      const r = await stack.call('POST', '/v1/products', {
+        body: { name, repository: repo, flow: 'cherry-pick', trunk: 'main', steps: { deploy: { argv } }, triggers: [{ on: 'deploy.clicked', run: 'deploy' }], environments: [{ name: 'staging', order: 1, production: false }] },
+      });
+      expect(r.status, r.text).toBe(201);
+    };
+    const good = unique('good');
+    const bad = unique('bad');
+    await make(good, ['true']);
+    await make(bad, ['sh', '-c', 'echo broken >&2; exit 3']);
+    const name = unique('mixed');
+    expect((await stack.call('POST', '/v1/trains', { body: { name, release: 'r1', products: [good, bad] } })).status).toBe(202);
+    await actionDone(name, 1);
+    const act = await stack.call('POST', `${train(name)}/actions`, { body: { action: { kind: 'deploy', environment: 'staging' }, confirm: 'ready' } });
+    expect(act.status, act.text).toBe(202);
+    const done = await actionDone(name, act.body.seq);
+    expect(done).toMatchObject({ done: 1, failed: 1 });
+    const byProduct = new Map(done.outcomes.map((o: { product: string; outcome: unknown }) => [o.product, o.outcome]));
+    expect(byProduct.get(good)).toMatchObject({ ok: true, deploymentState: 'succeeded' });
+    expect(byProduct.get(bad)).toMatchObject({ ok: false, deploymentState: 'failed', code: 'deployment_failed' });
   });
 });

@@ -3,7 +3,7 @@
 // activity per member, activities/trains.ts), so the train's history grows by a few events per member
 // and action, and it continues as new between actions.
 import {
-  allHandlersFinished, ApplicationFailure, condition, continueAsNew, defineQuery, defineUpdate, proxyActivities, setHandler, workflowInfo,
+  allHandlersFinished, ApplicationFailure, condition, continueAsNew, defineQuery, defineUpdate, patched, proxyActivities, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import type { CulvertActivities } from '../activities/index.ts';
 import type { MemberOutcome, TrainAction } from '../domain/trains.ts';
@@ -52,6 +52,13 @@ const acts = proxyActivities<CulvertActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
+/** Following deployments: long, heartbeating, waited out whatever happens to the worker. */
+const follow = proxyActivities<CulvertActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
 export async function trainWorkflow(input: TrainInput): Promise<{ actions: number }> {
   keepTasksEventful();
   const queue: QueuedTrainAction[] = input.queue ?? [];
@@ -91,6 +98,10 @@ export async function trainWorkflow(input: TrainInput): Promise<{ actions: numbe
     running = next.seq;
     await acts.trainActionStarted({ train: input.train, seq: next.seq, action: next.action, actor: next.actor, members: next.members, report: next.report });
     await actOnMembers(input, next);
+    // Trains since this patch wait for the deployments they started: a member's outcome is its deployment's end.
+    if (next.action.kind === 'deploy' && patched('culvert-train-deployment-outcomes')) {
+      while ((await follow.trainAwaitDeployments({ train: input.train, seq: next.seq })).running > 0);
+    }
     const close = next.action.kind === 'close';
     await acts.trainActionFinished({ train: input.train, seq: next.seq, close });
     queue.shift();

@@ -82,3 +82,13 @@ export async function finishTrainAction(db: Db, train: string, seq: number): Pro
 export async function closeTrain(db: Db, train: string): Promise<void> {
   await db.update(trains).set({ state: 'closed', updatedAt: sql`now()` }).where(eq(trains.name, train));
 }
+
+/** Replaces a member's outcome of action `seq` (a deployment that ended): in its outcomes and, if still its last, on the member. */
+export async function settleMemberOutcome(db: Db, train: string, product: string, outcome: TrainMemberLast): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.update(trainOutcomes).set({ outcome }).where(and(eq(trainOutcomes.train, train), eq(trainOutcomes.seq, outcome.seq), eq(trainOutcomes.product, product)));
+    await tx.update(trainMembers).set({ last: outcome, updatedAt: sql`now()` }).where(and(
+      eq(trainMembers.train, train), eq(trainMembers.product, product), sql`(${trainMembers.last}->>'seq')::int = ${outcome.seq}`,
+    ));
+  });
+}
