@@ -2,8 +2,12 @@
 // every history that shows something no smaller one already showed (an event type, an activity, a child
 // workflow, an Update, a signal, a patch marker, a continue-as-new), smallest first, then a few more of each
 // type, so the set stays small enough to keep in git while it covers what the suite exercised.
-//   npx tsx scripts/select-histories.ts <export dir> <out dir> [per type extra = 6] [max bytes each = 400000]
+//   CULVERT_PAYLOAD_KEY=<the run's key> npx tsx scripts/select-histories.ts <export dir> <out dir> [per type extra = 6] [max bytes each = 400000]
+// With the key of the run that exported them, encrypted payloads are saved decrypted, so that any later run
+// (each has a key of its own) replays them; they replay as runs from before seals (workflows/seals.ts).
 import proto from '@temporalio/proto';
+import type { Payload } from '@temporalio/common';
+import { CulvertPayloadCodec, parsePayloadKey } from '../cli/payload-codec.ts';
 import { loadHistories, saveHistories, type SavedHistory } from '../test/helpers/histories.ts';
 
 const { temporal } = proto;
@@ -29,6 +33,26 @@ function features(h: SavedHistory): Set<string> {
 
 const size = (h: SavedHistory): number => temporal.api.history.v1.History.encode(h.history).finish().length;
 
+const encrypted = (v: unknown): v is Payload => {
+  const enc = (v as Payload | null)?.metadata?.encoding;
+  return enc instanceof Uint8Array && Buffer.from(enc).toString() === 'binary/encrypted';
+};
+
+/** Replaces every encrypted payload in the history by its clear content (in place). */
+async function decrypt(h: SavedHistory, codec: CulvertPayloadCodec): Promise<void> {
+  const walk = async (o: unknown): Promise<void> => {
+    if (!o || typeof o !== 'object') return;
+    for (const [k, v] of Object.entries(o)) {
+      if (encrypted(v)) {
+        const [clear] = await codec.decode([v]);
+        if (Buffer.from(clear?.metadata?.encoding ?? []).toString() === 'binary/culvert-unreadable') throw new Error(`${h.type} ${h.workflowId}: a payload of another key`);
+        (o as Record<string, unknown>)[k] = clear;
+      } else await walk(v);
+    }
+  };
+  await walk(h.history);
+}
+
 async function main(): Promise<void> {
   const [from, to, extraArg, maxArg] = process.argv.slice(2);
   if (!from || !to) throw new Error('usage: select-histories <export dir> <out dir> [per type extra] [max bytes each]');
@@ -52,6 +76,11 @@ async function main(): Promise<void> {
     for (let i = 0; i < Math.min(extra, rest.length); i++) chosen.add(rest[Math.floor((i * rest.length) / Math.min(extra, rest.length))]!);
   }
   const out = all.map((x) => x.h).filter((h) => chosen.has(h));
+  const key = process.env.CULVERT_PAYLOAD_KEY;
+  if (key) {
+    const codec = new CulvertPayloadCodec(parsePayloadKey(key));
+    for (const h of out) await decrypt(h, codec);
+  }
   await saveHistories(to, out);
   const counts = new Map<string, number>();
   for (const h of out) counts.set(h.type, (counts.get(h.type) ?? 0) + 1);

@@ -7,13 +7,17 @@ import { loadHistories, replayAll } from './helpers/histories.ts';
 // releases started under that code may still be running, so today's code must replay every one of them.
 //   v1: the suite of 2026-11-24 (one releaseWorkflow type for every flow);
 //   v2: the suite of 2026-11-30 (one workflow type per flow, jobs as child workflows; its releaseWorkflow
-//       runs are legacy releases moving to the new types), chosen by scripts/select-histories.ts.
+//       runs are legacy releases moving to the new types), chosen by scripts/select-histories.ts;
+//   v3: the flow, train, dependency, preview and kill-boundary suites of 2026-12-07 (jobs-first memos,
+//       pick previews, trains, deployments waiting on dependencies), chosen the same way and saved
+//       decrypted (scripts/select-histories.ts with the run's key), so they replay as runs from before seals.
 // A change to the workflows that cannot replay a set needs patched() or a new workflow type, not a new set.
 const root = fileURLToPath(new URL('./histories', import.meta.url));
 
 const expectedTypes: Record<string, string[]> = {
   v1: ['deploymentWorkflow', 'indexTrunkWorkflow', 'releaseWorkflow', 'scheduledCutWorkflow'],
   v2: ['binaryRelease', 'candidateBuild', 'deployment', 'gate', 'indexTrunkWorkflow', 'pullRequestRelease', 'releaseCheck', 'releaseWorkflow', 'scheduledCutWorkflow', 'stableRelease'],
+  v3: ['binaryRelease', 'candidateBuild', 'deployment', 'gate', 'previewPicksWorkflow', 'pullRequestRelease', 'releaseCheck', 'scheduledCutWorkflow', 'stableRelease', 'trainWorkflow'],
 };
 
 describe('saved histories of earlier releases of the workflows', () => {
