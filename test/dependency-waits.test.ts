@@ -70,6 +70,14 @@ describe('dependency waits', () => {
       return release.waits.find((w: { deploymentId: string; state: string }) => w.deploymentId === held && w.state === 'waiting');
     });
     expect(shown.summary).toMatch(new RegExp(`^waiting for ${a} 1.4 in production since `));
+    // And on the release's web page.
+    const signIn = await stack.app.request('/ui/sign-in', {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' }, body: new URLSearchParams({ token: owner, next: '/ui/' }).toString(),
+    });
+    expect(signIn.status, await signIn.text()).toBe(303);
+    const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const page = await (await stack.app.request(`/ui/p/${b}/r/b1`, { headers: { cookie } })).text();
+    expect(page).toContain(`deployment to staging waiting for ${a} 1.4 in production since`);
     // B to production does not need it (for: staging only).
     expect((await settled(b, 'b1', await deploy(b, 'b1', 'production'))).state).toBe('succeeded');
 

@@ -1,7 +1,7 @@
 /** @jsxImportSource hono/jsx */
 // A release: state, head, cut point, candidates and their artifacts, deployments by environment, the
 // merge/pick history, freeze/close (owners, with confirmation) and its run in the Temporal UI.
-import type { Approval, Artifact, Candidate, ChangeRequest, Deployment, Release, StepRun } from '../../../db/schema.ts';
+import type { Approval, Artifact, Candidate, ChangeRequest, DependencyWait, Deployment, Release, StepRun } from '../../../db/schema.ts';
 import { Csrf, Layout, Sha, State, ago, enc, productUrl, releaseUrl } from '../layout.tsx';
 import type { PageContext } from '../layout.tsx';
 
@@ -17,6 +17,8 @@ export interface ReleaseView {
   candidates: Candidate[];
   artifacts: Artifact[];
   approvals: Approval[];
+  /** Deployments held by the versions they depend on (domain/dependencies.ts). */
+  waits: DependencyWait[];
   awaiting: number;
   notice?: string;
 }
@@ -66,6 +68,13 @@ export function ReleasePage({ ctx, v }: { ctx: PageContext; v: ReleaseView }) {
           {v.deployments.length === 0 ? <tr><td colspan={5} class="muted">Not deployed anywhere yet.</td></tr> : null}
         </tbody>
       </table>
+      {v.waits.some((w) => w.state === 'waiting') ? (
+        <ul id="dependency-waits">
+          {v.waits.filter((w) => w.state === 'waiting').map((w) => (
+            <li class="pill warn">deployment to {w.environment} waiting for {w.onProduct} {w.onVersion} in {w.onEnvironment} since {ago(w.since, now)} ago{w.note ? ` (${w.onProduct}: ${w.note})` : ''}</li>
+          ))}
+        </ul>
+      ) : null}
       {v.candidates.length > 0 ? (
         <>
           <h2>Candidates</h2>
