@@ -3,7 +3,7 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { endWaits, isPublished, noteWaiters, registerWaits, waitersOn, waitsOfDeployment } from '../db/repos/dependency-waits.ts';
-import type { DependencyConfig, DependencyEvent } from '../domain/dependencies.ts';
+import type { DependencyEvent, ResolvedDependency } from '../domain/dependencies.ts';
 import { describeDependency } from '../domain/dependencies.ts';
 import type { ActivityDeps } from './deps.ts';
 
@@ -13,7 +13,7 @@ export interface CheckDependenciesInput {
   product: string;
   release: string;
   environment: string;
-  needs: DependencyConfig[];
+  needs: ResolvedDependency[];
 }
 
 export function dependencyActivities(deps: ActivityDeps) {

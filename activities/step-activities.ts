@@ -5,8 +5,11 @@ import { getRun } from '../db/repos/runs.ts';
 import type { DeployJob } from '../domain/deploy.ts';
 import type { ProductConfig, TriggerEvent } from '../domain/types.ts';
 import type { ActivityDeps } from './deps.ts';
-import { culvertIdentity, mirrorFor } from './deps.ts';
-import { classified } from './faults.ts';
+import { culvertIdentity, mirrorFor, runLogPath } from './deps.ts';
+import { classified, permanent } from './faults.ts';
+import { readFile } from 'node:fs/promises';
+import type { DependencyConfig, ResolvedDependency } from '../domain/dependencies.ts';
+import { versionFromOutput } from '../domain/dependencies.ts';
 import { executeStep } from './step-exec.ts';
 import type { StepJob } from './step-exec.ts';
 import type { Mirror } from './git/index.ts';
@@ -73,6 +76,40 @@ export function stepActivities(deps: ActivityDeps) {
      * Runs the deploy step for one deployment and records its outcome, once: a deployment already
      * finished (or whose step run finished before its worker died) is answered from the record.
      */
+    /**
+     * The versions of a deployment's dependencies that its commit names (versionFrom): each named step run
+     * once on the commit, its last JSON line read. A step that fails, or names nothing usable, is permanent.
+     */
+    async readDependencyVersions(i: { product: ProductConfig; release: string; job: DeployJob; runId: string; needs: DependencyConfig[] }): Promise<ResolvedDependency[]> {
+      return classified(async () => {
+        const outputs = new Map<string, string>();
+        const mirror = await fetched(i.product.repository);
+        const resolved: ResolvedDependency[] = [];
+        for (const d of i.needs) {
+          if (d.version !== undefined) {
+            resolved.push({ ...d, version: d.version });
+            continue;
+          }
+          const from = d.versionFrom as NonNullable<DependencyConfig['versionFrom']>;
+          let output = outputs.get(from.step);
+          if (output === undefined) {
+            const runId = `${i.runId}-${from.step}`;
+            const outcome = await execute({
+              mirror, product: i.product, release: i.release, runId, stepName: from.step, commit: i.job.commitSha,
+              deploymentId: i.job.deploymentId, env: { CULVERT_ENVIRONMENT: i.job.environment, CULVERT_DEPLOYMENT_ID: i.job.deploymentId },
+            });
+            if (outcome.state !== 'succeeded') throw permanent(`step ${from.step}, which names the versions to wait for, ${outcome.state === 'timed_out' ? 'timed out' : 'failed'}`);
+            output = await readFile(runLogPath(deps.dataDir, runId), 'utf8').then((t) => t.slice(-65_536), () => '');
+            outputs.set(from.step, output);
+          }
+          const read = versionFromOutput(output, from.key ?? d.product);
+          if ('error' in read) throw permanent(`step ${from.step} does not say which ${d.product} to wait for: ${read.error}`);
+          resolved.push({ ...d, version: read.version });
+        }
+        return resolved;
+      });
+    },
+
     async runDeploy(i: { product: ProductConfig; release: string; job: DeployJob; runId: string }): Promise<{ state: 'succeeded' | 'failed'; runId: string }> {
       return classified(async () => {
         const { job } = i;

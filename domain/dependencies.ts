@@ -7,7 +7,12 @@ export interface DependencyConfig {
   /** The product depended on. */
   product: string;
   /** Its release that must be published: A's release name (a binary release's number, e.g. 1.4). */
-  version: string;
+  version?: string;
+  /**
+   * Or: the version the commit being deployed names, read by running this product's step `step` on it;
+   * the step prints a JSON object as its last line of output, and `key` (default the product's name) is read.
+   */
+  versionFrom?: { step: string; key?: string };
   /** Where it must have been deployed successfully. */
   environment: string;
   /** Which of this product's environments need it (default: all of them). */
@@ -23,7 +28,28 @@ export function dependenciesFor(deps: DependencyConfig[] | undefined, environmen
   return (deps ?? []).filter((d) => !d.for || d.for.includes(environment));
 }
 
-export function describeDependency(d: Pick<DependencyConfig, 'product' | 'version' | 'environment'>): string {
+/** A dependency whose version is known (given, or read by its step). */
+export type ResolvedDependency = DependencyConfig & { version: string };
+
+/** Reads `key` from the last line of a step's output that is a JSON object; why not, when it cannot. */
+export function versionFromOutput(output: string, key: string): { version: string } | { error: string } {
+  const lines = output.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('{'));
+  const last = lines.at(-1);
+  if (!last) return { error: 'its output has no JSON object line' };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(last);
+  } catch {
+    return { error: `its last JSON line does not parse: ${last.slice(0, 80)}` };
+  }
+  const value = (parsed as Record<string, unknown>)[key];
+  if (typeof value !== 'string' && typeof value !== 'number') return { error: `its JSON names no version for ${key}` };
+  const version = String(value);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(version)) return { error: `it names ${version.slice(0, 40)} for ${key}, which is not a release name` };
+  return { version };
+}
+
+export function describeDependency(d: Pick<ResolvedDependency, 'product' | 'version' | 'environment'>): string {
   return `${d.product} ${d.version} in ${d.environment}`;
 }
 

@@ -112,5 +112,21 @@ describe('dependency waits', () => {
     const late = await settled(b, 'b1', await deploy(b, 'b1', 'staging'));
     expect(late.state).toBe('failed');
     expect(late.failure).toMatch(new RegExp(`for ${a} 9.9 in production; timed out`));
+
+    // The version the commit names, read by the product's own step (its last JSON line): 1.4 is in production, so it goes on.
+    const versions = (json: string) => ({ versions: { argv: ['sh', '-c', `echo reading the lock file; echo '${json}'`] } });
+    const reading = (json: string) => stack.call('PATCH', `/v1/products/${b}`, {
+      body: { steps: { ...deploySettings.steps, ...versions(json) }, dependencies: [{ product: a, versionFrom: { step: 'versions' }, environment: 'production' }] },
+    });
+    expect((await stack.call('PATCH', `/v1/products/${b}`, { body: { dependencies: [{ product: a, versionFrom: { step: 'nope' }, environment: 'production' }] } })).status).toBe(400);
+    expect((await reading(JSON.stringify({ [a]: '1.4' }))).status).toBe(200);
+    const named = await deploy(b, 'b1', 'staging');
+    expect((await settled(b, 'b1', named)).state).toBe('succeeded');
+    expect((await deploymentOf(b, 'b1', named)).release.waits.find((w: { deploymentId: string }) => w.deploymentId === named)).toMatchObject({ on: `${a} 1.4 in production`, state: 'met' });
+    // A step that names nothing usable fails the deployment, saying so.
+    expect((await reading('{"other": "1.0"}')).status).toBe(200);
+    const unnamed = await settled(b, 'b1', await deploy(b, 'b1', 'staging'));
+    expect(unnamed.state).toBe('failed');
+    expect(unnamed.failure).toContain(`step versions does not say which ${a} to wait for`);
   });
 });

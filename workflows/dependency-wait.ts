@@ -2,7 +2,7 @@
 // registered in the database, woken by a dependency's deployment (signal dependencyEvent), ended by an
 // owner (signal dependencyOverride) or by its timeout.
 import { condition, defineSignal, setHandler } from '@temporalio/workflow';
-import type { DependencyConfig, DependencyEvent, DependencyOverride } from '../domain/dependencies.ts';
+import type { DependencyEvent, DependencyOverride, ResolvedDependency } from '../domain/dependencies.ts';
 import { defaultDependencyTimeoutSeconds } from '../domain/dependencies.ts';
 import { untilOutcome } from './jobs.ts';
 import { records } from './release/acts.ts';
@@ -16,7 +16,7 @@ export interface DependencyWaitInput {
   product: string;
   release: string;
   environment: string;
-  needs: DependencyConfig[];
+  needs: ResolvedDependency[];
   /** The release workflow to show a blocked database to; null for a deployment of its own. */
   parent: string | null;
 }

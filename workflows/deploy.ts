@@ -47,7 +47,15 @@ export async function deployment(input: DeploymentInput): Promise<{ state: 'succ
   await untilOutcome(parent, `recording deployment ${job.deploymentId}`, () => records.recordDeployment({ ...where, job, state: 'pending', facts }));
   if (!env && job.trigger !== 'release.final') return finish('refused', `product ${product.name} has no environment ${job.environment}`);
   if (env?.production && !input.production) return finish('refused', `release ${where.release} is not a production release`);
-  const needs = withDependencies ? dependenciesFor(product.dependencies, job.environment) : [];
+  const declared = withDependencies ? dependenciesFor(product.dependencies, job.environment) : [];
+  let needs = declared.flatMap((d) => (d.version !== undefined ? [{ ...d, version: d.version }] : []));
+  if (declared.some((d) => d.version === undefined)) {
+    // The versions the commit names, read by the product's own step.
+    const read = await untilOutcome(parent, `reading the versions deployment ${job.deploymentId} needs`, (runId) =>
+      steps.readDependencyVersions({ product, release: input.release, job, runId, needs: declared }));
+    if (!read.ok) return finish('failed', read.reason);
+    needs = read.value;
+  }
   if (needs.length > 0) {
     const waited = await awaitDependencies({
       deploymentId: job.deploymentId, workflowId: workflowInfo().workflowId, product: product.name, release: input.release, environment: job.environment, needs, parent,

@@ -85,7 +85,11 @@ const settings = {
   signoff: doc(gateSchema, 'The sign-off a final needs before it publishes (binary flow, admin only)', { group: ['qa-lead', 'rita'], quorum: 1 }),
   dependencies: doc(z.array(z.strictObject({
     product: doc(slug, 'The product depended on', 'core'),
-    version: doc(z.string().min(1).max(100).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a version is a release name'), 'Its release that must be published', '1.4'),
+    version: doc(z.string().min(1).max(100).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a version is a release name'), 'Its release that must be published', '1.4').optional(),
+    versionFrom: doc(z.strictObject({
+      step: doc(stepName, 'A step of this product run on the commit being deployed; its last output line is a JSON object', 'versions'),
+      key: doc(z.string().min(1).max(100), 'The key of that object to read (default: the product depended on)', 'core').optional(),
+    }), 'Or: the version the commit names, read by a step', { step: 'versions', key: 'core' }).optional(),
     environment: doc(slug, 'Where it must have been deployed successfully', 'production'),
     for: doc(z.array(slug).min(1), 'This product\'s environments that need it (default all)', ['production']).optional(),
     timeoutSeconds: doc(z.number().int().min(1).max(90 * 86_400), 'How long a deployment waits before failing (default 7 days)', 86_400).optional(),
@@ -106,6 +110,8 @@ function consistent(p: Partial<ProductConfig>, ctx: z.RefinementCtx): void {
   }
   (p.dependencies ?? []).forEach((d, i) => {
     if (d.product === p.name) ctx.addIssue({ code: 'custom', path: ['dependencies', i, 'product'], message: 'a product cannot wait for itself' });
+    if ((d.version === undefined) === (d.versionFrom === undefined)) ctx.addIssue({ code: 'custom', path: ['dependencies', i, 'version'], message: 'give either version or versionFrom' });
+    if (d.versionFrom && !Object.hasOwn(steps, d.versionFrom.step)) ctx.addIssue({ code: 'custom', path: ['dependencies', i, 'versionFrom', 'step'], message: `no step named ${d.versionFrom.step}` });
     for (const env of d.for ?? []) {
       if (!environments.some((e) => e.name === env)) ctx.addIssue({ code: 'custom', path: ['dependencies', i, 'for'], message: `no environment named ${env}` });
     }
