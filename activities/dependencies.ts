@@ -3,18 +3,10 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { endWaits, isPublished, noteWaiters, registerWaits, waitersOn, waitsOfDeployment } from '../db/repos/dependency-waits.ts';
-import type { DependencyEvent, ResolvedDependency } from '../domain/dependencies.ts';
+import type { DependencyCheck, DependencyEvent } from '../domain/dependencies.ts';
 import { describeDependency } from '../domain/dependencies.ts';
 import type { ActivityDeps } from './deps.ts';
 
-export interface CheckDependenciesInput {
-  deploymentId: string;
-  workflowId: string;
-  product: string;
-  release: string;
-  environment: string;
-  needs: ResolvedDependency[];
-}
 
 export function dependencyActivities(deps: ActivityDeps) {
   return {
@@ -22,7 +14,7 @@ export function dependencyActivities(deps: ActivityDeps) {
      * Registers the deployment's waits (first), then marks those whose version is published: a dependency
      * that finishes meanwhile either finds the row and signals, or is found published here.
      */
-    async checkDependencies(i: CheckDependenciesInput): Promise<{ waiting: string[] }> {
+    async checkDependencies(i: DependencyCheck): Promise<{ waiting: string[] }> {
       await registerWaits(deps.db, i.needs.map((d) => ({
         deploymentId: i.deploymentId, workflowId: i.workflowId, product: i.product, release: i.release, environment: i.environment,
         onProduct: d.product, onVersion: d.version, onEnvironment: d.environment,

@@ -16,8 +16,8 @@ import { git } from '../activities/git/run.ts';
 import { createApp } from '../api/app.ts';
 import { releaseOperations } from '../api/trains/operations.ts';
 import { createWorker } from '../cli/worker.ts';
-import postgres from 'postgres';
 import { openDatabase } from '../db/client.ts';
+import { openFreshDatabase } from '../db/fresh.ts';
 import type { Database } from '../db/client.ts';
 import { ReleaseFeed } from '../db/feed.ts';
 import { issueToken } from '../db/repos/tokens.ts';
@@ -169,23 +169,9 @@ export interface BenchStack {
  * PGlite in memory; or, with BENCH_DATABASE_URL, a fresh database on that PostgreSQL server (dropped at
  * the end): the production shape, where the database's work is another process's.
  */
-async function openBenchDatabase(): Promise<Database> {
+function openBenchDatabase(): Promise<Database> {
   const url = process.env.BENCH_DATABASE_URL;
-  if (!url) return openDatabase({ memory: true });
-  const name = `culvert_bench_${randomBytes(6).toString('hex')}`;
-  const admin = postgres(url, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  const target = new URL(url);
-  target.pathname = `/${name}`;
-  const database = await openDatabase({ url: target.toString() });
-  return {
-    ...database,
-    close: async () => {
-      await database.close();
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end({ timeout: 5 });
-    },
-  };
+  return url ? openFreshDatabase(url, 'culvert_bench') : openDatabase({ memory: true });
 }
 
 export async function startBenchStack(o: { address: string; namespace: string; workflowBundlePath: string }): Promise<BenchStack> {

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { ChangeEvent, CommitDetail } from '../domain/changes.ts';
 import type { DeploymentFacts } from '../domain/deploy.ts';
 import type { Blocked } from '../domain/records.ts';
+import type { MemberOutcome } from '../domain/trains.ts';
 import {
   bigserial, boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, serial, text, timestamp, uniqueIndex,
 } from 'drizzle-orm/pg-core';
@@ -396,18 +397,8 @@ export const trains = pgTable('trains', {
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 }, (t) => [index('trains_created').on(t.createdAt)]);
 
-export interface TrainMemberLast {
-  seq: number;
-  kind: string;
-  ok: boolean;
-  detail: string;
-  code?: string;
-  deploymentId?: string;
-  /** A deploy's deployment: how it ended, once it has (a train follows it). */
-  deploymentState?: 'succeeded' | 'failed';
-  changeId?: string;
-  at: string;
-}
+/** A member's outcome of one action of its train, with the action's number and kind. */
+export type TrainMemberLast = MemberOutcome & { seq: number; kind: string; at: string };
 
 export const trainMembers = pgTable('train_members', {
   train: text('train').notNull().references(() => trains.name, { onDelete: 'cascade' }),

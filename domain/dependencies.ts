@@ -53,6 +53,16 @@ export function describeDependency(d: Pick<ResolvedDependency, 'product' | 'vers
   return `${d.product} ${d.version} in ${d.environment}`;
 }
 
+/** One deployment's waits, as registered and checked (activities/dependencies.ts, workflows/dependency-wait.ts). */
+export interface DependencyCheck {
+  deploymentId: string;
+  workflowId: string;
+  product: string;
+  release: string;
+  environment: string;
+  needs: ResolvedDependency[];
+}
+
 /** A's deployment ended: sent to every deployment waiting on that product, version and environment. */
 export interface DependencyEvent {
   product: string;

@@ -3,24 +3,18 @@
 // keyboard and range, approves 150 and rejects 50, sees each result and the picks land live), looks a
 // commit up, reads notes and freezes; a viewer sees no action and a forged post from them is 403; a
 // cross-site post changes nothing. Screenshots go to test-output/ (not committed).
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
-import type { ServerType } from '@hono/node-server';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
 import { startStack, unique } from './helpers/stack.ts';
 import { waitFor } from './helpers/wait.ts';
+import { browserMissing, launchChromium, serveOnFreePort } from './helpers/web.ts';
+import type { Served } from './helpers/web.ts';
 import type { Stack } from './helpers/stack.ts';
 
-const chromiumPath = process.env.CULVERT_CHROMIUM ?? '/usr/bin/chromium';
-// CI installs it (.ci/run) and so never skips; a developer's machine without it skips, saying why.
-const noBrowser = !process.env.CI && !existsSync(chromiumPath);
-if (noBrowser) console.warn(`skipping the web page test: no chromium at ${chromiumPath} (apt-get install chromium, or set CULVERT_CHROMIUM)`);
+const noBrowser = browserMissing('the web page test');
 
 const shots = new URL('../test-output/web/', import.meta.url).pathname;
 const PICKS = 200;
@@ -29,7 +23,7 @@ const inChain = (i: number): boolean => i % 20 === 19;
 
 describe.skipIf(noBrowser)('the web page', () => {
   let stack: Stack;
-  let server: ServerType;
+  let server: Served;
   let browser: Browser;
   let repo: GitFixture;
   let base: string;
@@ -42,10 +36,9 @@ describe.skipIf(noBrowser)('the web page', () => {
 
   beforeAll(async () => {
     stack = await startStack();
-    server = serve({ fetch: stack.app.fetch, hostname: '127.0.0.1', port: 0 });
-    await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+    server = await serveOnFreePort(stack.app.fetch);
+    base = server.base;
+    browser = await launchChromium();
     await mkdir(shots, { recursive: true });
 
     repo = await createRemote();
@@ -83,7 +76,7 @@ describe.skipIf(noBrowser)('the web page', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await server?.close();
     await stack?.stop();
     await repo?.cleanup();
   });

@@ -3,14 +3,9 @@
 // a deploy to staging, sees 3 ready and the one that cannot named with its reason, confirms for the 3
 // and sees them reach staging; a viewer sees no form, and a forged post from them is 403 and queues
 // nothing. Screenshots go to test-output/ (not committed).
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serve } from '@hono/node-server';
-import type { ServerType } from '@hono/node-server';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../activities/git/run.ts';
@@ -19,16 +14,15 @@ import type { GitFixture } from './helpers/git-fixture.ts';
 import { startStack, unique } from './helpers/stack.ts';
 import type { Stack } from './helpers/stack.ts';
 import { waitFor } from './helpers/wait.ts';
+import { browserMissing, launchChromium, serveOnFreePort } from './helpers/web.ts';
+import type { Served } from './helpers/web.ts';
 
-const chromiumPath = process.env.CULVERT_CHROMIUM ?? '/usr/bin/chromium';
-// CI installs it and so never skips; a developer's machine without it skips, saying why.
-const noBrowser = !process.env.CI && !existsSync(chromiumPath);
-if (noBrowser) console.warn(`skipping the web trains test: no chromium at ${chromiumPath} (apt-get install chromium, or set CULVERT_CHROMIUM)`);
+const noBrowser = browserMissing('the web trains test');
 const shots = new URL('../test-output/web/', import.meta.url).pathname;
 
 describe.skipIf(noBrowser)('the trains page', () => {
   let stack: Stack;
-  let server: ServerType;
+  let server: Served;
   let browser: Browser;
   let seed: GitFixture;
   let root: string;
@@ -41,10 +35,9 @@ describe.skipIf(noBrowser)('the trains page', () => {
 
   beforeAll(async () => {
     stack = await startStack();
-    server = serve({ fetch: stack.app.fetch, hostname: '127.0.0.1', port: 0 });
-    await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+    server = await serveOnFreePort(stack.app.fetch);
+    base = server.base;
+    browser = await launchChromium();
     await mkdir(shots, { recursive: true });
 
     seed = await createRemote();
@@ -85,7 +78,7 @@ describe.skipIf(noBrowser)('the trains page', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await server?.close();
     await stack?.stop();
     await seed?.cleanup();
     if (root) await rm(root, { recursive: true, force: true });

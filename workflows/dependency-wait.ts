@@ -2,7 +2,7 @@
 // registered in the database, woken by a dependency's deployment (signal dependencyEvent), ended by an
 // owner (signal dependencyOverride) or by its timeout.
 import { condition, defineSignal, setHandler } from '@temporalio/workflow';
-import type { DependencyEvent, DependencyOverride, ResolvedDependency } from '../domain/dependencies.ts';
+import type { DependencyCheck, DependencyEvent, DependencyOverride } from '../domain/dependencies.ts';
 import { defaultDependencyTimeoutSeconds } from '../domain/dependencies.ts';
 import { untilOutcome } from './jobs.ts';
 import { records } from './release/acts.ts';
@@ -10,13 +10,7 @@ import { records } from './release/acts.ts';
 export const dependencyEventSignal = defineSignal<[DependencyEvent]>('dependencyEvent');
 export const dependencyOverrideSignal = defineSignal<[DependencyOverride]>('dependencyOverride');
 
-export interface DependencyWaitInput {
-  deploymentId: string;
-  workflowId: string;
-  product: string;
-  release: string;
-  environment: string;
-  needs: ResolvedDependency[];
+export interface DependencyWaitInput extends DependencyCheck {
   /** The release workflow to show a blocked database to; null for a deployment of its own. */
   parent: string | null;
 }
