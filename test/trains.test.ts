@@ -1,10 +1,12 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { git } from '../activities/git/run.ts';
 import { createTrain } from '../db/repos/trains.ts';
 import { trainWorkflowId } from '../domain/trains.ts';
+import type { TrainAction } from '../domain/trains.ts';
+import { releaseOperations } from '../api/trains/operations.ts';
 import { trainWorkflow } from '../workflows/train.ts';
 import { createRemote } from './helpers/git-fixture.ts';
 import type { GitFixture } from './helpers/git-fixture.ts';
@@ -204,5 +206,36 @@ describe('trains', () => {
     const byProduct = new Map(done.outcomes.map((o: { product: string; outcome: unknown }) => [o.product, o.outcome]));
     expect(byProduct.get(good)).toMatchObject({ ok: true, deploymentState: 'succeeded' });
     expect(byProduct.get(bad)).toMatchObject({ ok: false, deploymentState: 'failed', code: 'deployment_failed' });
+  });
+
+  it('does each member\'s part once when it is done again (an activity retried after a crash between the act and its record)', async () => {
+    const repo = join(root, 'twice.git');
+    await git(['clone', '--quiet', '--bare', seed.remote, repo]);
+    const app = unique('twice');
+    expect((await stack.call('POST', '/v1/products', {
+      body: { name: app, repository: repo, flow: 'cherry-pick', trunk: 'main', steps: { deploy: { argv: ['true'] } }, triggers: [{ on: 'deploy.clicked', run: 'deploy' }], environments: [{ name: 'staging', order: 1, production: false }] },
+    })).status).toBe(201);
+    const fix = await seed.commit({ 'twice.txt': `${app}\n` }, 'a fix to pick twice');
+    await git(['push', '--quiet', repo, 'main'], { cwd: seed.work });
+    const ops = releaseOperations({ db: stack.database.db, temporal: { client: stack.client, namespace: inject('temporalNamespace'), taskQueue: stack.taskQueue, uiUrl: null } });
+    const actor = { name: 'admin', role: 'admin' as const, products: null, tokenId: null };
+    const twice = async (action: TrainAction, key: string) => [await ops.act(actor, app, 'r1', action, key, true), await ops.act(actor, app, 'r1', action, key, true)];
+
+    const [cut1, cut2] = await twice({ kind: 'cut' }, 'train:t:1');
+    expect(cut1).toMatchObject({ ok: true });
+    expect(cut2).toMatchObject({ ok: true, detail: expect.stringMatching(/^already done/) });
+    const [dep1, dep2] = await twice({ kind: 'deploy', environment: 'staging' }, 'train:t:2');
+    expect(dep1?.deploymentId).toBeDefined();
+    expect(dep2?.deploymentId).toBe(dep1?.deploymentId);
+    const [pick1, pick2] = await twice({ kind: 'pick', commits: [fix], reason: 'twice', severity: 'normal' }, 'train:t:3');
+    expect(pick2?.changeId).toBe(pick1?.changeId);
+    const [frozen1, frozen2] = await twice({ kind: 'freeze' }, 'train:t:4');
+    expect([frozen1?.ok, frozen2?.ok]).toEqual([true, true]);
+
+    const release = (await stack.call('GET', `/v1/products/${app}/releases/r1`)).body;
+    expect(release.deployments).toHaveLength(1);
+    expect(release.state).toBe('frozen');
+    const changes = (await stack.call('GET', `/v1/products/${app}/releases/r1/changes?state=`)).body;
+    expect(changes.items).toHaveLength(1);
   });
 });
