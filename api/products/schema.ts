@@ -192,7 +192,7 @@ export function checkPlanSettings(config: Record<string, unknown>): void {
   if (!parsed.success) throw fromZod('body', parsed.error);
 }
 
-export type ProductInput = z.infer<typeof createProductSchema> & { parameters?: Record<string, string> };
+export type ProductInput = z.infer<typeof createProductSchema>;
 
 /**
  * Layers a product's own settings on its plan's (placeholders filled with the product's parameters)

@@ -26,7 +26,10 @@ export interface ParsedArgs {
 const valued = new Set(['url', 'token', 'state', 'severity', 'q', 'sort', 'limit', 'comment', 'product', 'data-dir', 'candidate']);
 const switches = new Set(['json', 'all-awaiting']);
 
-export function parseArgs(argv: string[]): ParsedArgs {
+/** Options one command takes besides those every command knows (e.g. train-act's --yes). */
+export interface CommandOptions { valued?: readonly string[]; switches?: readonly string[] }
+
+export function parseArgs(argv: string[], own: CommandOptions = {}): ParsedArgs {
   const positional: string[] = [];
   const options: Record<string, string | true> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -40,9 +43,9 @@ export function parseArgs(argv: string[]): ParsedArgs {
       continue;
     }
     const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    if (switches.has(name)) {
+    if (switches.has(name) || own.switches?.includes(name)) {
       options[name] = true;
-    } else if (valued.has(name)) {
+    } else if (valued.has(name) || own.valued?.includes(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new ClientUsageError(`--${name} needs a value`);
       options[name] = value;

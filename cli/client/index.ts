@@ -4,7 +4,7 @@ import { ClientUsageError, clientConfig, parseArgs } from './config.ts';
 import type { CommandContext } from './commands.ts';
 import { audit, deploy, freeze, gates, vote } from './actions.ts';
 import { changes, decide, notes, releases, where } from './commands.ts';
-import { plan, plans, takeOwnOptions, train, trainAct, trainStart, trains } from './trains.ts';
+import { plan, plans, train, trainAct, trainOptions, trainStart, trains } from './trains.ts';
 
 export const clientUsage = `release owners' commands (talk to a running Culvert over HTTP):
   releases <product>                                   the product's releases
@@ -56,9 +56,7 @@ export async function runClient(command: string, argv: string[], io: ClientIo): 
     return 2;
   }
   try {
-    const own = takeOwnOptions(command, argv);
-    const parsed = parseArgs(own.rest);
-    const args = { ...parsed, options: { ...parsed.options, ...own.options } };
+    const args = parseArgs(argv, Object.hasOwn(trainOptions, command) ? trainOptions[command] : {});
     const cfg = clientConfig(args, io.env, io.defaultDataDir);
     return await run({ api: new ApiClient(cfg.url, cfg.token, io.fetch), args, json: cfg.json, out: io.out });
   } catch (err) {

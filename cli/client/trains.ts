@@ -4,7 +4,7 @@
 import { ApiCallError } from './api.ts';
 import type { CommandContext } from './commands.ts';
 import { ClientUsageError } from './config.ts';
-import type { ParsedArgs } from './config.ts';
+import type { CommandOptions } from './config.ts';
 import { table } from './format.ts';
 
 const seg = encodeURIComponent;
@@ -35,39 +35,11 @@ interface ActionView { seq: number; action: Action; state: 'running' | 'done'; d
 interface PlanView { name: string; flow: string; memberCount: number }
 interface PlanDetail { name: string; flow: string; members: { name: string; repository: string; parameters: Record<string, unknown>; overrides: string[] }[] }
 
-/**
- * Options only the train commands take. The shared parser (config.ts) refuses options it does not
- * know, so these are taken out of argv first, per command: `culvert releases x --yes` stays a mistake.
- */
-const ownOptions: Record<string, { valued: string[]; switches: string[] }> = {
-  'train-start': { valued: ['plan', 'products'], switches: [] },
+/** Options only the train commands take (the shared parser refuses them elsewhere: `culvert releases x --yes` stays a mistake). */
+export const trainOptions: Record<string, CommandOptions> = {
+  'train-start': { valued: ['plan', 'products'] },
   'train-act': { valued: ['reason'], switches: ['yes', 'all', 'wait'] },
 };
-
-export function takeOwnOptions(command: string, argv: string[]): { rest: string[]; options: ParsedArgs['options'] } {
-  const own = Object.hasOwn(ownOptions, command) ? ownOptions[command] : undefined;
-  if (!own) return { rest: argv, options: {} };
-  const rest: string[] = [];
-  const options: ParsedArgs['options'] = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (arg === '--') {
-      rest.push(...argv.slice(i));
-      break;
-    }
-    const [name, inline] = arg.startsWith('--') ? (arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined]) : [''];
-    if (own.switches.includes(name)) {
-      options[name] = true;
-    } else if (own.valued.includes(name)) {
-      const value = inline ?? argv[++i];
-      if (value === undefined) throw new ClientUsageError(`--${name} needs a value`);
-      options[name] = value;
-    } else {
-      rest.push(arg);
-    }
-  }
-  return { rest, options };
-}
 
 function print(ctx: CommandContext, value: unknown, text: () => string): number {
   ctx.out(ctx.json ? JSON.stringify(value, null, 2) : text());
