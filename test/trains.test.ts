@@ -157,7 +157,7 @@ describe('trains', () => {
     expect(history.events?.length ?? 0).toBeLessThan(40 * 5 * 8);
   });
 
-  it('continues as new between actions and carries what is queued', async () => {
+  it('continues as new between actions, carries what is queued, and goes on after a worker restart', async () => {
     const repo = join(root, 'solo.git');
     await git(['clone', '--quiet', '--bare', seed.remote, repo]);
     const app = unique('solo');
@@ -172,7 +172,11 @@ describe('trains', () => {
     const freeze = await stack.call('POST', `${train(name)}/actions`, { body: { action: { kind: 'freeze' }, confirm: 'ready' } });
     expect(freeze.status, freeze.text).toBe(202);
     expect(freeze.body.seq).toBe(2);
+    // The worker restarts while the action is queued or running: the train and its member go on, once.
+    await stack.stopWorker();
+    await stack.startWorker();
     await actionDone(name, 2);
+    expect((await stack.call('GET', `/v1/products/${app}/releases/r1`)).body.state).toBe('frozen');
     const close = await stack.call('POST', `${train(name)}/actions`, { body: { action: { kind: 'close' }, confirm: 'all' } });
     expect(close.body.seq).toBe(3);
     await actionDone(name, 3);
