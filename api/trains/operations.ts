@@ -6,7 +6,7 @@ import type { Actor } from '../../domain/types.ts';
 import { fileChange } from '../changes/routes.ts';
 import type { AppDeps } from '../context.ts';
 import { deployClick } from '../deployments/routes.ts';
-import { ApiError } from '../errors.ts';
+import { toApiError } from '../errors.ts';
 import { closeRelease, cutRelease, freezeRelease } from '../releases/routes.ts';
 
 /** Refusals that mean a retry found its own earlier work done. */
@@ -19,8 +19,10 @@ export function releaseOperations(deps: AppDeps): ReleaseOps {
     async act(actor: Actor, product: string, release: string, action: TrainAction, key: string, production: boolean): Promise<MemberOutcome> {
       try {
         return await perform(deps, actor, product, release, action, key, production);
-      } catch (err) {
-        if (!(err instanceof ApiError) || err.status >= 500) throw err;
+      } catch (thrown) {
+        // As the API would answer it: a refusal the release workflow gave (an Update's failure) is a 4xx too.
+        const err = toApiError(thrown);
+        if (err.status >= 500) throw thrown;
         if (alreadyDone[action.kind].includes(err.code)) return { ok: true, detail: `already done: ${err.message}` };
         return { ok: false, code: err.code, detail: err.message };
       }
