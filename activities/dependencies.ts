@@ -2,11 +2,10 @@
 // deployment sends its waiters when it ends.
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { endWaits, isPublished, noteWaiters, registerWaits, waitersOn, waitsOfDeployment } from '../db/repos/dependency-waits.ts';
-import type { DependencyCheck, DependencyEvent } from '../domain/dependencies.ts';
+import { endWaits, escalateWaits, isPublished, noteMetWaits, noteWaiters, registerWaits, waitersOn, waitsOfDeployment } from '../db/repos/dependency-waits.ts';
+import type { DependencyCheck, DependencyEscalation, DependencyEvent } from '../domain/dependencies.ts';
 import { describeDependency } from '../domain/dependencies.ts';
 import type { ActivityDeps } from './deps.ts';
-
 
 export function dependencyActivities(deps: ActivityDeps) {
   return {
@@ -35,8 +34,21 @@ export function dependencyActivities(deps: ActivityDeps) {
       await endWaits(deps.db, i.deploymentId, null, i.state, i.by);
     },
 
-    /** Tells every deployment waiting on this product, version and environment that a deployment of it ended. */
+    /** At the timeout of waits that escalate: hands them to others (audited once); the deployment goes on waiting. */
+    async escalateDependencyWaits(i: DependencyEscalation): Promise<{ escalated: number }> {
+      const done = await escalateWaits(deps.db, i, i.escalations);
+      return { escalated: done.length };
+    },
+
+    /**
+     * Tells every deployment waiting on this product, version and environment that a deployment of it ended,
+     * and notes those that went ahead on an earlier deployment when it no longer stands: another release of
+     * the product replaced it there, or a later deployment of it there failed.
+     */
     async notifyDependents(e: DependencyEvent): Promise<{ told: number }> {
+      await noteMetWaits(deps.db, e, (onVersion) => (e.state === 'succeeded'
+        ? `${describeDependency({ product: e.product, version: onVersion, environment: e.environment })} was replaced by ${e.version} at ${e.at}`
+        : `${describeDependency({ product: e.product, version: onVersion, environment: e.environment })}: a later deployment of it failed at ${e.at}`));
       const waiters = await waitersOn(deps.db, e.product, e.version, e.environment);
       if (waiters.length === 0) return { told: 0 };
       if (e.state === 'failed') await noteWaiters(deps.db, e.product, e.version, e.environment, `its deployment to ${e.environment} failed at ${e.at}`);

@@ -458,6 +458,9 @@ export const dependencyWaits = pgTable('dependency_waits', {
   since: timestamp('since', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   endedAt: timestamp('ended_at', { withTimezone: true, mode: 'date' }),
   endedBy: text('ended_by'),
+  /** Who the wait was handed to at its timeout (onTimeout.escalateTo); it goes on waiting. */
+  escalatedTo: jsonb('escalated_to').$type<string[]>(),
+  escalatedAt: timestamp('escalated_at', { withTimezone: true, mode: 'date' }),
 }, (t) => [
   primaryKey({ columns: [t.deploymentId, t.onProduct] }),
   index('dependency_waits_on').on(t.onProduct, t.onVersion, t.onEnvironment, t.state),

@@ -1,7 +1,7 @@
 // Dependency waits (issue 13): a product deploys only once the versions of other products it depends
 // on are published to an environment ("component A 1.4 in production"). A deployment that needs one
 // waits durably, resumed when A's deployment of that version there finishes (a signal, not a poll), up
-// to a timeout, or sooner when an owner overrides the wait.
+// to a timeout (which fails it, or escalates the wait to others), or sooner when an owner overrides the wait.
 
 export interface DependencyConfig {
   /** The product depended on. */
@@ -17,8 +17,14 @@ export interface DependencyConfig {
   environment: string;
   /** Which of this product's environments need it (default: all of them). */
   for?: string[];
-  /** How long a deployment waits before it fails, saying what it waited for (default 7 days). */
+  /** How long a deployment waits before its timeout (default 7 days). */
   timeoutSeconds?: number;
+  /**
+   * At the timeout: fail the deployment, saying what it waited for (the default); or escalate: the wait
+   * goes on until the dependency is met or someone overrides it, and the principals named may then let
+   * the deployment go ahead as an owner can.
+   */
+  onTimeout?: 'fail' | { escalateTo: string[] };
 }
 
 export const defaultDependencyTimeoutSeconds = 7 * 86_400;
@@ -26,6 +32,11 @@ export const defaultDependencyTimeoutSeconds = 7 * 86_400;
 /** The dependencies a deployment to `environment` waits for. */
 export function dependenciesFor(deps: DependencyConfig[] | undefined, environment: string): DependencyConfig[] {
   return (deps ?? []).filter((d) => !d.for || d.for.includes(environment));
+}
+
+/** Who a dependency's wait is handed to at its timeout; null when the deployment fails then. */
+export function escalationOf(d: Pick<DependencyConfig, 'onTimeout'>): string[] | null {
+  return d.onTimeout === undefined || d.onTimeout === 'fail' ? null : d.onTimeout.escalateTo;
 }
 
 /** A dependency whose version is known (given, or read by its step). */
@@ -72,7 +83,16 @@ export interface DependencyEvent {
   at: string;
 }
 
-/** An owner lets a waiting deployment go ahead without its dependencies. */
+/** A waiting deployment's dependencies whose timeout passed, handed to others (onTimeout.escalateTo). */
+export interface DependencyEscalation {
+  deploymentId: string;
+  product: string;
+  release: string;
+  environment: string;
+  escalations: { onProduct: string; on: string; escalateTo: string[] }[];
+}
+
+/** An owner (or, after an escalation, a principal it names) lets a waiting deployment go ahead without its dependencies. */
 export interface DependencyOverride {
   by: string;
   at: string;

@@ -129,4 +129,88 @@ describe('dependency waits', () => {
     expect(unnamed.state).toBe('failed');
     expect(unnamed.failure).toContain(`step versions does not say which ${a} to wait for`);
   });
+
+  it('escalates a timed-out wait instead of failing: the view says so, those named may go ahead, and the wait goes on until met', async () => {
+    const a = unique('core');
+    const b = unique('app');
+    const head = unique('head-of-release');
+    const owner = await stack.token(unique('olivia'), 'owner', [a, b]);
+    const headToken = await stack.token(head, 'ci', [b]);
+    const other = await stack.token(unique('otto'), 'ci', [b]);
+    const viewer = await stack.token(unique('vic'), 'viewer', [b]);
+    const escalating = (timeoutSeconds: number) => [{ product: a, version: '1.4', environment: 'production', timeoutSeconds, onTimeout: { escalateTo: [head] } }];
+    expect((await stack.call('POST', '/v1/products', { body: { name: a, repository: repoA.remote, flow: 'cherry-pick', trunk: 'main', ...deploySettings } })).status).toBe(201);
+    const nobody = await stack.call('POST', '/v1/products', {
+      body: { name: b, repository: repoB.remote, flow: 'cherry-pick', ...deploySettings, dependencies: [{ product: a, version: '1.4', environment: 'production', onTimeout: { escalateTo: [] } }] },
+    });
+    expect(nobody.status, nobody.text).toBe(400);
+    const made = await stack.call('POST', '/v1/products', {
+      body: { name: b, repository: repoB.remote, flow: 'cherry-pick', trunk: 'main', ...deploySettings, dependencies: escalating(3600) },
+    });
+    expect(made.status, made.text).toBe(201);
+    for (const [p, r] of [[a, '1.3'], [a, '1.4'], [b, 'b1']] as const) expect((await stack.call('POST', `/v1/products/${p}/releases`, { body: { name: r } })).status).toBe(201);
+    const deploy = async (p: string, r: string, environment: string) => {
+      const res = await stack.call('POST', `/v1/products/${p}/releases/${r}/deployments`, { token: owner, body: { environment } });
+      expect(res.status, res.text).toBe(202);
+      return res.body.deploymentId as string;
+    };
+    type Wait = { deploymentId: string; state: string; summary?: string; note: string | null; escalatedTo: string[] | null; escalatedAt: string | null; endedBy: string | null };
+    const waitOf = async (id: string) => ((await deploymentOf(b, 'b1', id)).release.waits as Wait[]).find((w) => w.deploymentId === id);
+    const goAhead = (id: string, token: string) => stack.call('POST', `/v1/products/${b}/releases/b1/deployments/${id}/go-ahead`, { token });
+
+    // Before its timeout nobody but an owner may let it go ahead.
+    const early = await deploy(b, 'b1', 'staging');
+    await waitFor('the early wait', async () => (await waitOf(early))?.state === 'waiting');
+    expect((await goAhead(early, headToken)).status).toBe(403);
+    expect((await goAhead(early, owner)).status).toBe(202);
+    expect((await settled(b, 'b1', early)).state).toBe('succeeded');
+
+    // A 1-second timeout escalates: the deployment is not failed, it waits on, handed to head-of-release (audited once).
+    expect((await stack.call('PATCH', `/v1/products/${b}`, { body: { dependencies: escalating(1) } })).status).toBe(200);
+    const held = await deploy(b, 'b1', 'staging');
+    const escalated = await waitFor('the escalation', async () => {
+      const w = await waitOf(held);
+      return w?.escalatedAt ? w : undefined;
+    });
+    expect(escalated).toMatchObject({ state: 'waiting', escalatedTo: [head] });
+    const iso = '\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z';
+    expect(escalated.summary).toMatch(new RegExp(`^waiting for ${a} 1\\.4 in production since ${iso}; escalated to ${head} at ${iso}$`));
+    expect(escalated.summary).toContain(`at ${escalated.escalatedAt}`);
+    expect((await deploymentOf(b, 'b1', held)).deployment?.state).toBe('pending');
+    const escalations = await stack.database.db.select().from(auditLog).where(and(eq(auditLog.action, 'deploy.wait-escalated'), eq(auditLog.target, held)));
+    expect(escalations.map((x) => [x.actor, x.product, (x.details as { escalatedTo: string[] }).escalatedTo])).toEqual([['culvert', b, [head]]]);
+    // Neither a viewer nor a principal it was not escalated to may let it go ahead; head-of-release may.
+    expect((await goAhead(held, viewer)).status).toBe(403);
+    const refused = await goAhead(held, other);
+    expect(refused.status).toBe(403);
+    expect(refused.body.code).toBe('forbidden');
+    const went = await goAhead(held, headToken);
+    expect(went.status, went.text).toBe(202);
+    expect(went.body.skipped).toEqual([`${a} 1.4 in production`]);
+    expect((await settled(b, 'b1', held)).state).toBe('succeeded');
+    expect(await waitOf(held)).toMatchObject({ state: 'overridden', endedBy: head, escalatedTo: [head] });
+    const byHead = await stack.database.db.select().from(auditLog).where(and(eq(auditLog.action, 'deploy.go-ahead'), eq(auditLog.target, held)));
+    expect(byHead.map((x) => [x.actor, x.outcome])).toEqual([[head, 'done']]);
+
+    // Escalated, it still goes on when A 1.4 reaches production.
+    const met = await deploy(b, 'b1', 'staging');
+    await waitFor('the second escalation', async () => (await waitOf(met))?.escalatedAt);
+    expect((await settled(a, '1.4', await deploy(a, '1.4', 'production'))).state).toBe('succeeded');
+    expect((await settled(b, 'b1', met)).state).toBe('succeeded');
+    expect(await waitOf(met)).toMatchObject({ state: 'met', note: null });
+
+    // A 1.3 replaces 1.4 in production (a rollback): B, which went ahead on 1.4, is told.
+    const rollback = await deploy(a, '1.3', 'production');
+    expect((await settled(a, '1.3', rollback)).state).toBe('succeeded');
+    const replaced = await waitFor('the replaced note', async () => (await waitOf(met))?.note ?? undefined);
+    expect(replaced).toMatch(new RegExp(`^${a} 1\\.4 in production was replaced by 1\\.3 at ${iso}$`));
+    // A later deployment of 1.4 to production that fails is noted too.
+    expect((await stack.call('PATCH', `/v1/products/${a}`, { body: { steps: { deploy: { argv: ['false'] } } } })).status).toBe(200);
+    expect((await settled(a, '1.4', await deploy(a, '1.4', 'production'))).state).toBe('failed');
+    const failed = await waitFor('the failed note', async () => {
+      const note = (await waitOf(met))?.note;
+      return note && note !== replaced ? note : undefined;
+    });
+    expect(failed).toMatch(new RegExp(`^${a} 1\\.4 in production: a later deployment of it failed at ${iso}$`));
+  });
 });

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { candidatesOfRelease } from '../../db/repos/candidates.ts';
-import { deploymentWorkflowId } from '../../domain/types.ts';
+import { deploymentWorkflowId, mayDecide } from '../../domain/types.ts';
 import { deployment } from '../../workflows/deploy.ts';
 import { getDeployment, upsertDeployment } from '../../db/repos/deployments.ts';
 import { waitsOfDeployment } from '../../db/repos/dependency-waits.ts';
@@ -13,7 +13,7 @@ import type { DeployJob } from '../../domain/deploy.ts';
 import { z } from 'zod';
 import { deployUpdate } from '../../workflows/release/messages.ts';
 import { audited } from '../audit/record.ts';
-import { requireOwner } from '../auth.ts';
+import { requireOwner, requireView } from '../auth.ts';
 import type { Actor } from '../../domain/types.ts';
 import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
@@ -40,16 +40,27 @@ export function deploymentRoutes(r: Routes, deps: AppDeps): void {
 
   r.add({
     method: 'post', path: '/v1/products/:product/releases/:release/deployments/:id/go-ahead', tag: 'deployments',
-    summary: 'Let a deployment that waits for its dependencies go ahead without them (owner; audited)',
-    responses: { 202: 'the deployment goes ahead', 403: 'not an owner', 404: 'unknown deployment', 409: 'it waits for nothing' },
+    summary: 'Let a deployment that waits for its dependencies go ahead without them (owner, or whom its timed-out wait was escalated to; audited)',
+    responses: { 202: 'the deployment goes ahead', 403: 'neither an owner nor named by its escalation', 404: 'unknown deployment', 409: 'it waits for nothing' },
   }, async ({ actor, c }) => {
     const product = slugParam(c, 'product');
     const release = slugParam(c, 'release');
     const id = c.req.param('id') ?? '';
-    requireOwner(actor, product);
+    // An owner; or, once every dependency it waits for was escalated at its timeout, a principal each
+    // escalation names (as a gate's escalateTo: a token that sees the product and is not a viewer's).
+    const owner = mayDecide(actor, product);
+    if (!owner) {
+      requireView(actor, product);
+      if (actor.role === 'viewer') throw new ApiError('forbidden', `${actor.name} holds a viewer token: viewers cannot let a deployment go ahead`, { role: actor.role });
+    }
     const d = await getDeployment(deps.db, id);
-    if (!d || d.product !== product || d.release !== release) throw new ApiError('not_found', `release ${product}/${release} has no deployment ${id.slice(0, 100)}`);
-    const waiting = (await waitsOfDeployment(deps.db, id)).filter((w) => w.state === 'waiting');
+    const found = d !== undefined && d.product === product && d.release === release;
+    const waiting = found ? (await waitsOfDeployment(deps.db, id)).filter((w) => w.state === 'waiting') : [];
+    // Someone who is not an owner learns nothing of deployments not escalated to them, not even that they exist.
+    if (!owner && (waiting.length === 0 || waiting.some((w) => !w.escalatedTo?.includes(actor.name)))) {
+      throw new ApiError('forbidden', `${actor.name} (${actor.role}) is not an owner of ${product}, and deployment ${id.slice(0, 100)} has no wait escalated to them`);
+    }
+    if (!found) throw new ApiError('not_found', `release ${product}/${release} has no deployment ${id.slice(0, 100)}`);
     if (waiting.length === 0) throw new ApiError('deployment_not_waiting', `deployment ${id} waits for no dependency`);
     const skipped = waiting.map((w) => describeDependency({ product: w.onProduct, version: w.onVersion, environment: w.onEnvironment }));
     await audited(deps.db, actor, 'deploy.go-ahead', { product, release, target: id, details: { skipped } }, () =>

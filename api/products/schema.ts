@@ -92,7 +92,10 @@ const settings = {
     }), 'Or: the version the commit names, read by a step', { step: 'versions', key: 'core' }).optional(),
     environment: doc(slug, 'Where it must have been deployed successfully', 'production'),
     for: doc(z.array(slug).min(1), 'This product\'s environments that need it (default all)', ['production']).optional(),
-    timeoutSeconds: doc(z.number().int().min(1).max(90 * 86_400), 'How long a deployment waits before failing (default 7 days)', 86_400).optional(),
+    timeoutSeconds: doc(z.number().int().min(1).max(90 * 86_400), 'How long a deployment waits before its timeout (default 7 days)', 86_400).optional(),
+    onTimeout: doc(z.union([z.literal('fail'), z.strictObject({
+      escalateTo: doc(z.array(z.string().min(1).max(200)).min(1).max(100), 'Who may let the deployment go ahead once the wait timed out (principals, as a gate\'s group)', ['head-of-release']),
+    })]), 'At the timeout: fail the deployment (default), or hand the wait to others and wait on', { escalateTo: ['head-of-release'] }).optional(),
   })).max(50), 'Versions of other products a deployment waits for, until published (admin only)', [{ product: 'core', version: '1.4', environment: 'production' }]),
 };
 

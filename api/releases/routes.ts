@@ -151,8 +151,11 @@ export function releaseRoutes(r: Routes, deps: AppDeps): void {
       // "waiting for core 1.4 in production since ...": deployments held by their dependencies, and how those ended.
       waits: waits.map((w) => ({
         deploymentId: w.deploymentId, environment: w.environment, on: describeDependency({ product: w.onProduct, version: w.onVersion, environment: w.onEnvironment }),
-        state: w.state, since: w.since, note: w.note, endedAt: w.endedAt, endedBy: w.endedBy,
-        ...(w.state === 'waiting' ? { summary: `waiting for ${describeDependency({ product: w.onProduct, version: w.onVersion, environment: w.onEnvironment })} since ${w.since.toISOString()}` } : {}),
+        state: w.state, since: w.since, note: w.note, endedAt: w.endedAt, endedBy: w.endedBy, escalatedTo: w.escalatedTo, escalatedAt: w.escalatedAt,
+        ...(w.state === 'waiting' ? {
+          summary: `waiting for ${describeDependency({ product: w.onProduct, version: w.onVersion, environment: w.onEnvironment })} since ${w.since.toISOString()}${
+            w.escalatedTo && w.escalatedAt ? `; escalated to ${w.escalatedTo.join(', ')} at ${w.escalatedAt.toISOString()}` : ''}`,
+        } : {}),
       })),
       approvals: approvals.map((a) => ({ id: a.id, subject: a.subject, state: a.state, quorum: a.quorum, group: a.group, votes: a.votes, escalatedTo: a.escalatedTo, reminders: a.reminders })),
     });

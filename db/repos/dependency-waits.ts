@@ -1,6 +1,6 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lt, ne, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
-import { dependencyWaits, deployments } from '../schema.ts';
+import { auditLog, dependencyWaits, deployments } from '../schema.ts';
 import type { DependencyWait } from '../schema.ts';
 
 export type NewWait = Pick<DependencyWait, 'deploymentId' | 'workflowId' | 'product' | 'release' | 'environment' | 'onProduct' | 'onVersion' | 'onEnvironment'>;
@@ -44,4 +44,53 @@ export async function noteWaiters(db: Db, product: string, version: string, envi
   await db.update(dependencyWaits).set({ note }).where(and(
     eq(dependencyWaits.onProduct, product), eq(dependencyWaits.onVersion, version), eq(dependencyWaits.onEnvironment, environment), eq(dependencyWaits.state, 'waiting'),
   ));
+}
+
+/**
+ * Hands the waiting rows of `onProducts` to `escalateTo` (their timeout passed); they go on waiting. Once
+ * per row: a retried call finds them escalated and writes no second audit entry. Answers the rows escalated now.
+ */
+export async function escalateWaits(
+  db: Db, w: { deploymentId: string; product: string; release: string; environment: string },
+  escalations: { onProduct: string; on: string; escalateTo: string[] }[],
+): Promise<{ onProduct: string; escalatedTo: string[] }[]> {
+  return db.transaction(async (tx) => {
+    const done: { onProduct: string; escalatedTo: string[] }[] = [];
+    for (const e of escalations) {
+      const rows = await tx.update(dependencyWaits).set({ escalatedTo: e.escalateTo, escalatedAt: sql`now()` }).where(and(
+        eq(dependencyWaits.deploymentId, w.deploymentId), eq(dependencyWaits.onProduct, e.onProduct),
+        eq(dependencyWaits.state, 'waiting'), isNull(dependencyWaits.escalatedAt),
+      )).returning({ onProduct: dependencyWaits.onProduct });
+      if (rows.length === 0) continue;
+      done.push({ onProduct: e.onProduct, escalatedTo: e.escalateTo });
+      await tx.insert(auditLog).values({
+        actor: 'culvert', action: 'deploy.wait-escalated', product: w.product, release: w.release, target: w.deploymentId,
+        details: { environment: w.environment, waitingFor: e.on, escalatedTo: e.escalateTo },
+      });
+    }
+    return done;
+  });
+}
+
+/**
+ * Notes the waits that went ahead because `product` `version` was published to `environment` (state
+ * met, ended before `at`), when that changes: another of its releases replaced it there, or a later
+ * deployment of it there failed.
+ */
+export async function noteMetWaits(
+  db: Db, e: { product: string; version: string; environment: string; state: 'succeeded' | 'failed'; at: string },
+  note: (onVersion: string) => string,
+): Promise<number> {
+  const at = new Date(e.at);
+  const rows = await db.select({ deploymentId: dependencyWaits.deploymentId, onProduct: dependencyWaits.onProduct, onVersion: dependencyWaits.onVersion })
+    .from(dependencyWaits).where(and(
+      eq(dependencyWaits.onProduct, e.product), eq(dependencyWaits.onEnvironment, e.environment), eq(dependencyWaits.state, 'met'),
+      e.state === 'succeeded' ? ne(dependencyWaits.onVersion, e.version) : eq(dependencyWaits.onVersion, e.version),
+      lt(dependencyWaits.endedAt, at),
+    ));
+  for (const r of rows) {
+    await db.update(dependencyWaits).set({ note: note(r.onVersion) })
+      .where(and(eq(dependencyWaits.deploymentId, r.deploymentId), eq(dependencyWaits.onProduct, r.onProduct)));
+  }
+  return rows.length;
 }

@@ -71,7 +71,7 @@ export function ReleasePage({ ctx, v }: { ctx: PageContext; v: ReleaseView }) {
       {v.waits.some((w) => w.state === 'waiting') ? (
         <ul id="dependency-waits">
           {v.waits.filter((w) => w.state === 'waiting').map((w) => (
-            <li class="pill warn">deployment to {w.environment} waiting for {w.onProduct} {w.onVersion} in {w.onEnvironment} since {ago(w.since, now)} ago{w.note ? ` (${w.onProduct}: ${w.note})` : ''}</li>
+            <li class="pill warn">deployment to {w.environment} waiting for {w.onProduct} {w.onVersion} in {w.onEnvironment} since {ago(w.since, now)} ago{w.escalatedTo && w.escalatedAt ? `; escalated to ${w.escalatedTo.join(', ')} ${ago(w.escalatedAt, now)} ago` : ''}{w.note ? ` (${w.onProduct}: ${w.note})` : ''}</li>
           ))}
         </ul>
       ) : null}
