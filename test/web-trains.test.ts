@@ -120,11 +120,12 @@ describe.skipIf(noBrowser)('the trains page', () => {
     expect(await text(page, '.notice')).toContain('Action #2 queued');
     expect(await text(page, '#actions tr[data-seq="2"]')).toContain('deploy to staging');
 
-    // The deployments finish in the background: the page shows staging's commit for the 3 once they do.
-    await waitFor('3 members on staging in the page', async () => {
-      await page.reload();
-      return (await page.locator('#members td[data-env="staging"] code.sha').count()) === 3;
-    }, 120_000);
+    // The deployments finish in the background: the page, never reloaded, shows staging's commit for the 3
+    // once they do (its live refresh polls the train's stamp and swaps the rows).
+    await waitFor('3 members on staging in the page', async () =>
+      (await page.locator('#members td[data-env="staging"] code.sha').count()) === 3 &&
+      (await text(page, `#members tr[data-product="${apps[0]}"]`)).includes('#2 deploy: ok'), 120_000);
+    expect(Number(await page.evaluate('document.body.dataset.refreshed'))).toBeGreaterThanOrEqual(1);
     for (const app of apps) {
       const row = page.locator(`#members tr[data-product="${app}"]`);
       if (app === noStaging) {

@@ -8,7 +8,8 @@ import type { TrainAction } from '../../domain/trains.ts';
 import { mayDecide } from '../../domain/types.ts';
 import type { AppDeps } from '../context.ts';
 import { ApiError } from '../errors.ts';
-import { confirmTrainAction, trainActionSchema, trainPreflight, trainView, visibleTrains } from '../trains/routes.ts';
+import { trainStamp } from '../../db/repos/trains.ts';
+import { confirmTrainAction, trainActionSchema, trainPreflight, trainView, visibleTrain, visibleTrains } from '../trains/routes.ts';
 import { ctxOf, signedIn, slugOf } from './context.ts';
 import type { WebContext, WebEnv } from './context.ts';
 import { TrainPage, TrainsPage, trainUrl } from './pages/trains.tsx';
@@ -31,11 +32,19 @@ export function trainWebRoutes(web: Hono<WebEnv>, deps: AppDeps): void {
 
   const trainPage = async (c: WebContext, more: Pick<TrainPageProps, 'notice' | 'checked'> = {}) => {
     const actor = signedIn(c);
+    // Read before the view: a change made while the page renders is seen by the live refresh's first tick.
+    const stamp = await trainStamp(deps.db, slugOf(c, 'train'));
     const v = await trainView(deps, actor, slugOf(c, 'train'));
     // An owner of any member sees the form; the pre-flight then names the members that are not theirs.
     const mayAct = v.members.some((m) => mayDecide(actor, m.product));
-    return c.html(<TrainPage ctx={ctxOf(c)} v={v} mayAct={mayAct} nonce={randomUUID()} {...more} />);
+    return c.html(<TrainPage ctx={ctxOf(c)} v={v} mayAct={mayAct} nonce={randomUUID()} stamp={stamp} {...more} />);
   };
+
+  web.get('/trains/:train/stamp', async (c) => {
+    const name = slugOf(c, 'train');
+    await visibleTrain(deps, signedIn(c), name);
+    return c.json({ stamp: await trainStamp(deps.db, name) });
+  });
 
   web.get('/trains/:train', (c) => {
     const queued = c.req.query('queued');

@@ -92,3 +92,23 @@ export async function settleMemberOutcome(db: Db, train: string, product: string
     ));
   });
 }
+
+/**
+ * Changes whenever anything the train's page shows does: the train, its members' outcomes, its actions,
+ * the members' releases and their deployments of the train's release. The page's live refresh polls it.
+ */
+export async function trainStamp(db: Db, train: string): Promise<string> {
+  const rows = await db.execute(sql`
+    select t.state,
+           (select max(m.updated_at) from train_members m where m.train = t.name) as members,
+           (select count(*) || ':' || coalesce(sum(a.done + a.failed), 0) from train_actions a where a.train = t.name) as actions,
+           (select max(r.updated_at) from releases r join train_members m on m.product = r.product where m.train = t.name and r.name = t.release) as releases,
+           (select count(*) || ':' || coalesce(max(d.updated_at)::text, '') from deployments d join train_members m on m.product = d.product
+             where m.train = t.name and d.release = t.release) as deployments
+      from trains t where t.name = ${train}`);
+  const list = (Array.isArray(rows) ? rows : (rows as { rows: unknown[] }).rows) as Record<string, unknown>[];
+  const row = list[0];
+  if (!row) return '';
+  const text = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v ?? ''));
+  return [row.state, row.members, row.actions, row.releases, row.deployments].map(text).join('|');
+}

@@ -47,17 +47,19 @@ export interface TrainPageProps {
   mayAct: boolean;
   /** The key of this page's confirmation: one form sent twice is one action. */
   nonce: string;
+  /** What the live refresh compares (read before the view). */
+  stamp: string;
   notice?: string;
   /** The pre-flight asked for, and the action it was asked of. */
   checked?: { action: TrainAction; report: Preflight };
 }
 
-export function TrainPage({ ctx, v, mayAct, nonce, notice, checked }: TrainPageProps) {
+export function TrainPage({ ctx, v, mayAct, nonce, stamp, notice, checked }: TrainPageProps) {
   const url = trainUrl(v.name);
   const now = Date.now();
   const chosen = checked?.action;
   return (
-    <Layout ctx={ctx} title={`Train ${v.name}`}>
+    <Layout ctx={ctx} title={`Train ${v.name}`} stamp={`${url}/stamp`} stampValue={stamp}>
       <h1><a href="/ui/trains">Trains</a> / {v.name} <State s={v.state} /></h1>
       {notice ? <div class="notice" role="status">{notice}</div> : null}
       <dl class="facts">
@@ -84,7 +86,7 @@ export function TrainPage({ ctx, v, mayAct, nonce, notice, checked }: TrainPageP
       <h2>Members ({v.members.length})</h2>
       <table id="members">
         <thead><tr><th>Product</th><th>Release</th><th>State</th><th>Head</th>{v.environments.map((e) => <th>{e}</th>)}<th class="wide">Last action</th></tr></thead>
-        <tbody>{v.members.map((m) => (
+        <tbody id="member-rows" data-live="1">{v.members.map((m) => (
           <tr data-product={m.product}>
             <td><a href={m.release ? releaseUrl(m.product, m.release) : productUrl(m.product)}>{m.product}</a></td>
             <td>{m.release ?? <span class="muted">—</span>}</td>
@@ -100,7 +102,7 @@ export function TrainPage({ ctx, v, mayAct, nonce, notice, checked }: TrainPageP
       <h2>Recent actions</h2>
       <table id="actions">
         <thead><tr><th>#</th><th>Action</th><th>By</th><th>State</th><th>Members</th><th>Done</th><th>Failed</th><th class="wide">Asked</th></tr></thead>
-        <tbody>
+        <tbody id="action-rows" data-live="1">
           {v.actions.map((a) => (
             <tr data-seq={String(a.seq)}>
               <td>{a.seq}</td><td>{describeAction(a.action)}</td><td>{a.requestedBy}</td><td><State s={a.state === 'done' ? (a.failed > 0 ? 'failed' : 'succeeded') : a.state} /></td>
