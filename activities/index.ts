@@ -13,6 +13,7 @@ import { stepActivities } from './step-activities.ts';
 import { traceActivities } from './trace/index.ts';
 import { trainActivities } from './trains.ts';
 import { dependencyActivities } from './dependencies.ts';
+import { componentActivities } from './components.ts';
 
 export type { ActivityDeps } from './deps.ts';
 
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     ...previewActivities(deps),
     ...trainActivities(deps),
     ...dependencyActivities(deps),
+    ...componentActivities(deps),
   };
   const around = deps.faults?.around;
   if (!around) return activities;

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { getDeployment, upsertDeployment } from '../db/repos/deployments.ts';
+import { componentsOfDeployment, getDeployment, upsertDeployment } from '../db/repos/deployments.ts';
 import { markCandidateDeployed } from '../db/repos/candidates.ts';
 import { getRun } from '../db/repos/runs.ts';
 import type { DeployJob } from '../domain/deploy.ts';
@@ -133,10 +133,19 @@ export function stepActivities(deps: ActivityDeps) {
         const trigger = i.product.triggers.find((t) => t.on === job.trigger && (t.environment === undefined || t.environment === job.environment));
         const stepName = trigger?.run ?? 'deploy';
         const mirror = await fetched(i.product.repository);
+        // A release across repositories: the step is told which commit of each component it deploys.
+        // A release across repositories: the step is told which commit of each component it deploys.
+        const declared = i.product.components ?? [];
+        const components = await componentsOfDeployment(deps.db, job.deploymentId, declared.map((c) => c.name));
+        const manifest: Record<string, string> = components.length > 0 ? {
+          CULVERT_COMPONENTS: JSON.stringify(components.map((x) => ({
+            name: x.component, repository: declared.find((c) => c.name === x.component)?.repository ?? null, commit: x.commitSha,
+          }))),
+        } : {};
         try {
           const outcome = await execute({
             mirror, product: i.product, release: i.release, runId: i.runId, stepName, commit: job.commitSha,
-            deploymentId: job.deploymentId, env: { CULVERT_ENVIRONMENT: job.environment, CULVERT_DEPLOYMENT_ID: job.deploymentId },
+            deploymentId: job.deploymentId, env: { CULVERT_ENVIRONMENT: job.environment, CULVERT_DEPLOYMENT_ID: job.deploymentId, ...manifest },
           });
           return await settle(outcome.state === 'succeeded' ? 'succeeded' : 'failed', i.runId);
         } catch (err) {

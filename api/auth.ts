@@ -1,6 +1,8 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Db } from '../db/client.ts';
+import { componentProductsOf } from '../db/repos/products.ts';
 import { findLiveTokenById, findToken } from '../db/repos/tokens.ts';
+import type { ApiToken } from '../db/schema.ts';
 import { mayDecide, mayRequest } from '../domain/types.ts';
 import type { Actor } from '../domain/types.ts';
 import type { AppEnv } from './context.ts';
@@ -19,6 +21,15 @@ function sessionMayCall(c: Context): boolean {
   return c.req.method === 'POST' && c.req.path === '/v1/codec/decode' && (c.req.header('content-type') ?? '').toLowerCase().startsWith('application/json');
 }
 
+/**
+ * Who a token acts as. A token limited to some products also reaches their components' products
+ * (domain/components.ts): a pick into a component of the product is the product's business.
+ */
+export async function actorOf(db: Db, token: ApiToken): Promise<Actor> {
+  const products = token.products ? [...token.products, ...await componentProductsOf(db, token.products)] : null;
+  return { name: token.name, role: token.role, products, tokenId: token.id };
+}
+
 export function bearerAuth(db: Db, sessionKey?: Uint8Array): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (publicPaths.has(c.req.path)) return next();
@@ -29,7 +40,7 @@ export function bearerAuth(db: Db, sessionKey?: Uint8Array): MiddlewareHandler<A
       const token = tokenId ? await findLiveTokenById(db, tokenId) : undefined;
       if (!token) throw new ApiError('unauthorized', 'the session has ended (signed out, expired, or its token revoked): sign in again at /v1/codec/sign-in');
       c.set('token', token);
-      c.set('actor', { name: token.name, role: token.role, products: token.products ?? null, tokenId: token.id });
+      c.set('actor', await actorOf(db, token));
       return next();
     }
     const match = /^Bearer\s+(\S+)$/i.exec(header);
@@ -37,7 +48,7 @@ export function bearerAuth(db: Db, sessionKey?: Uint8Array): MiddlewareHandler<A
     const token = await findToken(db, match[1]);
     if (!token) throw new ApiError('unauthorized', 'unknown or revoked token (or expired)');
     c.set('token', token);
-    c.set('actor', { name: token.name, role: token.role, products: token.products ?? null, tokenId: token.id });
+    c.set('actor', await actorOf(db, token));
     return next();
   };
 }

@@ -34,8 +34,10 @@ export const products = pgTable('products', {
   template: text('template'),
   /** What the product sets itself, on top of its template. */
   own: jsonb('own'),
+  /** A component's product: the product it is part of (domain/components.ts); tokens of that product reach it. */
+  partOf: text('part_of'),
   ...timestamps,
-});
+}, (t) => [index('products_part_of').on(t.partOf)]);
 
 // The branches each product moves on its repository (domain/repositories.ts): two products never move
 // the same branch. Written with the product, under a table lock (db/repos/branch-claims.ts); the
@@ -467,3 +469,19 @@ export const dependencyWaits = pgTable('dependency_waits', {
   index('dependency_waits_release').on(t.product, t.release),
 ]);
 export type DependencyWait = typeof dependencyWaits.$inferSelect;
+
+// The snapshot of a release across repositories (domain/components.ts): for each component, the release
+// of its product cut with the same name, the branch and the commit it was cut from, or why it could not be.
+export const releaseComponents = pgTable('release_components', {
+  product: text('product').notNull(),
+  release: text('release').notNull(),
+  component: text('component').notNull(),
+  componentProduct: text('component_product').notNull(),
+  repository: text('repository').notNull(),
+  state: text('state').$type<'cutting' | 'cut' | 'failed'>().notNull(),
+  branch: text('branch'),
+  cutFrom: text('cut_from'),
+  failure: text('failure'),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.product, t.release, t.component] })]);
+export type ReleaseComponentRow = typeof releaseComponents.$inferSelect;

@@ -37,6 +37,9 @@ export const errorStatus = {
   deployment_not_waiting: 409,
   unknown_environment: 422,
   product_exists: 409,
+  /** A component's product is derived from its product and changed through it. */
+  component_product: 409,
+  component_not_found: 404,
   branches_taken: 409,
   token_name_taken: 409,
   release_exists: 409,

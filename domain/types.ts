@@ -70,6 +70,10 @@ export interface ProductConfig {
   template?: string;
   /** Versions of other products a deployment waits for (domain/dependencies.ts). */
   dependencies?: DependencyConfig[];
+  /** Repositories released together with this one, each cut at every release (domain/components.ts). */
+  components?: ComponentConfig[];
+  /** Set by Culvert on a component's own product: the product it is part of. */
+  partOf?: string;
   /** binary flow: how versions are numbered when a cut names none. */
   versioning?: { scheme: 'major.minor'; initial?: string };
   /** binary flow: files a build must produce, collected into artifact storage. */
@@ -78,6 +82,19 @@ export interface ProductConfig {
   testEnvironment?: string;
   /** binary flow: the QA sign-off gate between the final build and publishing. */
   signoff?: GatePolicyConfig;
+}
+
+/** A repository released together with a product's own (domain/components.ts). */
+export interface ComponentConfig {
+  /** The component's name within the product (a lowercase identifier). */
+  name: string;
+  repository: string;
+  /** Its trunk (default main). */
+  trunk?: string;
+  /** Its release branches (default: the product's, so that every repository has the same branch). */
+  branchTemplate?: string;
+  /** A step of the product that checks every pick requested into this component. */
+  check?: string;
 }
 
 export interface GatePolicyConfig {

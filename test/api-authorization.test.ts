@@ -46,6 +46,7 @@ const table: Record<string, Entry> = {
   'POST /v1/products/:product/releases': { who: 'request', body: (_, n) => ({ name: `cut${n}` }) },
   'GET /v1/products/:product/releases': { who: 'view' },
   'GET /v1/products/:product/releases/:release': { who: 'view' },
+  'GET /v1/products/:product/releases/:release/manifest': { who: 'view' },
   'POST /v1/products/:product/releases/:release/close': { who: 'owner' },
   'POST /v1/products/:product/releases/:release/freeze': { who: 'owner' },
   'POST /v1/products/:product/releases/:release/retry': { who: 'owner' },

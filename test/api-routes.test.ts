@@ -113,6 +113,7 @@ describe('api routes', () => {
         '/v1/products/{product}': ['get', 'patch'],
         '/v1/products/{product}/releases': ['get', 'post'],
         [rel]: ['get'],
+        [`${rel}/manifest`]: ['get'],
         [`${rel}/close`]: ['post'],
         [`${rel}/changes`]: ['get', 'post'],
         [`${rel}/changes/batch`]: ['post'],
@@ -230,6 +231,7 @@ describe('api routes', () => {
       ['POST', '/v1/products/:product/releases'],
       ['GET', '/v1/products/:product/releases'],
       ['GET', '/v1/products/:product/releases/:release'],
+      ['GET', '/v1/products/:product/releases/:release/manifest'],
       ['POST', '/v1/products/:product/releases/:release/close'],
       ['POST', '/v1/products/:product/releases/:release/changes'],
       ['GET', '/v1/products/:product/releases/:release/changes'],
@@ -475,6 +477,16 @@ describe('api routes', () => {
       expectError(await stack.call('GET', `/v1/products/${p.a}/releases/master`, { token: t.viewerB }), 403, 'forbidden');
       expectError(await stack.call('GET', `/v1/products/${unique('p')}/releases`), 404, 'product_not_found');
       expectError(await stack.call('GET', `/v1/products/${p.a}/releases/nope`), 404, 'release_not_found', new RegExp(`${p.a}/nope`));
+    });
+
+    it('GET a release\'s manifest: 200 with its repository, 400 bad name, 403 out of scope, 404 unknown', async () => {
+      const manifest = await stack.call('GET', `/v1/products/${p.a}/releases/master/manifest`, { token: t.viewer });
+      expect(manifest.status, manifest.text).toBe(200);
+      expect(manifest.body).toMatchObject({ product: p.a, release: 'master', components: [{ name: p.a, product: p.a, state: 'cut', head: expect.stringMatching(sha) }] });
+      expectError(await stack.call('GET', `/v1/products/${p.a}/releases/NOT_A_SLUG/manifest`), 400, 'bad_request');
+      expectError(await stack.call('GET', `/v1/products/${p.a}/releases/master/manifest`, { token: t.viewerB }), 403, 'forbidden');
+      expectError(await stack.call('GET', `/v1/products/${unique('p')}/releases/master/manifest`), 404, 'product_not_found');
+      expectError(await stack.call('GET', `/v1/products/${p.a}/releases/nope/manifest`), 404, 'release_not_found');
     });
 
     it('close: 403 ci, viewer and other owners; 404 unknown; 200 by the owner; 409 when already closed', async () => {

@@ -26,6 +26,7 @@ import { loadRelease } from '../releases/routes.ts';
 import type { Routes } from '../route.ts';
 import { doc, param, slugParam } from '../route.ts';
 import { assertSafeBranchName } from '../../activities/git/refs.ts';
+import { componentTarget } from '../products/component-target.ts';
 
 const branchName = z.string().min(1).max(255).superRefine((b, ctx) => {
   try {
@@ -36,6 +37,9 @@ const branchName = z.string().min(1).max(255).superRefine((b, ctx) => {
 });
 
 const sha = z.string().regex(/^[0-9a-fA-F]{4,40}$/, 'commits are full or abbreviated SHAs: 4 to 40 hex digits');
+
+const componentField = doc(z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'component names are lowercase identifiers'),
+  'For a product with components: the component (repository) the request is for (default: the product\'s own)', 'payments').optional();
 
 const changeSchema = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -48,11 +52,13 @@ const changeSchema = z.discriminatedUnion('kind', [
     reason: doc(z.string().trim().min(1, 'say why the pick is needed').max(4000), 'Why the release needs it', 'crash on start for customers on Android 14'),
     severity: doc(z.string().min(1).max(50).default('normal'), 'One of the product\'s severities', 'hotfix'),
     dependsOn: doc(z.array(z.string().min(1).max(100)).max(50), 'Requests (ids or #seq) that must land first', ['#12']).optional(),
+    component: componentField,
   }),
   z.strictObject({
     kind: doc(z.literal('revert'), 'A revert of a merged pick', 'revert'),
     revertOf: doc(z.string().min(1).max(100), 'The merged pick to revert: its id or #seq', '#12'),
     reason: doc(z.string().trim().min(1).max(4000), 'Why it must go', 'broke the config'),
+    component: componentField,
   }),
 ]);
 
@@ -105,6 +111,7 @@ const listQuery = z.strictObject({
   sort: z.enum(['seq', 'trunk', 'age', 'severity']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   offset: z.coerce.number().int().min(0).default(0),
+  component: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'component names are lowercase identifiers').optional(),
   /** `true`: each undecided pick says whether it applies on the head now (asking the worker when it has no answer yet). */
   applies: z.enum(['true', 'false']).optional(),
 });
@@ -228,8 +235,10 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     method: 'post', path: base, tag: 'changes', summary: 'Request a change: a merge of a branch, a pick of trunk commits, or a revert of a pick', body: changeSchema,
     responses: { 201: 'the change request', 409: 'release frozen or closed', 422: 'unknown branch', 503: 'the repository or the release is unavailable; nothing was filed' },
   }, async ({ body, actor, c }) => {
-    const saved = await fileChange(deps, slugParam(c, 'product'), slugParam(c, 'release'), body, actor, c.req.header('idempotency-key'));
-    return c.json(presentChange(saved), saved.state === 'already-present' ? 200 : 201);
+    const { component, ...request } = body as typeof body & { component?: string };
+    const product = await componentTarget(deps.db, slugParam(c, 'product'), component);
+    const saved = await fileChange(deps, product, slugParam(c, 'release'), request as typeof body, actor, c.req.header('idempotency-key'));
+    return c.json({ ...presentChange(saved), ...(component ? { component } : {}) }, saved.state === 'already-present' ? 200 : 201);
   });
 
   r.add({
@@ -240,6 +249,12 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
     const product = slugParam(c, 'product');
     const release = slugParam(c, 'release');
     requireRequest(actor, product);
+    const aimed = body.requests.findIndex((q) => 'component' in q && q.component !== undefined);
+    if (aimed >= 0) {
+      throw new ApiError('bad_request', `invalid body: requests.${aimed}.component: a batch files into one repository; send a component's batch to /v1/products/<product>.<component>/releases/...`, {
+        issues: [{ path: `requests.${aimed}.component`, message: 'not in a batch' }],
+      });
+    }
     const rel = await loadRelease(deps.db, product, release);
     mustBeOpen(rel);
     const key = c.req.header('idempotency-key');
@@ -266,12 +281,13 @@ export function changeRoutes(r: Routes, deps: AppDeps): void {
         'the release commit that holds it, `error` with `detail`), or `pending` while the worker works it out (read again)',
     },
   }, async ({ query, actor, c }) => {
-    const product = slugParam(c, 'product');
+    const { component, ...filters } = query;
+    const product = await componentTarget(deps.db, slugParam(c, 'product'), component);
     const release = slugParam(c, 'release');
     requireView(actor, product);
     const rel = await loadRelease(deps.db, product, release);
     const severities = ((await getProduct(deps.db, product))?.config as ProductConfig | undefined)?.severities ?? defaultSeverities;
-    const page = await listChanges(deps.db, product, release, { ...query, severities });
+    const page = await listChanges(deps.db, product, release, { ...filters, severities });
     // Asked for, not given by default: working it out is the worker's time, and CI polling a list needs none of it.
     const applies = query.applies === 'true' ? await appliesOf(deps, rel, page.items) : new Map<string, unknown>();
     const items = page.items.map((x) => ({ ...presentChange(x), ...(applies.has(x.id) ? { applies: applies.get(x.id) } : {}) }));

@@ -50,15 +50,34 @@ export async function findCommit(deps: AppDeps, actor: Actor, given: string, pro
     return candidates[0] ? traceCommit(deps.db, candidates[0], product, canSee) : null;
   };
   const first = await lookup();
-  if (first) return first;
+  if (first) return withComponents(deps, first);
   // Unknown so far: it may have reached a trunk since Culvert last looked.
   const trunks = (await listProducts(deps.db)).filter((p) => canSee(p.config.name) && (!product || p.config.name === product));
   const fresh = await refreshTrunks(deps.temporal, trunks);
   const answer = await lookup();
-  if (answer) return answer;
+  if (answer) return withComponents(deps, answer);
   const where = product ? ` in ${product}` : '';
   throw new ApiError('commit_not_found', fresh
     ? `no commit ${given}${where}: it is on no product's trunk and in no release`
     : `no traced commit ${given}${where}, and the trunk index could not be refreshed just now: it may be a new commit, ask again later`,
   { sha: given, indexFresh: fresh });
+}
+
+/**
+ * A commit of a component (domain/components.ts) is in the component's releases and environments:
+ * each of those says which product and component it belongs to, so the answer reads as the product's.
+ */
+async function withComponents(deps: AppDeps, answer: CommitAnswer): Promise<CommitAnswer> {
+  const named = new Set([...answer.releases.map((x) => x.product), ...answer.environments.map((x) => x.product)]);
+  if (![...named].some((n) => n.includes('.'))) return answer;
+  const parts = new Map<string, string>();
+  for (const p of await listProducts(deps.db)) {
+    if (p.config.partOf && named.has(p.config.name)) parts.set(p.config.name, p.config.partOf);
+  }
+  if (parts.size === 0) return answer;
+  const mark = <T extends { product: string }>(x: T): T => {
+    const partOf = parts.get(x.product);
+    return partOf ? { ...x, partOf, component: x.product.slice(partOf.length + 1) } : x;
+  };
+  return { ...answer, releases: answer.releases.map(mark), environments: answer.environments.map(mark) };
 }

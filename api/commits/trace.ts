@@ -21,6 +21,9 @@ interface Membership {
 
 export interface ReleaseAnswer {
   product: string;
+  /** A component's release: the product it is part of, and the component (domain/components.ts). */
+  partOf?: string;
+  component?: string;
   release: string;
   how: 'direct' | 'pick';
   /** The pick's SHA in the release, when it holds the commit as a pick. */
@@ -38,6 +41,8 @@ export interface ReleaseAnswer {
 
 export interface EnvironmentAnswer {
   product: string;
+  partOf?: string;
+  component?: string;
   environment: string;
   order: number;
   production: boolean;

@@ -73,6 +73,7 @@ export function deploymentRoutes(r: Routes, deps: AppDeps): void {
 export async function deployClick(deps: AppDeps, actor: Actor, product: string, release: string, body: z.infer<typeof deploySchema>, key: string | undefined) {
   requireOwner(actor, product);
   const config = (await loadProduct(deps.db, product)).config;
+  if (config.partOf) throw new ApiError('component_product', `${product} is a component of ${config.partOf}: it is deployed with ${config.partOf}'s releases`, { partOf: config.partOf });
   const rel = await loadRelease(deps.db, product, release);
   const env = config.environments.find((e) => e.name === body.environment);
   if (!env) throw new ApiError('unknown_environment', `product ${product} has no environment ${body.environment}`);

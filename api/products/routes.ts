@@ -15,6 +15,7 @@ import { defaultRepositoryPlaces } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import type { Routes } from '../route.ts';
 import { slugParam } from '../route.ts';
+import { componentConfigs, writeComponents } from './components.ts';
 import { createProductSchema, effectiveConfig, patchProductSchema } from './schema.ts';
 import type { ProductInput } from './schema.ts';
 
@@ -95,7 +96,10 @@ export function productRoutes(r: Routes, deps: AppDeps): void {
     const own = template?.branchTemplate === undefined && body.branchTemplate === undefined ? { ...body, branchTemplate: defaultBranchTemplate } : body;
     const config = effectiveConfig(own, template);
     repositoryAllowed(deps, config.repository);
+    if (await getProduct(deps.db, body.name)) throw new ApiError('product_exists', `product ${body.name} already exists`);
+    const components = await componentConfigs(deps, config);
     if (!(await refusingTakenBranches(() => createProduct(deps.db, config, own)))) throw new ApiError('product_exists', `product ${body.name} already exists`);
+    await refusingTakenBranches(() => writeComponents(deps, components));
     await audit(deps.db, actor, 'product.create', { product: body.name });
     return c.json(present(await loadProduct(deps.db, body.name), actor, template), 201);
   });
@@ -127,11 +131,16 @@ export function productRoutes(r: Routes, deps: AppDeps): void {
       });
     }
     const current = await loadProduct(deps.db, name);
+    if (current.config.partOf) {
+      throw new ApiError('component_product', `${name} is a component of ${current.config.partOf}, derived from it: change ${current.config.partOf}'s components instead`, { partOf: current.config.partOf });
+    }
     const own = { ...current.own, ...body } as ProductInput;
     const plan = await templateConfig(deps.db, current.config.template);
     const config = effectiveConfig(own, plan);
     if (body.repository !== undefined) repositoryAllowed(deps, config.repository);
+    const components = await componentConfigs(deps, config);
     await applyProductConfig(deps, config, own);
+    await refusingTakenBranches(() => writeComponents(deps, components));
     // Audit rows keep what changed, never a step's environment values.
     await audit(deps.db, actor, 'product.update', { product: name, details: maskSteps(body as { steps?: Record<string, { env?: EnvLike }> }) });
     return c.json(present(await loadProduct(deps.db, name), actor, plan));

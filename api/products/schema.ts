@@ -83,6 +83,16 @@ const settings = {
   })).max(50), 'What a build keeps (binary flow): each slot\'s file after the build step', [{ name: 'apk', path: 'dist/app.apk' }]),
   testEnvironment: doc(slug, 'Where each release candidate deploys (binary flow)', 'qa'),
   signoff: doc(gateSchema, 'The sign-off a final needs before it publishes (binary flow, admin only)', { group: ['qa-lead', 'rita'], quorum: 1 }),
+  components: doc(z.array(z.strictObject({
+    name: doc(z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'component names are lowercase identifiers'), 'The component\'s name within the product', 'payments'),
+    repository: doc(z.string().min(1).max(2048).superRefine((r, ctx) => {
+      const problem = repositoryProblem(r);
+      if (problem) ctx.addIssue({ code: 'custom', message: `repository ${problem}` });
+    }), 'Its git repository (as a product\'s)', 'https://git.example.com/shop/payments.git'),
+    trunk: doc(branchLike, 'Its trunk (default main)', 'main').optional(),
+    branchTemplate: doc(branchLike, 'Its release branches (default: the product\'s, so that every repository has the same branch)', 'releases/{product}/{name}').optional(),
+    check: doc(stepName, 'A step of the product run on every pick requested into this component', 'test').optional(),
+  })).max(50), 'Repositories released with this one: each release cuts a branch in every one (cherry-pick flow, admin only)', [{ name: 'payments', repository: 'https://git.example.com/shop/payments.git' }]),
   dependencies: doc(z.array(z.strictObject({
     product: doc(slug, 'The product depended on', 'core'),
     version: doc(z.string().min(1).max(100).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a version is a release name'), 'Its release that must be published', '1.4').optional(),
@@ -119,6 +129,16 @@ function consistent(p: Partial<ProductConfig>, ctx: z.RefinementCtx): void {
       if (!environments.some((e) => e.name === env)) ctx.addIssue({ code: 'custom', path: ['dependencies', i, 'for'], message: `no environment named ${env}` });
     }
   });
+  const components = p.components ?? [];
+  if (components.length > 0 && p.flow !== undefined && p.flow !== 'cherry-pick') {
+    ctx.addIssue({ code: 'custom', path: ['components'], message: 'components are released with the cherry-pick flow only' });
+  }
+  const componentNames = new Set<string>();
+  components.forEach((comp, i) => {
+    if (componentNames.has(comp.name)) ctx.addIssue({ code: 'custom', path: ['components', i, 'name'], message: `component ${comp.name} appears twice` });
+    componentNames.add(comp.name);
+    if (comp.check && !Object.hasOwn(steps, comp.check)) ctx.addIssue({ code: 'custom', path: ['components', i, 'check'], message: `no step named ${comp.check}` });
+  });
   const names = new Set<string>();
   environments.forEach((e, i) => {
     if (names.has(e.name)) ctx.addIssue({ code: 'custom', path: ['environments', i, 'name'], message: `environment ${e.name} appears twice` });
@@ -145,6 +165,8 @@ export const productConfigSchema = z.strictObject({
   testEnvironment: settings.testEnvironment.optional(),
   signoff: settings.signoff.optional(),
   dependencies: settings.dependencies.optional(),
+  components: settings.components.optional(),
+  partOf: slug.optional(),
 }).superRefine(consistent);
 
 const partialSettings = z.strictObject(settings).partial();
@@ -186,9 +208,9 @@ function knownPlaceholders(p: { parameters?: PlanParameter[] } & Record<string, 
     if (!declared.has(name)) ctx.addIssue({ code: 'custom', path: ['parameters'], message: `{${name}} is used but not declared: declare it in parameters (or write \${${name}} for a shell variable)` });
   }
 }
-export const templateSchema = partialSettings.omit({ repository: true }).extend({ name: doc(slug, 'The plan\'s name', 'android-apps'), parameters: parameterDecls.optional() })
+export const templateSchema = partialSettings.omit({ repository: true, components: true }).extend({ name: doc(slug, 'The plan\'s name', 'android-apps'), parameters: parameterDecls.optional() })
   .superRefine(knownPlaceholders);
-export const patchTemplateSchema = partialSettings.omit({ repository: true, flow: true }).extend({ parameters: parameterDecls.optional() });
+export const patchTemplateSchema = partialSettings.omit({ repository: true, flow: true, components: true }).extend({ parameters: parameterDecls.optional() });
 /** Checks a plan's whole settings after a patch (the patch alone may use a placeholder the plan declared before). */
 export function checkPlanSettings(config: Record<string, unknown>): void {
   const parsed = z.record(z.string(), z.unknown()).superRefine((c, ctx) => knownPlaceholders(c, ctx)).safeParse(config);

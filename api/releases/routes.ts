@@ -18,6 +18,9 @@ import { listApprovals } from '../../db/repos/approvals.ts';
 import { waitsOfRelease } from '../../db/repos/dependency-waits.ts';
 import { describeDependency } from '../../domain/dependencies.ts';
 import { releaseSearchAttributes } from '../../workflows/search-attributes.ts';
+import { componentsOfRelease } from '../../db/repos/components.ts';
+import type { ComponentOfRelease } from '../../db/repos/components.ts';
+import { getProduct } from '../../db/repos/products.ts';
 import { audited } from '../audit/record.ts';
 import { requireOwner, requireRequest, requireView } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
@@ -104,13 +107,24 @@ export async function cutRelease(deps: AppDeps, actor: Actor, productName: strin
   return loadRelease(deps.db, productName, name);
 }
 
+/** One component of a release across repositories: its product, branch, the commit it was cut from and its head now. */
+function presentComponent(x: ComponentOfRelease) {
+  return {
+    name: x.component, product: x.componentProduct, repository: x.repository, state: x.state, branch: x.branch, cutFrom: x.cutFrom, head: x.head,
+    ...(x.failure ? { failure: x.failure } : {}),
+  };
+}
+
 export function releaseRoutes(r: Routes, deps: AppDeps): void {
 
   r.add({
     method: 'post', path: '/v1/products/:product/releases', tag: 'releases', summary: 'Cut a release (ci, owner or admin)',
     body: cutSchema, responses: { 201: 'the release with its workflow id and Temporal link', 409: 'exists', 422: 'unknown ref' },
   }, async ({ body, actor, c }) => {
-    return c.json(presentRelease(deps, await cutRelease(deps, actor, slugParam(c, 'product'), body)), 201);
+    const product = slugParam(c, 'product');
+    const partOf = (await getProduct(deps.db, product))?.config.partOf;
+    if (partOf) throw new ApiError('component_product', `${product} is a component of ${partOf}: its releases are cut with ${partOf}'s`, { partOf });
+    return c.json(presentRelease(deps, await cutRelease(deps, actor, product, body)), 201);
   });
 
   r.add({ method: 'get', path: '/v1/products/:product/releases', tag: 'releases', summary: 'Releases of a product', responses: { 200: 'releases' } }, async ({ actor, c }) => {
@@ -129,17 +143,19 @@ export function releaseRoutes(r: Routes, deps: AppDeps): void {
     const name = slugParam(c, 'release');
     requireView(actor, productName);
     const release = await loadRelease(deps.db, productName, name);
-    const [changes, runs, deployments, candidates, approvals, waits] = await Promise.all([
+    const [changes, runs, deployments, candidates, approvals, waits, components] = await Promise.all([
       latestChanges(deps.db, productName, name, 50),
       runsOfRelease(deps.db, productName, name, 50),
       deploymentsOfRelease(deps.db, productName, name),
       candidatesOfRelease(deps.db, productName, name),
       listApprovals(deps.db, { product: productName, release: name }),
       waitsOfRelease(deps.db, productName, name),
+      componentsOfRelease(deps.db, productName, name),
     ]);
     const artifacts = await artifactsOfCandidates(deps.db, candidates.map((x) => x.id));
     return c.json({
       ...presentRelease(deps, release),
+      ...(components.length > 0 ? { components: components.map(presentComponent) } : {}),
       changes: changes.map((x) => ({ id: x.id, seq: x.seq, kind: x.kind, state: x.state, check: x.checkOutcome, branch: x.branch, resultSha: x.resultSha })),
       runs: runs.map((x) => ({ id: x.id, step: x.step, state: x.state, commitSha: x.commitSha, exitCode: x.exitCode, durationMs: x.durationMs, startedAt: x.startedAt })),
       deployments,

@@ -17,7 +17,7 @@ import { findLiveTokenById, findToken } from '../../db/repos/tokens.ts';
 import { mayDecide } from '../../domain/types.ts';
 import type { Actor } from '../../domain/types.ts';
 import { audit } from '../audit/record.ts';
-import { requireView } from '../auth.ts';
+import { actorOf, requireView } from '../auth.ts';
 import { findCommit } from '../commits/routes.ts';
 import type { AppDeps } from '../context.ts';
 import { ApiError, toApiError } from '../errors.ts';
@@ -76,7 +76,7 @@ export function webApp(deps: AppDeps): Hono<WebEnv> {
     const token = tokenId ? await findLiveTokenById(deps.db, tokenId) : undefined;
     if (value && token) {
       c.set('token', token);
-      c.set('actor', { name: token.name, role: token.role, products: token.products ?? null, tokenId: token.id });
+      c.set('actor', await actorOf(deps.db, token));
       c.set('csrf', csrfFor(key, value));
     }
     const isSignIn = c.req.path === '/ui/sign-in';

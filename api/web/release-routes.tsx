@@ -7,6 +7,7 @@ import { candidatesOfRelease, artifactsOfCandidates } from '../../db/repos/candi
 import { changesStamp, getChange, listChanges, latestChanges } from '../../db/repos/changes.ts';
 import { deploymentsOfRelease } from '../../db/repos/deployments.ts';
 import { waitsOfRelease } from '../../db/repos/dependency-waits.ts';
+import { componentsOfRelease } from '../../db/repos/components.ts';
 import { getProduct } from '../../db/repos/products.ts';
 import { getRelease } from '../../db/repos/releases.ts';
 import { runsByIds, runsOfRelease } from '../../db/repos/runs.ts';
@@ -51,7 +52,7 @@ export function releaseWebRoutes(web: Hono<WebEnv>, deps: AppDeps): void {
 
   const releasePage = async (c: WebContext, notice?: string) => {
     const { actor, product, name, stamp, release } = await opened(c);
-    const [changes, runs, deployments, candidates, approvals, awaiting, waits] = await Promise.all([
+    const [changes, runs, deployments, candidates, approvals, awaiting, waits, components] = await Promise.all([
       latestChanges(deps.db, product, name, 50),
       runsOfRelease(deps.db, product, name, 30),
       deploymentsOfRelease(deps.db, product, name),
@@ -59,11 +60,12 @@ export function releaseWebRoutes(web: Hono<WebEnv>, deps: AppDeps): void {
       listApprovals(deps.db, { product, release: name }),
       listChanges(deps.db, product, name, { state: ['awaiting-decision'], limit: 1, offset: 0 }),
       waitsOfRelease(deps.db, product, name),
+      componentsOfRelease(deps.db, product, name),
     ]);
     const artifacts = await artifactsOfCandidates(deps.db, candidates.map((x) => x.id));
     return c.html(<ReleasePage ctx={ctxOf(c)} v={{
       release, stamp, temporalUrl: workflowLink(deps.temporal, release.workflowId), mayDecide: mayDecide(actor, product),
-      changes, runs, deployments, candidates, artifacts, approvals, waits, awaiting: awaiting.total, ...(notice ? { notice } : {}),
+      changes, runs, deployments, candidates, artifacts, approvals, waits, components, awaiting: awaiting.total, ...(notice ? { notice } : {}),
     }} />);
   };
   web.get('/p/:product/r/:release', (c) => releasePage(c));

@@ -153,8 +153,25 @@ export async function where(ctx: CommandContext): Promise<number> {
 
 export async function notes(ctx: CommandContext): Promise<number> {
   const [product, from, to] = ctx.args.positional;
-  if (!product || !from || !to) throw new ClientUsageError('usage: culvert notes <product> <from-release> <to-release>');
-  const path = `/v1/products/${seg(product)}/notes?from=${seg(from)}&to=${seg(to)}`;
+  if (!product || !from || !to) throw new ClientUsageError('usage: culvert notes <product> <from-release> <to-release> [--component c]');
+  const component = opt(ctx.args, 'component');
+  const path = `/v1/products/${seg(product)}/notes?from=${seg(from)}&to=${seg(to)}${component ? `&component=${seg(component)}` : ''}`;
   ctx.out(ctx.json ? JSON.stringify(await ctx.api.json('GET', path), null, 2) : await ctx.api.text(`${path}&format=md`));
+  return 0;
+}
+
+interface ManifestView { product: string; release: string; components: { name: string; repository: string; branch: string | null; cutFrom: string | null; head: string | null; state: string }[] }
+
+/** A release's manifest: every repository it is made of, where each was cut and where its branch is now. */
+export async function manifest(ctx: CommandContext): Promise<number> {
+  const { base } = releaseArg(ctx.args, 0);
+  const m = await ctx.api.json<ManifestView>('GET', `${base}/manifest`);
+  if (ctx.json) {
+    ctx.out(JSON.stringify(m, null, 2));
+    return 0;
+  }
+  ctx.out(table(['component', 'state', 'cut from', 'head', 'branch', 'repository'], m.components.map((c) => [
+    c.name, c.state, c.cutFrom?.slice(0, 12) ?? '-', c.head?.slice(0, 12) ?? '-', c.branch ?? '-', c.repository,
+  ])));
   return 0;
 }

@@ -23,7 +23,7 @@ export interface ParsedArgs {
 }
 
 /** Known options of every client command; those with a value take the next argument (or `--x=value`). */
-const valued = new Set(['url', 'token', 'state', 'severity', 'q', 'sort', 'limit', 'comment', 'product', 'data-dir', 'candidate']);
+const valued = new Set(['url', 'token', 'state', 'severity', 'q', 'sort', 'limit', 'comment', 'product', 'data-dir', 'candidate', 'component']);
 const switches = new Set(['json', 'all-awaiting']);
 
 /** Options one command takes besides those every command knows (e.g. train-act's --yes). */

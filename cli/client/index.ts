@@ -3,7 +3,7 @@ import { ApiCallError, ApiClient } from './api.ts';
 import { ClientUsageError, clientConfig, parseArgs } from './config.ts';
 import type { CommandContext } from './commands.ts';
 import { audit, deploy, freeze, gates, vote } from './actions.ts';
-import { changes, decide, notes, releases, where } from './commands.ts';
+import { changes, decide, manifest, notes, releases, where } from './commands.ts';
 import { plan, plans, train, trainAct, trainOptions, trainStart, trains } from './trains.ts';
 
 export const clientUsage = `release owners' commands (talk to a running Culvert over HTTP):
@@ -12,7 +12,8 @@ export const clientUsage = `release owners' commands (talk to a running Culvert 
   approve <product>/<release> <#seq|id>... [--comment text]   (or --all-awaiting: every request awaiting a decision whose checks did not fail)
   reject  <product>/<release> <#seq|id>... [--comment text]   (or --all-awaiting)
   where <sha> [--product p]                            which releases and environments hold a commit; in production?
-  notes <product> <from> <to>                          release notes between two releases (Markdown)
+  notes <product> <from> <to> [--component c]          release notes between two releases (Markdown); with components, each has its section
+  manifest <product>/<release>                         the repositories a release is made of: where each was cut, its head now
   gates [--state pending|approved|rejected|expired] [--product p]   approval gates (QA sign-off, environment gates)
   vote <gate-id> approve|reject [--comment text]       a vote on a gate
   deploy <product>/<release> <environment> [--candidate "3.11 RC1"]   the deploy click (a rollback: an older release)
@@ -32,7 +33,7 @@ client options: --url URL (CULVERT_URL, default http://127.0.0.1:8080), --token 
 `;
 
 const commands: Record<string, (ctx: CommandContext) => Promise<number>> = {
-  releases, changes, where, notes, gates, vote, deploy, freeze, audit,
+  releases, changes, where, notes, manifest, gates, vote, deploy, freeze, audit,
   approve: (ctx) => decide(ctx, 'approve'),
   reject: (ctx) => decide(ctx, 'reject'),
   trains, train, 'train-start': trainStart, 'train-act': trainAct, plans, plan,

@@ -1,4 +1,4 @@
-import { and, count, desc, eq, max, sql } from 'drizzle-orm';
+import { and, count, desc, eq, inArray, max, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { Db } from '../client.ts';
 import { deployments } from '../schema.ts';
@@ -12,6 +12,44 @@ const finished = (state: Deployment['state']): boolean => state === 'succeeded' 
 
 /** Upsert by id; a deployment never goes back (a finished one to running or pending, a running one to pending). */
 export async function upsertDeployment(db: Db | Tx, d: DeploymentRecord): Promise<void> {
+  await db.transaction(async (tx) => {
+    await upsertOne(tx, d);
+    await mirrorToComponents(tx, d.id);
+  });
+}
+
+/** The mark of a component's share of a deployment: `<deployment id>~<component>`. */
+export const componentDeploymentId = (deploymentId: string, component: string): string => `${deploymentId}~${component}`;
+
+/**
+ * A deployment of a release across repositories deploys every component as it was when the deployment
+ * was first written (domain/components.ts): each gets a row of its own under its product, with that
+ * commit, following the deployment's state. So "which environments run commit X" answers for a commit
+ * of a component as for any other, and the deploy step is told those very commits.
+ */
+async function mirrorToComponents(tx: Tx, id: string): Promise<void> {
+  await tx.execute(sql`
+    insert into deployments (id, product, release, environment, commit_sha, trigger, requested_by, state, run_id, failure, finished_at)
+    select d.id || '~' || rc.component, rc.component_product, d.release, d.environment, coalesce(r.head_sha, rc.cut_from),
+           d.trigger, d.requested_by, d.state, d.run_id, d.failure, d.finished_at
+      from deployments d
+      join release_components rc on rc.product = d.product and rc.release = d.release and rc.state = 'cut'
+      left join releases r on r.product = rc.component_product and r.name = rc.release
+     where d.id = ${id}
+    on conflict (id) do update set
+      state = excluded.state, run_id = excluded.run_id, failure = excluded.failure,
+      finished_at = excluded.finished_at, updated_at = now()`);
+}
+
+/** The commits a deployment of a release across repositories deploys, by component (each its own row, by id). */
+export async function componentsOfDeployment(db: Db, deploymentId: string, components: readonly string[]): Promise<{ component: string; commitSha: string }[]> {
+  if (components.length === 0) return [];
+  const ids = new Map(components.map((c) => [componentDeploymentId(deploymentId, c), c]));
+  const rows = await db.select({ id: deployments.id, commitSha: deployments.commitSha }).from(deployments).where(inArray(deployments.id, [...ids.keys()]));
+  return rows.map((r) => ({ component: ids.get(r.id) as string, commitSha: r.commitSha })).sort((a, b) => a.component.localeCompare(b.component));
+}
+
+async function upsertOne(db: Db | Tx, d: DeploymentRecord): Promise<void> {
   const done = finished(d.state);
   await db.insert(deployments).values({ ...d, finishedAt: done ? new Date() : null }).onConflictDoUpdate({
     target: deployments.id,

@@ -1,4 +1,4 @@
-import { asc, eq, sql } from 'drizzle-orm';
+import { asc, eq, inArray, sql } from 'drizzle-orm';
 import type { ProductConfig } from '../../domain/types.ts';
 import type { Db } from '../client.ts';
 import { environments, products } from '../schema.ts';
@@ -20,7 +20,7 @@ const toRecord = (row: typeof products.$inferSelect): ProductRecord => ({
 export async function createProduct(db: Db, config: ProductConfig, own?: Record<string, unknown>): Promise<boolean> {
   return db.transaction(async (tx) => {
     const inserted = await tx.insert(products)
-      .values({ name: config.name, flow: config.flow, config, template: config.template ?? null, own: own ?? config })
+      .values({ name: config.name, flow: config.flow, config, template: config.template ?? null, own: own ?? config, partOf: config.partOf ?? null })
       .onConflictDoNothing().returning({ name: products.name });
     if (inserted.length === 0) return false;
     await claimBranches(tx, config);
@@ -31,7 +31,7 @@ export async function createProduct(db: Db, config: ProductConfig, own?: Record<
 
 export async function updateProduct(db: Db, config: ProductConfig, own?: Record<string, unknown>): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.update(products).set({ config, flow: config.flow, ...(own ? { own } : {}), updatedAt: sql`now()` }).where(eq(products.name, config.name));
+    await tx.update(products).set({ config, flow: config.flow, ...(own ? { own } : {}), partOf: config.partOf ?? null, updatedAt: sql`now()` }).where(eq(products.name, config.name));
     await claimBranches(tx, config);
     await replaceEnvironments(tx as unknown as Db, config);
   });
@@ -51,4 +51,10 @@ export async function getProduct(db: Db, name: string): Promise<ProductRecord | 
 
 export async function listProducts(db: Db): Promise<ProductRecord[]> {
   return (await db.select().from(products).orderBy(asc(products.name))).map(toRecord);
+}
+
+/** The component products of `parents` (domain/components.ts): a token of a product reaches its components. */
+export async function componentProductsOf(db: Db, parents: readonly string[]): Promise<string[]> {
+  if (parents.length === 0) return [];
+  return (await db.select({ name: products.name }).from(products).where(inArray(products.partOf, [...parents]))).map((r) => r.name);
 }

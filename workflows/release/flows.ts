@@ -2,7 +2,8 @@
 // stableRelease (the cherry-pick flow) and binaryRelease. A first run cuts the release: the cut is
 // checked against git once, in bounded time, and a cut that cannot proceed ends the workflow cleanly
 // with the refusal as the cut's answer, leaving nothing behind (its name is free again).
-import { ApplicationFailure, allHandlersFinished, condition, makeContinueAsNewFunc, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, allHandlersFinished, condition, makeContinueAsNewFunc, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { CulvertActivities } from '../../activities/index.ts';
 import { refuse } from '../../domain/errors.ts';
 import { gatePolicyOf } from '../../domain/gate.ts';
 import { emptyReleaseWrite } from '../../domain/records.ts';
@@ -40,6 +41,19 @@ export async function binaryRelease(input: ReleaseInput): Promise<void> {
 export function releaseWorkflowType(flow: 'pull-request' | 'cherry-pick' | 'binary'): 'pullRequestRelease' | 'stableRelease' | 'binaryRelease' {
   return flow === 'pull-request' ? 'pullRequestRelease' : flow === 'binary' ? 'binaryRelease' : 'stableRelease';
 }
+
+/** From this patch on, a release of a product with components cuts theirs (domain/components.ts). */
+const componentsPatch = 'culvert-release-components';
+
+/**
+ * The cut of the components: each waits for a component's own cut, so minutes at most; an outage is
+ * waited out (no attempt limit), a refusal is that component's recorded outcome.
+ */
+const componentCuts = proxyActivities<CulvertActivities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
 
 /** From this patch on, a refused cut says so in CulvertReleaseState (before: it stayed `open`). */
 const refusedCutPatch = 'culvert-refused-cut-state';
@@ -79,6 +93,15 @@ async function runRelease(type: string, input: ReleaseInput, hooks: FlowHooks): 
       id: legacyGate.id, subject: legacyGate.subject, policy: gatePolicyOf(run.s.product.signoff), requestedBy: legacyGate.requestedBy,
       product: run.s.product.name, release: run.s.name, parent: workflowInfo().workflowId, votes: legacyGate.votes,
     }]);
+  }
+  if (!input.carried && (input.product.components?.length ?? 0) > 0 && patched(componentsPatch)) {
+    // The components are cut beside the loop: picks into the product's own branch need not wait for them.
+    run.holds += 1;
+    void componentCuts.cutComponents({
+      product: input.product, release: input.name, production: input.production, actor: input.createdBy, workflowId: workflowInfo().workflowId,
+    }).catch(() => undefined).finally(() => {
+      run.holds -= 1;
+    });
   }
   // The cut wrote this run's epoch with the release row; a continued run writes its own first thing.
   if (!input.carried) run.book.epochRecorded = true;

@@ -87,6 +87,8 @@ export class ReleaseRun {
   private readonly waiting = new Set<string>();
   /** The loop saw continue-as-new due and drains (set only in the loop, see loop()). */
   drainingNow = false;
+  /** Work of the first run that continue-as-new and the end wait for (the cut of the components). */
+  holds = 0;
   /** Deployments this run started, for a click sent again (the API looks earlier ones up itself). */
   readonly deploying = new Map<string, DeployJob>();
   private cancelQueue: string[] = [];
@@ -394,7 +396,7 @@ export class ReleaseRun {
   }
 
   private busy(): boolean {
-    return this.unit !== null || this.recording || this.loading || this.starting > 0 || this.tracing;
+    return this.unit !== null || this.recording || this.loading || this.starting > 0 || this.tracing || this.holds > 0;
   }
 
   private finished(): boolean {

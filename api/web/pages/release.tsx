@@ -4,6 +4,7 @@
 import type { Approval, Artifact, Candidate, ChangeRequest, DependencyWait, Deployment, Release, StepRun } from '../../../db/schema.ts';
 import { Csrf, Layout, Sha, State, ago, enc, productUrl, releaseUrl } from '../layout.tsx';
 import type { PageContext } from '../layout.tsx';
+import type { ComponentOfRelease } from '../../../db/repos/components.ts';
 
 export interface ReleaseView {
   release: Release;
@@ -19,6 +20,8 @@ export interface ReleaseView {
   approvals: Approval[];
   /** Deployments held by the versions they depend on (domain/dependencies.ts). */
   waits: DependencyWait[];
+  /** A release across repositories: each component as cut, with its head now (domain/components.ts). */
+  components: ComponentOfRelease[];
   awaiting: number;
   notice?: string;
 }
@@ -57,6 +60,24 @@ export function ReleasePage({ ctx, v }: { ctx: PageContext; v: ReleaseView }) {
             <label class="small"><input type="checkbox" name="confirm" value="yes" required /> yes, close {r.name} (open requests are withdrawn)</label>
           </form>
         </div>
+      ) : null}
+      {v.components.length > 0 ? (
+        <>
+          <h2>Components</h2>
+          <table id="components">
+            <thead><tr><th>Component</th><th>State</th><th>Branch</th><th>Cut from</th><th>Head</th><th class="wide">Repository</th></tr></thead>
+            <tbody id="component-rows" data-live="1">
+              {v.components.map((x) => (
+                <tr data-component={x.component}>
+                  <td><a href={releaseUrl(x.componentProduct, r.name)}>{x.component}</a></td>
+                  <td><State s={x.state} />{x.failure ? <span class="small"> {x.failure}</span> : null}</td>
+                  <td>{x.branch ? <code>{x.branch}</code> : '—'}</td><td><Sha sha={x.cutFrom} /></td><td><Sha sha={x.head} /></td>
+                  <td class="wide small"><code>{x.repository}</code></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
       ) : null}
       <h2>Deployments</h2>
       <table id="deployments">
