@@ -4,6 +4,7 @@ import { localRepositoryProblem } from '../domain/repositories.ts';
 import { permanent } from './faults.ts';
 import type { Db } from '../db/client.ts';
 import type { StepIsolation } from './steps/isolation.ts';
+import type { GithubOps } from '../domain/github.ts';
 import type { ReleaseOps } from '../domain/trains.ts';
 import { Mirror } from './git/index.ts';
 
@@ -32,6 +33,8 @@ export interface ActivityDeps {
    * does to a member is what its owner could do through the API. Given by whoever starts the worker.
    */
   releaseOps?: ReleaseOps;
+  /** What a GitHub delivery does through the API's own operations (domain/github.ts). */
+  githubOps?: GithubOps;
 }
 
 export const culvertIdentity: Identity = { name: 'Culvert', email: 'culvert@localhost' };

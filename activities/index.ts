@@ -14,6 +14,7 @@ import { traceActivities } from './trace/index.ts';
 import { trainActivities } from './trains.ts';
 import { dependencyActivities } from './dependencies.ts';
 import { componentActivities } from './components.ts';
+import { githubActivities } from './github/index.ts';
 
 export type { ActivityDeps } from './deps.ts';
 
@@ -34,6 +35,7 @@ export function createActivities(deps: ActivityDeps) {
     ...trainActivities(deps),
     ...dependencyActivities(deps),
     ...componentActivities(deps),
+    ...githubActivities(deps),
   };
   const around = deps.faults?.around;
   if (!around) return activities;

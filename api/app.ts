@@ -18,6 +18,7 @@ import type { ErrorBody } from './errors.ts';
 import { notesRoutes } from './notes/routes.ts';
 import { docsPage, openApiDocument } from './openapi.ts';
 import { productRoutes } from './products/routes.ts';
+import { githubRoutes } from './github/routes.ts';
 import { releaseManifestRoute } from './releases/manifest.ts';
 import { releaseRoutes } from './releases/routes.ts';
 import { Routes } from './route.ts';
@@ -82,6 +83,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   productRoutes(routes, deps);
   releaseRoutes(routes, deps);
   releaseManifestRoute(routes, deps);
+  githubRoutes(routes, deps);
   changeRoutes(routes, deps);
   deploymentRoutes(routes, deps);
   environmentRoutes(routes, deps);

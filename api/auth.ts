@@ -10,7 +10,8 @@ import { ApiError } from './errors.ts';
 import { getCookie } from 'hono/cookie';
 import { openSession, sessionCookie } from './session.ts';
 
-export const publicPaths = new Set(['/healthz', '/openapi.json', '/docs', '/v1/codec/sign-in', '/v1/codec/sign-out']);
+// GitHub's webhooks carry no token: their signature is checked against the server's secret (api/github).
+export const publicPaths = new Set(['/healthz', '/openapi.json', '/docs', '/v1/codec/sign-in', '/v1/codec/sign-out', '/v1/github/webhooks']);
 
 /**
  * The one request a browser session may make: the Temporal UI's decode call. Anything else needs a bearer

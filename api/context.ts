@@ -33,6 +33,8 @@ export interface AppDeps {
    * origin of `temporal.uiUrl`.
    */
   codecOrigins?: string[];
+  /** GitHub's webhooks (api/github): the secret they are signed with; without it the route is off. */
+  github?: { webhookSecret: string };
 }
 
 /** Without configuration: local repositories under the system's temporary directory, as the README's walk-through uses. */

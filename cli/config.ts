@@ -26,6 +26,8 @@ export const configSchema = z.object({
   // Directories local repositories may be in, ':'-separated; empty: no local repositories at all.
   repositoryRoots: z.string().transform((v) => v.split(':').filter(Boolean))
     .refine((roots) => roots.every((r) => isAbsolute(r)), 'CULVERT_REPOSITORY_ROOTS must be absolute directories separated by ":"'),
+  // The secret GitHub signs its webhooks with (the GitHub App's or the repository's webhook secret); unset: no webhooks.
+  githubWebhookSecret: z.string().min(16, 'CULVERT_GITHUB_WEBHOOK_SECRET must be at least 16 characters').optional(),
 }).superRefine((c, ctx) => {
   if ((c.temporalTlsCertPath === undefined) !== (c.temporalTlsKeyPath === undefined)) {
     ctx.addIssue({ code: 'custom', path: ['temporalTlsCertPath'], message: 'set both TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH, or neither' });
@@ -46,7 +48,7 @@ const envNames: Partial<Record<keyof Config, string>> = {
   temporalTlsCertPath: 'TEMPORAL_TLS_CLIENT_CERT_PATH', temporalTlsKeyPath: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
   temporalTlsCaPath: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH', temporalTlsServerName: 'TEMPORAL_TLS_SERVER_NAME',
   temporalUiUrl: 'CULVERT_TEMPORAL_UI_URL', taskQueue: 'CULVERT_TASK_QUEUE', host: 'CULVERT_HOST', port: 'CULVERT_PORT',
-  adminToken: 'CULVERT_ADMIN_TOKEN', repositoryRoots: 'CULVERT_REPOSITORY_ROOTS',
+  adminToken: 'CULVERT_ADMIN_TOKEN', repositoryRoots: 'CULVERT_REPOSITORY_ROOTS', githubWebhookSecret: 'CULVERT_GITHUB_WEBHOOK_SECRET',
 };
 
 export class ConfigError extends Error {}

@@ -4,6 +4,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createApp } from '../api/app.ts';
 import { releaseOperations } from '../api/trains/operations.ts';
+import { githubOperations } from '../api/github/operations.ts';
 import { DatabaseInUseError, openDatabase } from '../db/client.ts';
 import type { Database } from '../db/client.ts';
 import { ReleaseFeed } from '../db/feed.ts';
@@ -116,13 +117,16 @@ async function runWorker(cfg: Config, database: Database, address: string, stops
   const connection = await connectWorker(cfg, address);
   // Trains act on releases through the API's operations, with a client of their own.
   const client = await connectClient(cfg, address, codec);
-  const releaseOps = releaseOperations({
+  const apiDeps = {
     db: database.db, temporal: { client, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, uiUrl: null, codec },
     repositories: { roots: cfg.repositoryRoots, dataDir: cfg.dataDir },
-  });
+  };
+  const releaseOps = releaseOperations(apiDeps);
+  // GitHub's deliveries file and decide through the same operations.
+  const githubOps = githubOperations(apiDeps);
   const worker = await createWorker({
     connection, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, codec,
-    deps: { db: database.db, dataDir: cfg.dataDir, repositoryRoots: cfg.repositoryRoots, releaseOps, ...(isolation ? { stepIsolation: isolation } : {}) },
+    deps: { db: database.db, dataDir: cfg.dataDir, repositoryRoots: cfg.repositoryRoots, releaseOps, githubOps, ...(isolation ? { stepIsolation: isolation } : {}) },
   });
   const running = worker.run();
   stops.push(async () => {
@@ -140,6 +144,7 @@ async function runApi(cfg: Config, database: Database, address: string, uiUrl: s
   const app = createApp({
     db: database.db, feed, temporal: { client, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, uiUrl, codec }, sessionKey: codec.sessionKey(),
     repositories: { roots: cfg.repositoryRoots, dataDir: cfg.dataDir },
+    ...(cfg.githubWebhookSecret ? { github: { webhookSecret: cfg.githubWebhookSecret } } : {}),
   });
   const server = serve({ fetch: app.fetch, hostname: cfg.host, port: cfg.port });
   await new Promise<void>((resolve, reject) => {

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { ChangeEvent, CommitDetail } from '../domain/changes.ts';
 import type { DeploymentFacts } from '../domain/deploy.ts';
 import type { Blocked } from '../domain/records.ts';
+import type { GithubOutcome } from '../domain/github.ts';
 import type { MemberOutcome } from '../domain/trains.ts';
 import {
   bigserial, boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, serial, text, timestamp, uniqueIndex,
@@ -485,3 +486,26 @@ export const releaseComponents = pgTable('release_components', {
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 }, (t) => [primaryKey({ columns: [t.product, t.release, t.component] })]);
 export type ReleaseComponentRow = typeof releaseComponents.$inferSelect;
+
+// GitHub's webhook deliveries (api/github): each handled once, by its delivery id, with what it led to.
+export const githubDeliveries = pgTable('github_deliveries', {
+  id: text('id').primaryKey(),
+  event: text('event').notNull(),
+  action: text('action'),
+  repository: text('repository').notNull(),
+  receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  handledAt: timestamp('handled_at', { withTimezone: true, mode: 'date' }),
+  outcomes: jsonb('outcomes').$type<GithubOutcome[]>(),
+});
+export type GithubDeliveryRow = typeof githubDeliveries.$inferSelect;
+
+// The pull requests Culvert filed a merge request for: an approving review finds the request of the head it reviewed.
+export const githubPulls = pgTable('github_pulls', {
+  product: text('product').notNull(),
+  number: integer('number').notNull(),
+  release: text('release').notNull(),
+  changeId: text('change_id').notNull(),
+  headSha: text('head_sha').notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.product, t.number] })]);
+export type GithubPull = typeof githubPulls.$inferSelect;

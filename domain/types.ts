@@ -1,6 +1,7 @@
 // Domain types shared by workflows, activities and the API. Pure types and pure functions only:
 // this module is bundled into the workflow sandbox.
 import type { DependencyConfig } from './dependencies.ts';
+import type { GithubConfig } from './github.ts';
 
 export type Flow = 'pull-request' | 'cherry-pick' | 'binary';
 export type ReleaseState = 'open' | 'frozen' | 'closed';
@@ -74,6 +75,8 @@ export interface ProductConfig {
   components?: ComponentConfig[];
   /** Set by Culvert on a component's own product: the product it is part of. */
   partOf?: string;
+  /** The repository on GitHub, and how Culvert reaches it (domain/github.ts): webhooks in, statuses out. */
+  github?: GithubConfig;
   /** binary flow: how versions are numbered when a cut names none. */
   versioning?: { scheme: 'major.minor'; initial?: string };
   /** binary flow: files a build must produce, collected into artifact storage. */

@@ -149,6 +149,7 @@ describe('api routes', () => {
         '/v1/codec/session': ['post'],
         '/v1/codec/sign-in': ['get'],
         '/v1/codec/sign-out': ['post'],
+        '/v1/github/webhooks': ['post'],
       };
       for (const [path, methods] of Object.entries(expected)) {
         expect(Object.keys(doc.paths[path] ?? {}).sort(), path).toEqual(methods);
@@ -161,14 +162,14 @@ describe('api routes', () => {
           const where = `${method} ${path}`;
           expect(op.parameters.filter((x) => x.in === 'path').map((x) => x.name), where).toEqual(names);
           expect(Object.keys(op.responses).some((s) => s.startsWith('2')), where).toBe(true);
-          // The browser session's sign-in page and sign-out are the only public /v1 operations.
-          if (path.startsWith('/v1/') && !['/v1/codec/sign-in', '/v1/codec/sign-out'].includes(path)) {
+          // The browser session's sign-in page and sign-out, and GitHub's signed webhooks, are the only /v1 operations without a token.
+          if (path.startsWith('/v1/') && !['/v1/codec/sign-in', '/v1/codec/sign-out', '/v1/github/webhooks'].includes(path)) {
             expect(op.security, where).toEqual([{ bearer: [] }]);
             expect(op.responses['401'], where).toBeDefined();
           } else {
             expect(op.security, where).toEqual([]);
           }
-          if (method === 'post' && !/\/(close|freeze|retry|go-ahead|\{action\}|session|sign-out)$/.test(path)) expect(op.requestBody, where).toBeDefined();
+          if (method === 'post' && !/\/(close|freeze|retry|go-ahead|\{action\}|session|sign-out|webhooks)$/.test(path)) expect(op.requestBody, where).toBeDefined();
         }
       }
       // Every field of every request body says what it is and shows an example (issue 11), nested ones too.
@@ -275,6 +276,8 @@ describe('api routes', () => {
     ];
     /** The browser session's own pages: a sign-in form and a sign-out that only clears a cookie. */
     const publicOps = ['GET /v1/codec/sign-in', 'POST /v1/codec/sign-out'];
+    /** Signed by GitHub instead of a token: without a good signature it is 401 (its other answers are test/github.test.ts'). */
+    const signedOps = ['POST /v1/github/webhooks'];
     const resolve = (template: string): string => template.replace(':product', p.a).replace(':release', 'master').replace(':id', 'some-id')
       .replace(':plan', 'some-plan').replace(':train', 'some-train').replace(':seq', '1').replace(':action', 'pause')
       .replace(':sha', 'abcdef1').replace(':environment', 'staging');
@@ -283,7 +286,11 @@ describe('api routes', () => {
       const doc = (await stack.call('GET', '/openapi.json', { token: '' })).body as { paths: Record<string, Record<string, unknown>> };
       const documented = Object.entries(doc.paths).filter(([path]) => path.startsWith('/v1/'))
         .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`));
-      expect(documented.filter((op) => !publicOps.includes(op)).sort()).toEqual(routes.map(([m, path]) => `${m} ${path}`).sort());
+      expect(documented.filter((op) => !publicOps.includes(op) && !signedOps.includes(op)).sort()).toEqual(routes.map(([m, path]) => `${m} ${path}`).sort());
+      for (const op of signedOps) {
+        const [method, path] = op.split(' ') as [string, string];
+        expectError(await stack.call(method, path, { token: '', raw: '{}', headers: { 'x-github-event': 'push', 'x-github-delivery': 'd1', 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` } }), 401, 'unauthorized');
+      }
       for (const op of publicOps) {
         const [method, path] = op.split(' ') as [string, string];
         expect((await stack.call(method, path, { token: '' })).status, op).toBeLessThan(300);

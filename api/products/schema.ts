@@ -6,6 +6,7 @@ import { ApiError, fromZod } from '../errors.ts';
 import { doc, slug } from '../route.ts';
 import { repositoryProblem } from './repository.ts';
 
+const secretName = doc(z.string().regex(/^[A-Z][A-Z0-9_]{0,99}$/, 'secret names are UPPER_CASE identifiers'), 'The name of a secret the worker resolves at run time', 'DEPLOY_TOKEN');
 const stepName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'step names are lowercase identifiers')
   .refine((n) => !(n in Object.prototype), 'a step cannot be named like a built-in property (constructor, ...)');
 const branchLike = z.string().min(1).max(255).regex(/^[A-Za-z0-9{][A-Za-z0-9._/{}-]*$/, 'must be a branch name').refine((b) => !b.includes('..'), 'must not contain ".."');
@@ -83,6 +84,23 @@ const settings = {
   })).max(50), 'What a build keeps (binary flow): each slot\'s file after the build step', [{ name: 'apk', path: 'dist/app.apk' }]),
   testEnvironment: doc(slug, 'Where each release candidate deploys (binary flow)', 'qa'),
   signoff: doc(gateSchema, 'The sign-off a final needs before it publishes (binary flow, admin only)', { group: ['qa-lead', 'rita'], quorum: 1 }),
+  github: doc(z.strictObject({
+    repository: doc(z.string().regex(/^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/, 'a GitHub repository is owner/name'), 'The repository on GitHub', 'octo-org/shop'),
+    baseUrl: doc(z.url({ protocol: /^https?$/ }).max(500), 'GitHub Enterprise Server\'s API (default api.github.com)', 'https://ghe.example.com/api/v3').optional(),
+    auth: doc(z.union([
+      z.strictObject({ token: doc(z.strictObject({ secret: secretName }), 'A fine-grained personal access token, by secret name', { secret: 'GITHUB_TOKEN' }) }),
+      z.strictObject({
+        app: doc(z.strictObject({
+          appId: doc(z.number().int().positive(), 'The GitHub App\'s id', 123456),
+          installationId: doc(z.number().int().positive(), 'Its installation on the repository\'s owner', 7654321),
+          privateKey: doc(z.strictObject({ secret: secretName }), 'The App\'s private key (PEM), by secret name', { secret: 'GITHUB_APP_KEY' }),
+        }), 'A GitHub App installation', { appId: 123456, installationId: 7654321, privateKey: { secret: 'GITHUB_APP_KEY' } }),
+      }),
+    ]), 'A fine-grained token, or a GitHub App installation; secrets by name, resolved by the worker', { token: { secret: 'GITHUB_TOKEN' } }),
+    pickLabel: doc(z.string().min(1).max(100).refine((l) => l.includes('{release}'), 'a pick label names {release}'),
+      'A label on a merged pull request that files a pick of its merge commit into {release}', 'pick:{release}').optional(),
+  }), 'The repository on GitHub: webhooks file and decide requests, Culvert posts its check and decision as commit statuses (admin only)',
+  { repository: 'octo-org/shop', auth: { token: { secret: 'GITHUB_TOKEN' } } }),
   components: doc(z.array(z.strictObject({
     name: doc(z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'component names are lowercase identifiers'), 'The component\'s name within the product', 'payments'),
     repository: doc(z.string().min(1).max(2048).superRefine((r, ctx) => {
@@ -166,6 +184,7 @@ export const productConfigSchema = z.strictObject({
   signoff: settings.signoff.optional(),
   dependencies: settings.dependencies.optional(),
   components: settings.components.optional(),
+  github: settings.github.optional(),
   partOf: slug.optional(),
 }).superRefine(consistent);
 
@@ -208,9 +227,9 @@ function knownPlaceholders(p: { parameters?: PlanParameter[] } & Record<string, 
     if (!declared.has(name)) ctx.addIssue({ code: 'custom', path: ['parameters'], message: `{${name}} is used but not declared: declare it in parameters (or write \${${name}} for a shell variable)` });
   }
 }
-export const templateSchema = partialSettings.omit({ repository: true, components: true }).extend({ name: doc(slug, 'The plan\'s name', 'android-apps'), parameters: parameterDecls.optional() })
+export const templateSchema = partialSettings.omit({ repository: true, components: true, github: true }).extend({ name: doc(slug, 'The plan\'s name', 'android-apps'), parameters: parameterDecls.optional() })
   .superRefine(knownPlaceholders);
-export const patchTemplateSchema = partialSettings.omit({ repository: true, flow: true, components: true }).extend({ parameters: parameterDecls.optional() });
+export const patchTemplateSchema = partialSettings.omit({ repository: true, flow: true, components: true, github: true }).extend({ parameters: parameterDecls.optional() });
 /** Checks a plan's whole settings after a patch (the patch alone may use a placeholder the plan declared before). */
 export function checkPlanSettings(config: Record<string, unknown>): void {
   const parsed = z.record(z.string(), z.unknown()).superRefine((c, ctx) => knownPlaceholders(c, ctx)).safeParse(config);

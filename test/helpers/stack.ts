@@ -10,6 +10,7 @@ import { inject } from 'vitest';
 import type { Faults } from '../../activities/deps.ts';
 import { createApp } from '../../api/app.ts';
 import { releaseOperations } from '../../api/trains/operations.ts';
+import { githubOperations } from '../../api/github/operations.ts';
 import type { Database } from '../../db/client.ts';
 import { ReleaseFeed } from '../../db/feed.ts';
 import { issueToken } from '../../db/repos/tokens.ts';
@@ -36,6 +37,8 @@ export interface Stack {
 }
 
 export const uiUrl = 'http://127.0.0.1:8233';
+/** What the test server's GitHub webhooks are signed with. */
+export const githubWebhookSecret = 'test-webhook-secret';
 
 /** The whole of Culvert in this process, on the run's dev server, with its own task queue, database and data dir. */
 export async function startStack(opts: { worker?: boolean; faults?: Faults; temporal?: { address: string; namespace: string } } = {}): Promise<Stack> {
@@ -48,7 +51,7 @@ export async function startStack(opts: { worker?: boolean; faults?: Faults; temp
   const codec = testCodec();
   const client = culvertClient(connection, namespace, codec);
   const feed = new ReleaseFeed(database.listen);
-  const appDeps = { db: database.db, feed, temporal: { client, namespace, taskQueue, uiUrl, codec }, repositories: { roots: [tmpdir()], dataDir }, sessionKey: codec.sessionKey() };
+  const appDeps = { db: database.db, feed, temporal: { client, namespace, taskQueue, uiUrl, codec }, repositories: { roots: [tmpdir()], dataDir }, sessionKey: codec.sessionKey(), github: { webhookSecret: githubWebhookSecret } };
   const app = createApp(appDeps);
   const { secret: adminToken } = await issueToken(database.db, { name: 'admin', role: 'admin', products: null });
 
@@ -81,7 +84,7 @@ export async function startStack(opts: { worker?: boolean; faults?: Faults; temp
     async startWorker(faults) {
       nativeConnection ??= await NativeConnection.connect({ address });
       worker = await createWorker({
-        connection: nativeConnection, namespace, taskQueue, codec, deps: { db: database.db, dataDir, faults, repositoryRoots: [tmpdir()], releaseOps: releaseOperations(appDeps) },
+        connection: nativeConnection, namespace, taskQueue, codec, deps: { db: database.db, dataDir, faults, repositoryRoots: [tmpdir()], releaseOps: releaseOperations(appDeps), githubOps: githubOperations(appDeps) },
         workflowBundle: { codePath: inject('workflowBundlePath') },
       });
       running = worker.run();

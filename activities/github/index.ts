@@ -1,0 +1,70 @@
+// GitHub's activities (workflows/github.ts): handling a delivery, watching a merge request, and mirroring
+// its check and decision onto the pull request's head as commit statuses. A status is posted only when
+// the newest one GitHub has for that context says something else, so a retry after a crash between the
+// post and its answer posts nothing twice.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { RequestError } from 'octokit';
+import { getChange } from '../../db/repos/changes.ts';
+import { getProduct } from '../../db/repos/products.ts';
+import { statusesOf } from '../../domain/github.ts';
+import type { GithubConfig, GithubDelivery, GithubOutcome, PullFollow, SeenChange } from '../../domain/github.ts';
+import { isTerminal } from '../../domain/types.ts';
+import type { ChangeState } from '../../domain/types.ts';
+import type { ActivityDeps } from '../deps.ts';
+import { githubClient, ownerRepo } from './client.ts';
+import { handleDelivery } from './deliveries.ts';
+
+/** GitHub refused for good (not a rate limit, not an outage): an outcome, not something to retry. */
+function refusedForGood(err: unknown): err is RequestError {
+  return err instanceof RequestError && err.status >= 400 && err.status < 500 && err.status !== 429 &&
+    !(err.status === 403 && /rate limit/i.test(err.message));
+}
+
+export function githubActivities(deps: ActivityDeps) {
+  return {
+    async handleGithubDelivery(d: GithubDelivery): Promise<GithubOutcome[]> {
+      return handleDelivery(deps, d);
+    },
+
+    /** The request once its revision is newer than `afterRev`, or as it is after `waitSeconds`. */
+    async awaitChange(i: { changeId: string; product: string; release: string; afterRev: number; waitSeconds: number }): Promise<SeenChange> {
+      const ctx = Context.current();
+      const deadline = Date.now() + i.waitSeconds * 1000;
+      for (;;) {
+        const c = await getChange(deps.db, i.product, i.release, i.changeId);
+        if (!c) return { rev: 0, seq: 0, state: 'failed', check: 'none', terminal: true, decidedBy: null, failure: 'the request is gone' };
+        if (c.rev > i.afterRev || Date.now() >= deadline) {
+          return { rev: c.rev, seq: c.seq, state: c.state, check: c.checkOutcome, terminal: isTerminal(c.state as ChangeState), decidedBy: c.decidedBy, failure: c.failure };
+        }
+        ctx.heartbeat();
+        await ctx.sleep(250);
+      }
+    },
+
+    async postPullStatuses(i: { follow: PullFollow; change: SeenChange }): Promise<{ posted: string[]; refused?: string }> {
+      const product = (await getProduct(deps.db, i.follow.product))?.config;
+      const github = product?.github as GithubConfig | undefined;
+      if (!github) return { posted: [], refused: `${i.follow.product} is no longer backed by GitHub` };
+      const { owner, repo } = ownerRepo(github);
+      const posted: string[] = [];
+      try {
+        const octokit = await githubClient(github);
+        const { data: existing } = await octokit.rest.repos.listCommitStatusesForRef({ owner, repo, ref: i.follow.headSha, per_page: 100 });
+        for (const s of statusesOf(i.change)) {
+          // GitHub lists the newest first: the status that context shows now.
+          const now = existing.find((x) => x.context === s.context);
+          if (now && now.state === s.state && now.description === s.description) continue;
+          await octokit.rest.repos.createCommitStatus({ owner, repo, sha: i.follow.headSha, state: s.state, context: s.context, description: s.description });
+          posted.push(`${s.context}=${s.state}`);
+        }
+      } catch (err) {
+        // A secret this worker does not have is said once, as the outcome (the follower goes on).
+        if (err instanceof ApplicationFailure && err.nonRetryable) return { posted, refused: err.message };
+        if (refusedForGood(err)) return { posted, refused: `GitHub answered ${err.status}: ${err.message.slice(0, 200)}` };
+        throw err;
+      }
+      return { posted };
+    },
+  };
+}

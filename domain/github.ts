@@ -1,0 +1,127 @@
+// GitHub-backed products (issue 14): a product whose repository lives on GitHub names it, and how
+// Culvert authenticates there, by secret name. GitHub's webhooks come in (api/github), are handed to a
+// workflow per delivery (workflows/github.ts) and become Culvert's own operations; what Culvert decides
+// goes back out as commit statuses (activities/github/). Pure: read by the API, activities and workflows.
+import type { Actor } from './types.ts';
+
+/** How Culvert authenticates to GitHub: a fine-grained token, or a GitHub App installation; secrets by name. */
+export type GithubAuth =
+  | { token: { secret: string } }
+  | { app: { appId: number; installationId: number; privateKey: { secret: string } } };
+
+export interface GithubConfig {
+  /** `owner/name` on GitHub. */
+  repository: string;
+  /** GitHub Enterprise Server's API, e.g. https://ghe.example.com/api/v3 (default api.github.com). */
+  baseUrl?: string;
+  auth: GithubAuth;
+  /** A label on a merged pull request that files a pick of its merge commit: `{release}` is the release (default `pick:{release}`). */
+  pickLabel?: string;
+}
+
+export const defaultPickLabel = 'pick:{release}';
+
+/** The release a label names under the product's pick label, or null when it is not one. */
+export function releaseOfPickLabel(label: string, pattern = defaultPickLabel): string | null {
+  const at = pattern.indexOf('{release}');
+  if (at < 0) return null;
+  const before = pattern.slice(0, at);
+  const after = pattern.slice(at + '{release}'.length);
+  if (!label.startsWith(before) || !label.endsWith(after) || label.length <= before.length + after.length) return null;
+  const release = label.slice(before.length, label.length - after.length);
+  return /^[a-z0-9][a-z0-9._-]{0,99}$/.test(release) ? release : null;
+}
+
+/** GitHub names repositories case-insensitively. */
+export function sameGithubRepository(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+/** What the webhook route hands to the delivery's workflow: the event, trimmed to what Culvert reads. */
+export interface GithubDelivery {
+  id: string;
+  event: string;
+  action: string | null;
+  repository: string;
+  sender: string | null;
+  /** push */
+  ref?: string;
+  after?: string;
+  /** pull_request, pull_request_review */
+  pull?: {
+    number: number; state: string; draft: boolean; merged: boolean; mergeCommitSha: string | null;
+    headRef: string; headSha: string; headRepository: string | null; baseRef: string; author: string; htmlUrl: string;
+  };
+  label?: string;
+  review?: { state: string; by: string };
+}
+
+/** One thing a delivery led to, kept with the delivery. */
+export interface GithubOutcome {
+  product: string;
+  did: string;
+  ok: boolean;
+  changeId?: string;
+}
+
+/** The statuses Culvert posts on a pull request's head. */
+export const statusContexts = { check: 'culvert/check', approval: 'culvert/approval' } as const;
+
+export function githubDeliveryWorkflowId(delivery: string): string {
+  return `culvert-github/${delivery}`;
+}
+
+/** What a delivery asks Culvert to do, through the API's own operations (api/github/operations.ts). */
+export type GithubChangeOp =
+  | { kind: 'merge'; branch: string }
+  | { kind: 'pick'; commits: string[]; reason: string }
+  | { kind: 'approve'; changeId: string; comment: string };
+
+export interface GithubOpOutcome { ok: boolean; detail: string; code?: string; changeId?: string }
+
+/** Given to the worker by whoever starts it: a delivery does nothing a person could not do over the API. */
+export interface GithubOps {
+  act(actor: Actor, product: string, release: string, op: GithubChangeOp, key: string): Promise<GithubOpOutcome>;
+}
+
+/** A pull request Culvert filed a merge request for, and the head it was filed at. */
+export interface PullFollow {
+  product: string;
+  release: string;
+  number: number;
+  changeId: string;
+  headSha: string;
+}
+
+export function githubPullWorkflowId(product: string, number: number): string {
+  return `culvert-github-pull/${product}/${number}`;
+}
+
+/** A request as the follower sees it. */
+export interface SeenChange {
+  rev: number;
+  seq: number;
+  state: string;
+  check: string;
+  terminal: boolean;
+  decidedBy: string | null;
+  failure: string | null;
+}
+
+/** The commit statuses a request's state and check mean on the pull request's head (null: none). */
+export function statusesOf(c: SeenChange): { context: string; state: 'pending' | 'success' | 'failure' | 'error'; description: string }[] {
+  const out: { context: string; state: 'pending' | 'success' | 'failure' | 'error'; description: string }[] = [];
+  if (c.check === 'queued' || c.check === 'running') out.push({ context: statusContexts.check, state: 'pending', description: `Culvert's check is ${c.check}` });
+  else if (c.check === 'passed') out.push({ context: statusContexts.check, state: 'success', description: 'Culvert\'s check passed' });
+  else if (c.check === 'failed') out.push({ context: statusContexts.check, state: 'failure', description: 'Culvert\'s check failed' });
+  const by = c.decidedBy ? ` by ${c.decidedBy}` : '';
+  const approval = ({
+    requested: ['pending', `request #${c.seq} filed`], checking: ['pending', `request #${c.seq} is being checked`],
+    'awaiting-decision': ['pending', `request #${c.seq} awaits an owner's decision`], approved: ['pending', `approved${by}; merging`],
+    merged: ['success', `merged by Culvert (request #${c.seq}, approved${by})`], 'already-present': ['success', 'already on the release'],
+    rejected: ['failure', `rejected${by}`], conflict: ['failure', 'conflicts with the release: rebase and push'],
+    failed: ['error', `failed: ${(c.failure ?? 'see Culvert').slice(0, 100)}`], withdrawn: ['error', 'withdrawn'],
+  } as Record<string, ['pending' | 'success' | 'failure' | 'error', string]>)[c.state];
+  if (approval) out.push({ context: statusContexts.approval, state: approval[0], description: approval[1].slice(0, 140) });
+  return out;
+}

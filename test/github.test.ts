@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import { sign } from '@octokit/webhooks-methods';
+import examples from '@octokit/webhooks-examples';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getDelivery } from '../db/repos/github.ts';
+import { createRemote } from './helpers/git-fixture.ts';
+import type { GitFixture } from './helpers/git-fixture.ts';
+import { startGithubMock } from './helpers/github-mock.ts';
+import type { GithubMock } from './helpers/github-mock.ts';
+import { githubWebhookSecret, startStack, unique } from './helpers/stack.ts';
+import type { Stack } from './helpers/stack.ts';
+import { waitFor } from './helpers/wait.ts';
+
+// GitHub's payloads, read and edited loosely as the tests need them.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
+
+/** GitHub's own example of an event (@octokit/webhooks-examples), as a fresh copy. */
+function example(event: string, action?: string): Json {
+  const found = (examples as unknown as { name: string; examples: Json[] }[]).find((e) => e.name === event)?.examples.find((x) => action === undefined || x.action === action);
+  if (!found) throw new Error(`no example of ${event} ${action ?? ''}`);
+  return structuredClone(found);
+}
+
+// Issue 14: a product backed by "GitHub": webhooks in (signed, each delivery once), Culvert's operations
+// as the GitHub users they name, and commit statuses out, every request checked against GitHub's own
+// OpenAPI description.
+describe('GitHub', () => {
+  let stack: Stack;
+  let github: GithubMock;
+  let shop: GitFixture;
+  let app: GitFixture;
+
+  beforeAll(async () => {
+    process.env.CULVERT_SECRET_GH_TOKEN = 'ghp_culvert_test_token';
+    [stack, github, shop, app] = await Promise.all([startStack(), startGithubMock(), createRemote(), createRemote()]);
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await github?.close();
+    await shop?.cleanup();
+    await app?.cleanup();
+  });
+
+  const deliver = async (event: string, payload: Json, o: { id?: string; secret?: string } = {}) => {
+    const id = o.id ?? randomUUID();
+    const body = JSON.stringify(payload);
+    const res = await stack.app.request('/v1/github/webhooks', {
+      method: 'POST', body,
+      headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': id, 'x-hub-signature-256': await sign(o.secret ?? githubWebhookSecret, body) },
+    });
+    return { id, status: res.status, body: await res.json() as Json };
+  };
+  const handled = (id: string) => waitFor(`delivery ${id} handled`, async () => {
+    const row = await getDelivery(stack.database.db, id);
+    return row?.handledAt ? row : undefined;
+  });
+  const backing = (repository: string) => ({ repository, baseUrl: github.baseUrl, auth: { token: { secret: 'GH_TOKEN' } } });
+
+  it('files a pull request as a merge request, posts its statuses, counts an owner\'s approving review, and merges; redeliveries change nothing', async () => {
+    const product = unique('shop');
+    const repository = `octo-org/${product}`;
+    await shop.commit({ 'README.md': 'shop\n' }, 'initial');
+    await shop.push();
+    await shop.branch('feature');
+    const head = await shop.commit({ 'feature.txt': 'new\n' }, 'a feature', 'feature');
+    await shop.push('feature');
+    const made = await stack.call('POST', '/v1/products', {
+      body: { name: product, repository: shop.remote, flow: 'pull-request', trunk: 'main', owners: ['olivia'], approval: { rule: 'any-owner', excludeRequester: true }, github: backing(repository) },
+    });
+    expect(made.status, made.text).toBe(201);
+    expect((await stack.call('POST', `/v1/products/${product}/releases`, { body: { name: 'main' } })).status).toBe(201);
+    const changes = `/v1/products/${product}/releases/main/changes`;
+
+    const opened = example('pull_request', 'opened');
+    opened.repository.full_name = repository;
+    Object.assign(opened.pull_request, { number: 7, draft: false, state: 'open', merged: false, user: { ...opened.pull_request.user, login: 'dana' } });
+    Object.assign(opened.pull_request.head, { ref: 'feature', sha: head, repo: { ...opened.pull_request.head.repo, full_name: repository } });
+    opened.pull_request.base.ref = 'main';
+
+    // A wrong signature, a missing one: 401, and nothing is kept or filed.
+    const forged = await deliver('pull_request', opened, { secret: 'not-the-secret' });
+    expect(forged.status).toBe(401);
+    expect(forged.body.code).toBe('unauthorized');
+    expect(await getDelivery(stack.database.db, forged.id)).toBeUndefined();
+    const unsigned = await stack.app.request('/v1/github/webhooks', { method: 'POST', body: JSON.stringify(opened), headers: { 'x-github-event': 'pull_request', 'x-github-delivery': randomUUID() } });
+    expect(unsigned.status).toBe(401);
+    expect((await stack.call('GET', changes)).body.items).toEqual([]);
+    expect((await deliver('ping', example('ping'))).status).toBe(200);
+    // Signed but not a webhook: 400, nothing kept.
+    const signedPost = async (raw: string, headers: Record<string, string>) => (await stack.app.request('/v1/github/webhooks', {
+      method: 'POST', body: raw, headers: { 'x-hub-signature-256': await sign(githubWebhookSecret, raw), ...headers },
+    })).status;
+    expect(await signedPost('not json', { 'x-github-event': 'push', 'x-github-delivery': randomUUID() })).toBe(400);
+    expect(await signedPost('{}', { 'x-github-event': 'push', 'x-github-delivery': 'no spaces allowed' })).toBe(400);
+    expect(await signedPost('{}', { 'x-github-delivery': randomUUID() })).toBe(400);
+    expect(await signedPost(JSON.stringify({ repository: 'not an object' }), { 'x-github-event': 'push', 'x-github-delivery': randomUUID() })).toBe(400);
+
+    const first = await deliver('pull_request', opened);
+    expect(first.status, JSON.stringify(first.body)).toBe(202);
+    expect(first.body.workflowId).toBe(`culvert-github/${first.id}`);
+    const filed = await waitFor('the merge request', async () => (await stack.call('GET', changes)).body.items[0]);
+    expect(filed).toMatchObject({ kind: 'merge', branch: 'feature', requester: 'dana', sourceSha: head });
+    const row = await handled(first.id);
+    expect(row.outcomes).toEqual([expect.objectContaining({ product, ok: true, changeId: filed.id, did: expect.stringContaining('pull request #7') })]);
+    // GitHub shows what Culvert thinks: the request awaits an owner's decision.
+    await waitFor('the approval status', async () => github.statuses.get(head)?.some((s) => s.context === 'culvert/approval' && s.state === 'pending' && /awaits an owner/.test(s.description ?? '')));
+
+    // GitHub redelivers: the same delivery is answered from what it did; a new delivery of the same head files nothing new.
+    const again = await deliver('pull_request', opened, { id: first.id });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ duplicate: true, outcomes: row.outcomes });
+    await handled((await deliver('pull_request', { ...opened, action: 'synchronize' })).id);
+    expect((await stack.call('GET', changes)).body.items).toHaveLength(1);
+
+    // A review by someone who is not an owner is no vote; an owner's approving review is.
+    const review = (by: string) => {
+      const r = example('pull_request_review', 'submitted');
+      r.repository.full_name = repository;
+      r.pull_request = { ...opened.pull_request };
+      r.review = { ...r.review, state: 'approved', user: { ...r.review.user, login: by } };
+      return r;
+    };
+    const stranger = await handled((await deliver('pull_request_review', review('mallory'))).id);
+    expect(stranger.outcomes?.[0]?.did).toContain('not an owner');
+    expect((await stack.call('GET', `${changes}/${filed.id}`)).body.state).toBe('awaiting-decision');
+    const approved = await handled((await deliver('pull_request_review', review('olivia'))).id);
+    expect(approved.outcomes?.[0]).toMatchObject({ ok: true, changeId: filed.id });
+    const merged = await waitFor('the merge', async () => {
+      const c = await stack.call('GET', `${changes}/${filed.id}`);
+      return c.body.state === 'merged' ? c.body : undefined;
+    });
+    expect(merged.decidedBy).toBe('olivia');
+    await waitFor('the merged status', async () => github.statuses.get(head)?.some((s) => s.context === 'culvert/approval' && s.state === 'success' && /merged by Culvert/.test(s.description ?? '')));
+    // Each status once: the follower reads GitHub's before it posts.
+    const approvals = (github.statuses.get(head) ?? []).filter((s) => s.context === 'culvert/approval').map((s) => `${s.state}:${s.description}`);
+    expect(new Set(approvals).size).toBe(approvals.length);
+
+    // A push to trunk refreshes its index at once.
+    const push = example('push');
+    Object.assign(push, { ref: 'refs/heads/main', after: merged.resultSha, repository: { ...push.repository, full_name: repository } });
+    const pushed = await handled((await deliver('push', push)).id);
+    expect(pushed.outcomes?.[0]?.did).toContain('index refreshed');
+
+    // Everything Culvert sent GitHub was a request GitHub's description allows, with the token it was given.
+    expect(github.violations).toEqual([]);
+    expect(github.calls.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(github.calls.map((c) => c.authorization))).toEqual(new Set(['token ghp_culvert_test_token']));
+    expect(new Set(github.calls.map((c) => c.operationId))).toEqual(new Set(['repos/list-commit-statuses-for-ref', 'repos/create-commit-status']));
+    // And the contract bites: a status GitHub does not know is refused.
+    expect(github.check('POST', `/repos/${repository}/statuses/${head}`, { state: 'bogus', context: 'culvert/check' }).valid).toBe(false);
+  });
+
+  it('files a pick of a merged pull request labelled pick:<release>, as the labeller; other labels do nothing', async () => {
+    const product = unique('app');
+    const repository = `octo-org/${product}`;
+    await app.commit({ 'README.md': 'app\n' }, 'initial');
+    await app.push();
+    const made = await stack.call('POST', '/v1/products', {
+      body: { name: product, repository: app.remote, flow: 'cherry-pick', trunk: 'main', owners: ['olivia'], github: { ...backing(repository), pickLabel: 'pick:{release}' } },
+    });
+    expect(made.status, made.text).toBe(201);
+    expect((await stack.call('POST', `/v1/products/${product}/releases`, { body: { name: 'stable' } })).status).toBe(201);
+    const fix = await app.commit({ 'fix.txt': 'fix\n' }, 'Merge pull request #12: fix the crash');
+    await app.push();
+
+    const labelled = (name: string) => {
+      const l = example('pull_request', 'labeled');
+      l.repository.full_name = repository;
+      Object.assign(l.pull_request, { number: 12, state: 'closed', merged: true, merge_commit_sha: fix, html_url: `https://github.com/${repository}/pull/12` });
+      l.label = { ...l.label, name };
+      l.sender = { ...l.sender, login: 'rita' };
+      return l;
+    };
+    const other = await handled((await deliver('pull_request', labelled('bug'))).id);
+    expect(other.outcomes?.[0]?.did).toContain('not a pick label');
+    const picked = await handled((await deliver('pull_request', labelled('pick:stable'))).id);
+    expect(picked.outcomes?.[0], JSON.stringify(picked.outcomes)).toMatchObject({ ok: true });
+    const items = (await stack.call('GET', `/v1/products/${product}/releases/stable/changes`)).body.items as Json[];
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ kind: 'pick', commits: [fix], requester: 'rita', reason: expect.stringContaining(`https://github.com/${repository}/pull/12`) });
+    // The label sent again (a new delivery) files nothing new: the pick is keyed by the pull request and release.
+    await handled((await deliver('pull_request', labelled('pick:stable'))).id);
+    expect((await stack.call('GET', `/v1/products/${product}/releases/stable/changes`)).body.items).toHaveLength(1);
+    // A label naming a release that does not exist is an outcome, not a fault.
+    const missing = await handled((await deliver('pull_request', labelled('pick:nope'))).id);
+    expect(missing.outcomes?.[0]).toMatchObject({ ok: false });
+    expect(github.violations).toEqual([]);
+  });
+});

@@ -1,0 +1,90 @@
+// A local GitHub API held to GitHub's own contract: every request is validated against GitHub's official
+// OpenAPI description (@octokit/openapi) by openapi-backend, and one the description does not allow is
+// recorded as a violation (the tests assert there are none) and answered 422. Commit statuses are kept,
+// so that what Culvert reads back is what it wrote; other operations answer the description's example.
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { OpenAPIBackend } from 'openapi-backend';
+
+export interface GithubCall { method: string; path: string; operationId: string | null; body: unknown; authorization: string | undefined }
+
+export interface GithubMock {
+  baseUrl: string;
+  calls: GithubCall[];
+  /** Requests GitHub's description does not allow, with why. */
+  violations: { call: GithubCall; errors: string }[];
+  /** Statuses posted per commit, oldest first. */
+  statuses: Map<string, { state: string; context: string; description: string | null }[]>;
+  /** Validates one request as the server would (for a test that shows an invalid one is caught). */
+  check(method: string, path: string, body?: unknown): { valid: boolean; errors: string };
+  close(): Promise<void>;
+}
+
+const require = createRequire(import.meta.url);
+
+export async function startGithubMock(): Promise<GithubMock> {
+  const spec = require.resolve('@octokit/openapi/generated/api.github.com.json');
+  const api = new OpenAPIBackend({ definition: JSON.parse(await readFile(spec, 'utf8')), quick: true });
+  await api.init();
+  const calls: GithubCall[] = [];
+  const violations: GithubMock['violations'] = [];
+  const statuses: GithubMock['statuses'] = new Map();
+
+  const validate = (method: string, path: string, query: Record<string, string>, headers: Record<string, string>, body: unknown) => {
+    const request = { method, path, query, headers, ...(body === undefined ? {} : { body }) };
+    const operation = api.matchOperation(request);
+    if (!operation) return { operation: null, valid: false, errors: `no operation ${method} ${path} in GitHub's description` };
+    const result = api.validateRequest(request, operation);
+    return { operation, valid: result.valid, errors: JSON.stringify(result.errors ?? []) };
+  };
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://github.test');
+      const text = Buffer.concat(chunks).toString('utf8');
+      const body: unknown = text ? JSON.parse(text) : undefined;
+      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v ?? '']));
+      const method = req.method ?? 'GET';
+      const checked = validate(method, url.pathname, Object.fromEntries(url.searchParams), headers, body);
+      const call: GithubCall = { method, path: url.pathname, operationId: checked.operation?.operationId ?? null, body, authorization: req.headers.authorization };
+      calls.push(call);
+      const send = (status: number, payload: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(payload));
+      };
+      if (!checked.valid) {
+        violations.push({ call, errors: checked.errors });
+        send(422, { message: 'Validation Failed (against GitHub\'s OpenAPI description)', errors: checked.errors });
+        return;
+      }
+      const sha = /\/(?:statuses|commits)\/([^/]+)(?:\/statuses)?$/.exec(url.pathname)?.[1] ?? '';
+      if (call.operationId === 'repos/create-commit-status') {
+        const b = body as { state: string; context?: string; description?: string };
+        const status = { state: b.state, context: b.context ?? 'default', description: b.description ?? null };
+        statuses.set(sha, [...(statuses.get(sha) ?? []), status]);
+        send(201, { id: calls.length, url: '', state: status.state, context: status.context, description: status.description, created_at: new Date().toISOString() });
+        return;
+      }
+      if (call.operationId === 'repos/list-commit-statuses-for-ref') {
+        send(200, [...(statuses.get(sha) ?? [])].reverse());
+        return;
+      }
+      const mock = api.mockResponseForOperation(checked.operation?.operationId ?? '');
+      send(mock.status, mock.mock);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`, calls, violations, statuses,
+    check(method, path, body) {
+      const r = validate(method, path, {}, { 'content-type': 'application/json', accept: 'application/vnd.github+json' }, body);
+      return { valid: r.valid, errors: r.errors };
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,65 @@
+// GitHub (issue 14). A delivery of a webhook is a workflow of its own (culvert-github/<delivery id>), so
+// a redelivery finds it and nothing is done twice; its activity turns the event into Culvert's own
+// operations. A pull request Culvert filed a merge request for is followed by a workflow per pull
+// request (culvert-github-pull/<product>/<number>) that mirrors the request's check and decision onto
+// the pull request's head as commit statuses until the request ends; a new head (a push to the pull
+// request) is signalled to it and followed instead.
+import { allHandlersFinished, condition, continueAsNew, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { CulvertActivities } from '../activities/index.ts';
+import type { GithubDelivery, GithubOutcome, PullFollow } from '../domain/github.ts';
+import { keepTasksEventful } from './interceptors.ts';
+
+/** Database and GitHub calls: an outage (GitHub's included) is waited out, never an attempt limit. */
+const acts = proxyActivities<CulvertActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/** Waiting for a request to change: up to a minute, heartbeating. */
+const watch = proxyActivities<CulvertActivities>({
+  startToCloseTimeout: '3 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+export async function githubDeliveryWorkflow(delivery: GithubDelivery): Promise<GithubOutcome[]> {
+  keepTasksEventful();
+  return acts.handleGithubDelivery(delivery);
+}
+
+export const pullHeadSignal = defineSignal<[PullFollow]>('githubPullHead');
+
+/** Rounds of one run before it continues as new (each round is a few events). */
+const roundsPerRun = 200;
+
+export async function githubPullWorkflow(start: PullFollow): Promise<void> {
+  keepTasksEventful();
+  let current = start;
+  let next: PullFollow | null = null;
+  setHandler(pullHeadSignal, (f) => {
+    if (f.changeId !== current.changeId) next = f;
+  });
+  let rev = -1;
+  for (let round = 0; ; round++) {
+    const newer = next as PullFollow | null;
+    if (newer) {
+      current = newer;
+      next = null;
+      rev = -1;
+    }
+    const seen = await watch.awaitChange({ changeId: current.changeId, product: current.product, release: current.release, afterRev: rev, waitSeconds: 60 });
+    if (seen.rev !== rev) {
+      await acts.postPullStatuses({ follow: current, change: seen });
+      rev = seen.rev;
+    }
+    if (seen.terminal) {
+      await condition(allHandlersFinished);
+      if (next === null) return;
+      continue;
+    }
+    if (round >= roundsPerRun || workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof githubPullWorkflow>((next as PullFollow | null) ?? current);
+    }
+  }
+}
