@@ -106,7 +106,38 @@ export interface SeenChange {
   terminal: boolean;
   decidedBy: string | null;
   failure: string | null;
+  /** The commit a merged request made on the release, and the paths a conflicting one conflicted in. */
+  resultSha?: string | null;
+  conflictPaths?: string[];
 }
+
+/** A pick request filed from a pull request's label, followed until it ends and then told on the pull request. */
+export interface PickFollow {
+  product: string;
+  release: string;
+  number: number;
+  changeId: string;
+}
+
+export function githubPickWorkflowId(product: string, release: string, number: number): string {
+  return `culvert-github-pick/${product}/${release}/${number}`;
+}
+
+/** What the pull request is told once its pick ended; the marker makes the comment findable (posted once). */
+export function pickComment(f: PickFollow, c: SeenChange): { marker: string; body: string } {
+  const marker = `<!-- culvert:${f.changeId}:${c.state} -->`;
+  const where = `\`${f.release}\``;
+  const text = {
+    merged: `Culvert picked this pull request into ${where}${c.resultSha ? ` as ${c.resultSha.slice(0, 12)}` : ''} (request #${c.seq}${c.decidedBy ? `, approved by ${c.decidedBy}` : ''}).`,
+    'already-present': `${where} already has this pull request's change: nothing was picked (request #${c.seq}).`,
+    conflict: `Culvert could not pick this pull request into ${where}: it conflicts in ${(c.conflictPaths ?? []).map((p) => `\`${p}\``).join(', ') || 'some paths'} (request #${c.seq}). A backport made by hand can be requested instead.`,
+    rejected: `The pick of this pull request into ${where} was rejected${c.decidedBy ? ` by ${c.decidedBy}` : ''} (request #${c.seq}).`,
+    failed: `The pick of this pull request into ${where} failed: ${c.failure ?? 'see Culvert'} (request #${c.seq}).`,
+    withdrawn: `The pick of this pull request into ${where} was withdrawn: the release closed first (request #${c.seq}).`,
+  } as Record<string, string>;
+  return { marker, body: `${text[c.state] ?? `The pick into ${where} ended ${c.state} (request #${c.seq}).`}\n\n${marker}` };
+}
+
 
 /** The commit statuses a request's state and check mean on the pull request's head (null: none). */
 export function statusesOf(c: SeenChange): { context: string; state: 'pending' | 'success' | 'failure' | 'error'; description: string }[] {

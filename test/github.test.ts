@@ -179,9 +179,20 @@ describe('GitHub', () => {
     const items = (await stack.call('GET', `/v1/products/${product}/releases/stable/changes`)).body.items as Json[];
     expect(items).toHaveLength(1);
     expect(items[0]).toMatchObject({ kind: 'pick', commits: [fix], requester: 'rita', reason: expect.stringContaining(`https://github.com/${repository}/pull/12`) });
-    // The label sent again (a new delivery) files nothing new: the pick is keyed by the pull request and release.
+    // Approved and picked: the pull request is told, once.
+    const owner = await stack.token('olivia', 'owner', [product]);
+    const changes = `/v1/products/${product}/releases/stable/changes`;
+    expect((await stack.call('POST', `${changes}/${items[0]?.id}/decision`, { token: owner, body: { decision: 'approve' } })).status).toBe(200);
+    const told = await waitFor('the comment on #12', async () => github.comments.get('12')?.[0]);
+    const merged = (await stack.call('GET', `${changes}/${items[0]?.id}`)).body;
+    expect(merged.state).toBe('merged');
+    expect(told.body).toContain(`Culvert picked this pull request into \`stable\` as ${String(merged.resultSha).slice(0, 12)}`);
+    // The label sent again (a new delivery) files nothing new (the pick is keyed by the pull request and
+    // release), and its follower finds the comment already there.
     await handled((await deliver('pull_request', labelled('pick:stable'))).id);
-    expect((await stack.call('GET', `/v1/products/${product}/releases/stable/changes`)).body.items).toHaveLength(1);
+    await stack.client.workflow.getHandle(`culvert-github-pick/${product}/stable/12`).result();
+    expect((await stack.call('GET', changes)).body.items).toHaveLength(1);
+    expect(github.comments.get('12')).toHaveLength(1);
     // A label naming a release that does not exist is an outcome, not a fault.
     const missing = await handled((await deliver('pull_request', labelled('pick:nope'))).id);
     expect(missing.outcomes?.[0]).toMatchObject({ ok: false });

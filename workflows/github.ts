@@ -3,10 +3,11 @@
 // operations. A pull request Culvert filed a merge request for is followed by a workflow per pull
 // request (culvert-github-pull/<product>/<number>) that mirrors the request's check and decision onto
 // the pull request's head as commit statuses until the request ends; a new head (a push to the pull
-// request) is signalled to it and followed instead.
+// request) is signalled to it and followed instead. A pick filed from a pull request's label is followed
+// likewise (culvert-github-pick/<product>/<release>/<number>) and told on the pull request when it ends.
 import { allHandlersFinished, condition, continueAsNew, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CulvertActivities } from '../activities/index.ts';
-import type { GithubDelivery, GithubOutcome, PullFollow } from '../domain/github.ts';
+import type { GithubDelivery, GithubOutcome, PickFollow, PullFollow } from '../domain/github.ts';
 import { keepTasksEventful } from './interceptors.ts';
 
 /** Database and GitHub calls: an outage (GitHub's included) is waited out, never an attempt limit. */
@@ -61,5 +62,20 @@ export async function githubPullWorkflow(start: PullFollow): Promise<void> {
       await condition(allHandlersFinished);
       await continueAsNew<typeof githubPullWorkflow>((next as PullFollow | null) ?? current);
     }
+  }
+}
+
+/** A pick filed from a label: followed until it ends, then told on the pull request, once. */
+export async function githubPickWorkflow(f: PickFollow): Promise<void> {
+  keepTasksEventful();
+  let rev = -1;
+  for (let round = 0; ; round++) {
+    const seen = await watch.awaitChange({ changeId: f.changeId, product: f.product, release: f.release, afterRev: rev, waitSeconds: 60 });
+    rev = seen.rev;
+    if (seen.terminal) {
+      await acts.commentOnPick({ follow: f, change: seen });
+      return;
+    }
+    if (round >= roundsPerRun || workflowInfo().continueAsNewSuggested) await continueAsNew<typeof githubPickWorkflow>(f);
   }
 }

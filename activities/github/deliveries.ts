@@ -9,7 +9,7 @@ import { listProducts } from '../../db/repos/products.ts';
 import type { ProductRecord } from '../../db/repos/products.ts';
 import { listReleases } from '../../db/repos/releases.ts';
 import { deliveryHandled, getPull, recordPull } from '../../db/repos/github.ts';
-import { defaultPickLabel, githubPullWorkflowId, releaseOfPickLabel, sameGithubRepository } from '../../domain/github.ts';
+import { defaultPickLabel, githubPickWorkflowId, githubPullWorkflowId, releaseOfPickLabel, sameGithubRepository } from '../../domain/github.ts';
 import type { GithubChangeOp, GithubConfig, GithubDelivery, GithubOutcome, PullFollow } from '../../domain/github.ts';
 import { trunkIndexWorkflowId } from '../../domain/types.ts';
 import type { Actor, ProductConfig } from '../../domain/types.ts';
@@ -70,6 +70,14 @@ async function forProduct(deps: ActivityDeps, p: ProductRecord, d: GithubDeliver
     if (!pull.merged || !pull.mergeCommitSha) return did(`label ${d.label} on #${pull.number}: the pull request is not merged`, false);
     const reason = `GitHub pull request #${pull.number} (${pull.htmlUrl}), labelled ${d.label} by ${d.sender ?? 'someone'}`;
     const o = await ops.act(userActor(d.sender ?? pull.author, 'ci', product.name), product.name, target, { kind: 'pick', commits: [pull.mergeCommitSha], reason }, `github:pick:${pull.number}:${target}`);
+    if (o.ok && o.changeId) {
+      // Told on the pull request once it ends (merged, conflicting, rejected, already there).
+      const { client, info } = Context.current();
+      await client.workflow.start('githubPickWorkflow', {
+        workflowId: githubPickWorkflowId(product.name, target, pull.number), taskQueue: info.taskQueue, workflowIdConflictPolicy: 'USE_EXISTING',
+        args: [{ product: product.name, release: target, number: pull.number, changeId: o.changeId }],
+      });
+    }
     return did(`label ${d.label} on #${pull.number}: ${o.detail}`, o.ok, o.changeId);
   }
   return did(`${d.event}${d.action ? `.${d.action}` : ''} on #${pull.number}: nothing to do`);

@@ -7,8 +7,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { RequestError } from 'octokit';
 import { getChange } from '../../db/repos/changes.ts';
 import { getProduct } from '../../db/repos/products.ts';
-import { statusesOf } from '../../domain/github.ts';
-import type { GithubConfig, GithubDelivery, GithubOutcome, PullFollow, SeenChange } from '../../domain/github.ts';
+import { pickComment, statusesOf } from '../../domain/github.ts';
+import type { GithubConfig, GithubDelivery, GithubOutcome, PickFollow, PullFollow, SeenChange } from '../../domain/github.ts';
 import { isTerminal } from '../../domain/types.ts';
 import type { ChangeState } from '../../domain/types.ts';
 import type { ActivityDeps } from '../deps.ts';
@@ -35,10 +35,32 @@ export function githubActivities(deps: ActivityDeps) {
         const c = await getChange(deps.db, i.product, i.release, i.changeId);
         if (!c) return { rev: 0, seq: 0, state: 'failed', check: 'none', terminal: true, decidedBy: null, failure: 'the request is gone' };
         if (c.rev > i.afterRev || Date.now() >= deadline) {
-          return { rev: c.rev, seq: c.seq, state: c.state, check: c.checkOutcome, terminal: isTerminal(c.state as ChangeState), decidedBy: c.decidedBy, failure: c.failure };
+          return {
+            rev: c.rev, seq: c.seq, state: c.state, check: c.checkOutcome, terminal: isTerminal(c.state as ChangeState), decidedBy: c.decidedBy, failure: c.failure,
+            resultSha: c.resultSha, conflictPaths: c.conflictPaths ?? [],
+          };
         }
         ctx.heartbeat();
         await ctx.sleep(250);
+      }
+    },
+
+    /** Tells the pull request how its pick ended, unless a comment of Culvert's already says so. */
+    async commentOnPick(i: { follow: PickFollow; change: SeenChange }): Promise<{ commented: boolean; refused?: string }> {
+      const github = (await getProduct(deps.db, i.follow.product))?.config.github;
+      if (!github) return { commented: false, refused: `${i.follow.product} is no longer backed by GitHub` };
+      const { owner, repo } = ownerRepo(github);
+      const { marker, body } = pickComment(i.follow, i.change);
+      try {
+        const octokit = await githubClient(github);
+        const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner, repo, issue_number: i.follow.number, per_page: 100 });
+        if (comments.some((c) => (c.body ?? '').includes(marker))) return { commented: false };
+        await octokit.rest.issues.createComment({ owner, repo, issue_number: i.follow.number, body });
+        return { commented: true };
+      } catch (err) {
+        if (err instanceof ApplicationFailure && err.nonRetryable) return { commented: false, refused: err.message };
+        if (refusedForGood(err)) return { commented: false, refused: `GitHub answered ${err.status}: ${err.message.slice(0, 200)}` };
+        throw err;
       }
     },
 

@@ -1,7 +1,8 @@
 // A local GitHub API held to GitHub's own contract: every request is validated against GitHub's official
 // OpenAPI description (@octokit/openapi) by openapi-backend, and one the description does not allow is
-// recorded as a violation (the tests assert there are none) and answered 422. Commit statuses are kept,
-// so that what Culvert reads back is what it wrote; other operations answer the description's example.
+// recorded as a violation (the tests assert there are none) and answered 422. Commit statuses
+// and pull request comments are kept, so that what Culvert reads back is what it wrote; other operations
+// answer the description's example.
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +18,8 @@ export interface GithubMock {
   violations: { call: GithubCall; errors: string }[];
   /** Statuses posted per commit, oldest first. */
   statuses: Map<string, { state: string; context: string; description: string | null }[]>;
+  /** Comments per issue (pull request) number, oldest first. */
+  comments: Map<string, { id: number; body: string }[]>;
   /** Validates one request as the server would (for a test that shows an invalid one is caught). */
   check(method: string, path: string, body?: unknown): { valid: boolean; errors: string };
   close(): Promise<void>;
@@ -31,6 +34,7 @@ export async function startGithubMock(): Promise<GithubMock> {
   const calls: GithubCall[] = [];
   const violations: GithubMock['violations'] = [];
   const statuses: GithubMock['statuses'] = new Map();
+  const comments: GithubMock['comments'] = new Map();
 
   const validate = (method: string, path: string, query: Record<string, string>, headers: Record<string, string>, body: unknown) => {
     const request = { method, path, query, headers, ...(body === undefined ? {} : { body }) };
@@ -73,6 +77,17 @@ export async function startGithubMock(): Promise<GithubMock> {
         send(200, [...(statuses.get(sha) ?? [])].reverse());
         return;
       }
+      const issue = /\/issues\/(\d+)\/comments$/.exec(url.pathname)?.[1] ?? '';
+      if (call.operationId === 'issues/create-comment') {
+        const comment = { id: calls.length, body: (body as { body: string }).body, user: { login: 'culvert[bot]' }, created_at: new Date().toISOString() };
+        comments.set(issue, [...(comments.get(issue) ?? []), comment]);
+        send(201, comment);
+        return;
+      }
+      if (call.operationId === 'issues/list-comments') {
+        send(200, comments.get(issue) ?? []);
+        return;
+      }
       const mock = api.mockResponseForOperation(checked.operation?.operationId ?? '');
       send(mock.status, mock.mock);
     });
@@ -80,7 +95,7 @@ export async function startGithubMock(): Promise<GithubMock> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    baseUrl: `http://127.0.0.1:${port}`, calls, violations, statuses,
+    baseUrl: `http://127.0.0.1:${port}`, calls, violations, statuses, comments,
     check(method, path, body) {
       const r = validate(method, path, {}, { 'content-type': 'application/json', accept: 'application/vnd.github+json' }, body);
       return { valid: r.valid, errors: r.errors };
