@@ -156,3 +156,18 @@ export function statusesOf(c: SeenChange): { context: string; state: 'pending' |
   if (approval) out.push({ context: statusContexts.approval, state: approval[0], description: approval[1].slice(0, 140) });
   return out;
 }
+
+/** A Culvert deployment of a GitHub-backed product, mirrored as a GitHub Deployment. */
+export interface DeploymentMirror {
+  product: string;
+  release: string;
+  deploymentId: string;
+  environment: string;
+  commitSha: string;
+  production: boolean;
+}
+
+/** GitHub's deployment state for Culvert's. */
+export function githubDeploymentState(state: string): 'queued' | 'in_progress' | 'success' | 'failure' | null {
+  return ({ pending: 'queued', running: 'in_progress', succeeded: 'success', failed: 'failure' } as Record<string, 'queued' | 'in_progress' | 'success' | 'failure'>)[state] ?? null;
+}

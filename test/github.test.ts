@@ -66,7 +66,10 @@ describe('GitHub', () => {
     const head = await shop.commit({ 'feature.txt': 'new\n' }, 'a feature', 'feature');
     await shop.push('feature');
     const made = await stack.call('POST', '/v1/products', {
-      body: { name: product, repository: shop.remote, flow: 'pull-request', trunk: 'main', owners: ['olivia'], approval: { rule: 'any-owner', excludeRequester: true }, github: backing(repository) },
+      body: {
+        name: product, repository: shop.remote, flow: 'pull-request', trunk: 'main', owners: ['olivia'], approval: { rule: 'any-owner', excludeRequester: true }, github: backing(repository),
+        steps: { deploy: { argv: ['true'] } }, triggers: [{ on: 'deploy.clicked', run: 'deploy' }], environments: [{ name: 'staging', order: 1, production: false }],
+      },
     });
     expect(made.status, made.text).toBe(201);
     expect((await stack.call('POST', `/v1/products/${product}/releases`, { body: { name: 'main' } })).status).toBe(201);
@@ -136,6 +139,19 @@ describe('GitHub', () => {
     const approvals = (github.statuses.get(head) ?? []).filter((s) => s.context === 'culvert/approval').map((s) => `${s.state}:${s.description}`);
     expect(new Set(approvals).size).toBe(approvals.length);
 
+    // A deployment shows on GitHub as a Deployment of that commit to that environment, its status following Culvert's.
+    const deployed = await stack.call('POST', `/v1/products/${product}/releases/main/deployments`, { body: { environment: 'staging' } });
+    expect(deployed.status, deployed.text).toBe(202);
+    const mirrored = await waitFor('the GitHub deployment to succeed', async () => {
+      const d = github.deployments.find((x) => (x.payload as { culvert?: string }).culvert === deployed.body.deploymentId);
+      return d && d.statuses.at(-1) === 'success' ? d : undefined;
+    });
+    expect(mirrored).toMatchObject({ sha: merged.resultSha, environment: 'staging' });
+    // (A status per state it saw: a quick deployment may be seen only once it ended.)
+    expect(mirrored.statuses.every((x) => ['queued', 'in_progress', 'success'].includes(x))).toBe(true);
+    expect(new Set(mirrored.statuses).size).toBe(mirrored.statuses.length);
+    expect(github.deployments.filter((x) => (x.payload as { culvert?: string }).culvert === deployed.body.deploymentId)).toHaveLength(1);
+
     // A push to trunk refreshes its index at once.
     const push = example('push');
     Object.assign(push, { ref: 'refs/heads/main', after: merged.resultSha, repository: { ...push.repository, full_name: repository } });
@@ -146,7 +162,10 @@ describe('GitHub', () => {
     expect(github.violations).toEqual([]);
     expect(github.calls.length).toBeGreaterThanOrEqual(4);
     expect(new Set(github.calls.map((c) => c.authorization))).toEqual(new Set(['token ghp_culvert_test_token']));
-    expect(new Set(github.calls.map((c) => c.operationId))).toEqual(new Set(['repos/list-commit-statuses-for-ref', 'repos/create-commit-status']));
+    expect(new Set(github.calls.map((c) => c.operationId))).toEqual(new Set([
+      'repos/list-commit-statuses-for-ref', 'repos/create-commit-status',
+      'repos/list-deployments', 'repos/create-deployment', 'repos/list-deployment-statuses', 'repos/create-deployment-status',
+    ]));
     // And the contract bites: a status GitHub does not know is refused.
     expect(github.check('POST', `/repos/${repository}/statuses/${head}`, { state: 'bogus', context: 'culvert/check' }).valid).toBe(false);
   });

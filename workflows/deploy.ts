@@ -1,7 +1,8 @@
 // One deployment as a workflow of its own (workflow id culvert-deploy/<id>, never reused): the
 // environment's gate when it has one, then the deploy step, its outcome recorded once and reported to
 // the release that queued it. A non-production release never reaches a production environment.
-import { allHandlersFinished, condition, executeChild, patched, workflowInfo } from '@temporalio/workflow';
+import { ParentClosePolicy, allHandlersFinished, condition, executeChild, patched, startChild, workflowInfo } from '@temporalio/workflow';
+import { githubDeploymentWorkflow } from './github.ts';
 import { dependenciesFor } from '../domain/dependencies.ts';
 import { awaitDependencies } from './dependency-wait.ts';
 import type { DeployJob, DeploymentFacts } from '../domain/deploy.ts';
@@ -45,6 +46,13 @@ export async function deployment(input: DeploymentInput): Promise<{ state: 'succ
   const env = product.environments.find((e) => e.name === job.environment);
   const facts: DeploymentFacts = { environmentProduction: env?.production ?? false, releaseProduction: input.production, gate: env?.gate ?? null };
   await untilOutcome(parent, `recording deployment ${job.deploymentId}`, () => records.recordDeployment({ ...where, job, state: 'pending', facts }));
+  if (product.github && patched('culvert-github-deployments')) {
+    // GitHub's environments view agrees with Culvert's: a mirror of its own, which this never waits for.
+    await startChild(githubDeploymentWorkflow, {
+      workflowId: `culvert-github-deploy/${job.deploymentId}`, parentClosePolicy: ParentClosePolicy.ABANDON,
+      args: [{ product: product.name, release: input.release, deploymentId: job.deploymentId, environment: job.environment, commitSha: job.commitSha, production: env?.production ?? false }],
+    });
+  }
   if (!env && job.trigger !== 'release.final') return finish('refused', `product ${product.name} has no environment ${job.environment}`);
   if (env?.production && !input.production) return finish('refused', `release ${where.release} is not a production release`);
   const declared = withDependencies ? dependenciesFor(product.dependencies, job.environment) : [];

@@ -7,7 +7,7 @@
 // likewise (culvert-github-pick/<product>/<release>/<number>) and told on the pull request when it ends.
 import { allHandlersFinished, condition, continueAsNew, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CulvertActivities } from '../activities/index.ts';
-import type { GithubDelivery, GithubOutcome, PickFollow, PullFollow } from '../domain/github.ts';
+import type { DeploymentMirror, GithubDelivery, GithubOutcome, PickFollow, PullFollow } from '../domain/github.ts';
 import { keepTasksEventful } from './interceptors.ts';
 
 /** Database and GitHub calls: an outage (GitHub's included) is waited out, never an attempt limit. */
@@ -77,5 +77,26 @@ export async function githubPickWorkflow(f: PickFollow): Promise<void> {
       return;
     }
     if (round >= roundsPerRun || workflowInfo().continueAsNewSuggested) await continueAsNew<typeof githubPickWorkflow>(f);
+  }
+}
+
+/**
+ * A deployment of a GitHub-backed product as a GitHub Deployment (started by the deployment's workflow,
+ * which never waits for it): created once (found by Culvert's id in its payload), then its status
+ * follows Culvert's until the deployment ends.
+ */
+export async function githubDeploymentWorkflow(d: DeploymentMirror): Promise<void> {
+  keepTasksEventful();
+  const mirrored = await acts.mirrorDeployment(d);
+  if (mirrored.githubId === null) return;
+  let state = '';
+  for (let round = 0; ; round++) {
+    const seen = await watch.awaitDeployment({ deploymentId: d.deploymentId, afterState: state, waitSeconds: 60 });
+    if (seen.state !== state) {
+      await acts.postDeploymentStatus({ mirror: d, githubId: mirrored.githubId, state: seen.state });
+      state = seen.state;
+    }
+    if (seen.state === 'succeeded' || seen.state === 'failed' || seen.state === 'gone') return;
+    if (round >= roundsPerRun || workflowInfo().continueAsNewSuggested) await continueAsNew<typeof githubDeploymentWorkflow>(d);
   }
 }

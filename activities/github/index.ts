@@ -3,8 +3,6 @@
 // the newest one GitHub has for that context says something else, so a retry after a crash between the
 // post and its answer posts nothing twice.
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import { RequestError } from 'octokit';
 import { getChange } from '../../db/repos/changes.ts';
 import { getProduct } from '../../db/repos/products.ts';
 import { pickComment, statusesOf } from '../../domain/github.ts';
@@ -14,15 +12,11 @@ import type { ChangeState } from '../../domain/types.ts';
 import type { ActivityDeps } from '../deps.ts';
 import { githubClient, ownerRepo } from './client.ts';
 import { handleDelivery } from './deliveries.ts';
-
-/** GitHub refused for good (not a rate limit, not an outage): an outcome, not something to retry. */
-function refusedForGood(err: unknown): err is RequestError {
-  return err instanceof RequestError && err.status >= 400 && err.status < 500 && err.status !== 429 &&
-    !(err.status === 403 && /rate limit/i.test(err.message));
-}
+import { githubDeploymentActivities, refusal } from './deployments.ts';
 
 export function githubActivities(deps: ActivityDeps) {
   return {
+    ...githubDeploymentActivities(deps),
     async handleGithubDelivery(d: GithubDelivery): Promise<GithubOutcome[]> {
       return handleDelivery(deps, d);
     },
@@ -58,8 +52,8 @@ export function githubActivities(deps: ActivityDeps) {
         await octokit.rest.issues.createComment({ owner, repo, issue_number: i.follow.number, body });
         return { commented: true };
       } catch (err) {
-        if (err instanceof ApplicationFailure && err.nonRetryable) return { commented: false, refused: err.message };
-        if (refusedForGood(err)) return { commented: false, refused: `GitHub answered ${err.status}: ${err.message.slice(0, 200)}` };
+        const refused = refusal(err);
+        if (refused) return { commented: false, refused };
         throw err;
       }
     },
@@ -81,9 +75,9 @@ export function githubActivities(deps: ActivityDeps) {
           posted.push(`${s.context}=${s.state}`);
         }
       } catch (err) {
-        // A secret this worker does not have is said once, as the outcome (the follower goes on).
-        if (err instanceof ApplicationFailure && err.nonRetryable) return { posted, refused: err.message };
-        if (refusedForGood(err)) return { posted, refused: `GitHub answered ${err.status}: ${err.message.slice(0, 200)}` };
+        // A secret this worker does not have, or GitHub's refusal, is said as the outcome (the follower goes on).
+        const refused = refusal(err);
+        if (refused) return { posted, refused };
         throw err;
       }
       return { posted };

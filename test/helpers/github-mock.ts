@@ -1,7 +1,7 @@
 // A local GitHub API held to GitHub's own contract: every request is validated against GitHub's official
 // OpenAPI description (@octokit/openapi) by openapi-backend, and one the description does not allow is
 // recorded as a violation (the tests assert there are none) and answered 422. Commit statuses
-// and pull request comments are kept, so that what Culvert reads back is what it wrote; other operations
+// pull request comments and deployments are kept, so that what Culvert reads back is what it wrote; other operations
 // answer the description's example.
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -20,6 +20,8 @@ export interface GithubMock {
   statuses: Map<string, { state: string; context: string; description: string | null }[]>;
   /** Comments per issue (pull request) number, oldest first. */
   comments: Map<string, { id: number; body: string }[]>;
+  /** GitHub Deployments, each with its statuses oldest first. */
+  deployments: { id: number; sha: string; environment: string; payload: unknown; description: string | null; statuses: string[] }[];
   /** Validates one request as the server would (for a test that shows an invalid one is caught). */
   check(method: string, path: string, body?: unknown): { valid: boolean; errors: string };
   close(): Promise<void>;
@@ -35,6 +37,7 @@ export async function startGithubMock(): Promise<GithubMock> {
   const violations: GithubMock['violations'] = [];
   const statuses: GithubMock['statuses'] = new Map();
   const comments: GithubMock['comments'] = new Map();
+  const deployments: GithubMock['deployments'] = [];
 
   const validate = (method: string, path: string, query: Record<string, string>, headers: Record<string, string>, body: unknown) => {
     const request = { method, path, query, headers, ...(body === undefined ? {} : { body }) };
@@ -88,6 +91,30 @@ export async function startGithubMock(): Promise<GithubMock> {
         send(200, comments.get(issue) ?? []);
         return;
       }
+      const deploymentId = Number(/\/deployments\/(\d+)\/statuses$/.exec(url.pathname)?.[1] ?? 0);
+      if (call.operationId === 'repos/create-deployment') {
+        const b = body as { ref: string; environment?: string; payload?: unknown; description?: string };
+        const created = { id: deployments.length + 1, sha: b.ref, ref: b.ref, environment: b.environment ?? 'production', payload: b.payload ?? {}, description: b.description ?? null, statuses: [] as string[] };
+        deployments.push(created);
+        send(201, { ...created, statuses: undefined });
+        return;
+      }
+      if (call.operationId === 'repos/list-deployments') {
+        const sha = url.searchParams.get('sha');
+        const env = url.searchParams.get('environment');
+        send(200, deployments.filter((x) => (!sha || x.sha === sha) && (!env || x.environment === env)).reverse().map((x) => ({ ...x, statuses: undefined })));
+        return;
+      }
+      if (call.operationId === 'repos/create-deployment-status') {
+        const target = deployments.find((x) => x.id === deploymentId);
+        target?.statuses.push((body as { state: string }).state);
+        send(201, { id: calls.length, state: (body as { state: string }).state });
+        return;
+      }
+      if (call.operationId === 'repos/list-deployment-statuses') {
+        send(200, [...(deployments.find((x) => x.id === deploymentId)?.statuses ?? [])].reverse().map((state, n) => ({ id: n + 1, state })));
+        return;
+      }
       const mock = api.mockResponseForOperation(checked.operation?.operationId ?? '');
       send(mock.status, mock.mock);
     });
@@ -95,7 +122,7 @@ export async function startGithubMock(): Promise<GithubMock> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    baseUrl: `http://127.0.0.1:${port}`, calls, violations, statuses, comments,
+    baseUrl: `http://127.0.0.1:${port}`, calls, violations, statuses, comments, deployments,
     check(method, path, body) {
       const r = validate(method, path, {}, { 'content-type': 'application/json', accept: 'application/vnd.github+json' }, body);
       return { valid: r.valid, errors: r.errors };

@@ -1,0 +1,82 @@
+// Culvert's deployments as GitHub Deployments (workflows/github.ts githubDeploymentWorkflow), so that
+// GitHub's environments view agrees with Culvert's. The GitHub deployment carries Culvert's id in its
+// payload and is looked for before one is created; a status is posted only when GitHub's newest differs.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { RequestError } from 'octokit';
+import { getDeployment } from '../../db/repos/deployments.ts';
+import { getProduct } from '../../db/repos/products.ts';
+import { githubDeploymentState } from '../../domain/github.ts';
+import type { DeploymentMirror } from '../../domain/github.ts';
+import type { ActivityDeps } from '../deps.ts';
+import { githubClient, ownerRepo } from './client.ts';
+
+/** GitHub refused for good (not a rate limit, not an outage), or the worker lacks the secret: an outcome. */
+export function refusal(err: unknown): string | null {
+  if (err instanceof ApplicationFailure && err.nonRetryable) return err.message;
+  if (err instanceof RequestError && err.status >= 400 && err.status < 500 && err.status !== 429 && !(err.status === 403 && /rate limit/i.test(err.message))) {
+    return `GitHub answered ${err.status}: ${err.message.slice(0, 200)}`;
+  }
+  return null;
+}
+
+export function githubDeploymentActivities(deps: ActivityDeps) {
+  const backing = async (product: string) => (await getProduct(deps.db, product))?.config.github;
+  return {
+    async mirrorDeployment(d: DeploymentMirror): Promise<{ githubId: number | null; refused?: string }> {
+      const github = await backing(d.product);
+      if (!github) return { githubId: null, refused: `${d.product} is no longer backed by GitHub` };
+      const { owner, repo } = ownerRepo(github);
+      try {
+        const octokit = await githubClient(github);
+        const existing = await octokit.paginate(octokit.rest.repos.listDeployments, { owner, repo, sha: d.commitSha, environment: d.environment, per_page: 100 });
+        const ours = existing.find((x) => (x.payload as { culvert?: string } | string | null) !== null && typeof x.payload === 'object' && (x.payload as { culvert?: string }).culvert === d.deploymentId);
+        if (ours) return { githubId: ours.id };
+        const { data } = await octokit.rest.repos.createDeployment({
+          owner, repo, ref: d.commitSha, environment: d.environment, auto_merge: false, required_contexts: [], production_environment: d.production,
+          description: `Culvert: ${d.product} ${d.release} to ${d.environment}`, payload: { culvert: d.deploymentId, release: d.release },
+        });
+        if (!('id' in data)) return { githubId: null, refused: `GitHub did not create the deployment: ${JSON.stringify(data).slice(0, 200)}` };
+        return { githubId: data.id };
+      } catch (err) {
+        const refused = refusal(err);
+        if (refused) return { githubId: null, refused };
+        throw err;
+      }
+    },
+
+    /** The deployment's state once it is not `afterState`, or as it is after `waitSeconds`. */
+    async awaitDeployment(i: { deploymentId: string; afterState: string; waitSeconds: number }): Promise<{ state: string }> {
+      const ctx = Context.current();
+      const deadline = Date.now() + i.waitSeconds * 1000;
+      for (;;) {
+        const d = await getDeployment(deps.db, i.deploymentId);
+        const state = d?.state ?? 'gone';
+        if (state !== i.afterState || Date.now() >= deadline) return { state };
+        ctx.heartbeat();
+        await ctx.sleep(250);
+      }
+    },
+
+    async postDeploymentStatus(i: { mirror: DeploymentMirror; githubId: number; state: string }): Promise<{ posted: boolean; refused?: string }> {
+      const github = await backing(i.mirror.product);
+      const state = githubDeploymentState(i.state);
+      if (!github || !state) return { posted: false };
+      const { owner, repo } = ownerRepo(github);
+      try {
+        const octokit = await githubClient(github);
+        const { data: statuses } = await octokit.rest.repos.listDeploymentStatuses({ owner, repo, deployment_id: i.githubId, per_page: 100 });
+        // GitHub lists the newest first.
+        if (statuses[0]?.state === state) return { posted: false };
+        await octokit.rest.repos.createDeploymentStatus({
+          owner, repo, deployment_id: i.githubId, state, environment: i.mirror.environment, description: `Culvert: deployment ${i.state}`.slice(0, 140),
+        });
+        return { posted: true };
+      } catch (err) {
+        const refused = refusal(err);
+        if (refused) return { posted: false, refused };
+        throw err;
+      }
+    },
+  };
+}
