@@ -54,6 +54,8 @@ export interface GithubDelivery {
   };
   label?: string;
   review?: { state: string; by: string };
+  /** deployment_protection_rule: GitHub asks whether a deployment to an environment may go on. */
+  protection?: { environment: string; callbackUrl: string; sha: string | null };
 }
 
 /** One thing a delivery led to, kept with the delivery. */
@@ -170,4 +172,30 @@ export interface DeploymentMirror {
 /** GitHub's deployment state for Culvert's. */
 export function githubDeploymentState(state: string): 'queued' | 'in_progress' | 'success' | 'failure' | null {
   return ({ pending: 'queued', running: 'in_progress', succeeded: 'success', failed: 'failure' } as Record<string, 'queued' | 'in_progress' | 'success' | 'failure'>)[state] ?? null;
+}
+
+/** A GitHub deployment waiting on Culvert's gate of an environment (a custom deployment protection rule). */
+export interface ProtectionAsk {
+  product: string;
+  release: string;
+  environment: string;
+  callbackUrl: string;
+  gateId: string;
+  subject: string;
+  requestedBy: string;
+}
+
+export function githubProtectionWorkflowId(delivery: string): string {
+  return `culvert-github-gate/${delivery}`;
+}
+
+/** Whether a callback URL GitHub gave is on the API the product talks to (the token goes nowhere else). */
+export function callbackOnApi(callbackUrl: string, baseUrl = 'https://api.github.com'): boolean {
+  try {
+    const u = new URL(callbackUrl);
+    const b = new URL(baseUrl.replace(/\/+$/, ''));
+    return u.origin === b.origin && u.pathname.startsWith(`${b.pathname.replace(/\/$/, '')}/repos/`) && /\/actions\/runs\/\d+\/deployment_protection_rule$/.test(u.pathname);
+  } catch {
+    return false;
+  }
 }

@@ -217,4 +217,53 @@ describe('GitHub', () => {
     expect(missing.outcomes?.[0]).toMatchObject({ ok: false });
     expect(github.violations).toEqual([]);
   });
+
+  it('lets a Culvert gate (any 2 of 3) decide a GitHub deployment to production, and answers GitHub once it is decided', async () => {
+    const product = unique('guarded');
+    const repository = `octo-org/${product}`;
+    const made = await stack.call('POST', '/v1/products', {
+      body: {
+        name: product, repository: app.remote, flow: 'cherry-pick', trunk: 'main', owners: ['olivia', 'rita', 'sam'], github: backing(repository),
+        environments: [{ name: 'production', order: 1, production: true, gate: { group: ['olivia', 'rita', 'sam'], quorum: 2 } }],
+      },
+    });
+    expect(made.status, made.text).toBe(201);
+    const [olivia, rita] = [await stack.token('olivia', 'owner', [product]), await stack.token('rita', 'owner', [product])];
+
+    // GitHub's deployment_protection_rule event: webhooks-examples has none, so it is made from the parts of
+    // its examples and checked against the event's schema in GitHub's own description.
+    const run = 4242;
+    const sample = example('deployment', 'created');
+    const asked = {
+      action: 'requested', environment: 'production', event: 'workflow_dispatch', sha: sample.deployment.sha, ref: 'main',
+      deployment_callback_url: `${github.baseUrl}/repos/${repository}/actions/runs/${run}/deployment_protection_rule`,
+      deployment: sample.deployment, repository: { ...sample.repository, full_name: repository }, sender: sample.sender, installation: { id: 1, node_id: 'MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==' },
+    };
+    await github.loadWebhook('webhook-deployment-protection-rule-requested');
+    expect(github.checkWebhook('webhook-deployment-protection-rule-requested', asked)).toMatchObject({ valid: true });
+    expect(github.checkWebhook('webhook-deployment-protection-rule-requested', { ...asked, action: 'approved' }).valid).toBe(false);
+
+    const delivery = await deliver('deployment_protection_rule', asked);
+    expect(delivery.status).toBe(202);
+    const row = await handled(delivery.id);
+    expect(row.outcomes?.[0]).toMatchObject({ ok: true, did: expect.stringContaining('decides GitHub\'s deployment') });
+    const gateId = `${product}/github/${delivery.id}`;
+    const answered = () => github.calls.filter((c) => c.operationId === 'actions/review-custom-gates-for-run' && c.path.includes(`/runs/${run}/`));
+    const vote = async (token: string) => {
+      const r = await stack.call('POST', `/v1/approvals/${encodeURIComponent(gateId)}`, { token, body: { decision: 'approve' } });
+      expect(r.status, r.text).toBe(200);
+    };
+    await waitFor('the gate', async () => (await stack.call('GET', `/v1/approvals?product=${product}`)).body.items?.find((a: Json) => a.id === gateId));
+    await vote(olivia);
+    expect(answered()).toEqual([]);
+    await vote(rita);
+    await waitFor('GitHub answered', async () => answered().length === 1 || undefined);
+    expect(answered()[0]?.body).toEqual({ environment_name: 'production', state: 'approved', comment: 'Culvert: the gate of production ended approved' });
+    await stack.client.workflow.getHandle(`culvert-github-gate/${delivery.id}`).result();
+    expect(answered()).toHaveLength(1);
+    // A callback elsewhere than the product's GitHub API is not answered (the token goes nowhere else).
+    const elsewhere = await handled((await deliver('deployment_protection_rule', { ...asked, deployment_callback_url: `https://attacker.example/repos/${repository}/actions/runs/1/deployment_protection_rule` })).id);
+    expect(elsewhere.outcomes?.[0]).toMatchObject({ ok: false, did: expect.stringContaining('not on') });
+    expect(github.violations).toEqual([]);
+  });
 });

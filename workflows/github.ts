@@ -5,9 +5,11 @@
 // the pull request's head as commit statuses until the request ends; a new head (a push to the pull
 // request) is signalled to it and followed instead. A pick filed from a pull request's label is followed
 // likewise (culvert-github-pick/<product>/<release>/<number>) and told on the pull request when it ends.
-import { allHandlersFinished, condition, continueAsNew, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, defineSignal, executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CulvertActivities } from '../activities/index.ts';
-import type { DeploymentMirror, GithubDelivery, GithubOutcome, PickFollow, PullFollow } from '../domain/github.ts';
+import type { DeploymentMirror, GithubDelivery, GithubOutcome, PickFollow, ProtectionAsk, PullFollow } from '../domain/github.ts';
+import { gatePolicyOf } from '../domain/gate.ts';
+import { gate } from './gate.ts';
 import { keepTasksEventful } from './interceptors.ts';
 
 /** Database and GitHub calls: an outage (GitHub's included) is waited out, never an attempt limit. */
@@ -99,4 +101,21 @@ export async function githubDeploymentWorkflow(d: DeploymentMirror): Promise<voi
     if (seen.state === 'succeeded' || seen.state === 'failed' || seen.state === 'gone') return;
     if (round >= roundsPerRun || workflowInfo().continueAsNewSuggested) await continueAsNew<typeof githubDeploymentWorkflow>(d);
   }
+}
+
+/** GitHub's deployment to an environment waits on the environment's Culvert gate; GitHub is answered once it is decided. */
+export async function githubProtectionWorkflow(ask: ProtectionAsk): Promise<{ state: string }> {
+  keepTasksEventful();
+  const policy = await acts.gatePolicyOfEnvironment({ product: ask.product, environment: ask.environment });
+  if (!policy) {
+    await acts.answerProtectionRule({ ask, state: 'rejected', comment: `Culvert: ${ask.environment} has no gate any more` });
+    return { state: 'rejected' };
+  }
+  const decided = await executeChild(gate, {
+    workflowId: `culvert-gate/${ask.gateId}`,
+    args: [{ id: ask.gateId, subject: ask.subject, policy: gatePolicyOf(policy), requestedBy: ask.requestedBy, product: ask.product, release: ask.release, parent: null }],
+  });
+  const state = decided.state === 'approved' ? 'approved' : 'rejected';
+  await acts.answerProtectionRule({ ask, state, comment: `Culvert: the gate of ${ask.environment} ended ${decided.state}` });
+  return { state };
 }

@@ -9,8 +9,8 @@ import { listProducts } from '../../db/repos/products.ts';
 import type { ProductRecord } from '../../db/repos/products.ts';
 import { listReleases } from '../../db/repos/releases.ts';
 import { deliveryHandled, getPull, recordPull } from '../../db/repos/github.ts';
-import { defaultPickLabel, githubPickWorkflowId, githubPullWorkflowId, releaseOfPickLabel, sameGithubRepository } from '../../domain/github.ts';
-import type { GithubChangeOp, GithubConfig, GithubDelivery, GithubOutcome, PullFollow } from '../../domain/github.ts';
+import { callbackOnApi, defaultPickLabel, githubPickWorkflowId, githubProtectionWorkflowId, githubPullWorkflowId, releaseOfPickLabel, sameGithubRepository } from '../../domain/github.ts';
+import type { GithubChangeOp, GithubConfig, GithubDelivery, GithubOutcome, ProtectionAsk, PullFollow } from '../../domain/github.ts';
 import { trunkIndexWorkflowId } from '../../domain/types.ts';
 import type { Actor, ProductConfig } from '../../domain/types.ts';
 import type { ActivityDeps } from '../deps.ts';
@@ -40,6 +40,7 @@ async function forProduct(deps: ActivityDeps, p: ProductRecord, d: GithubDeliver
     });
     return did(`trunk ${product.trunk} at ${(d.after ?? '').slice(0, 12)}: index refreshed`);
   }
+  if (d.event === 'deployment_protection_rule') return guard(deps, product, d);
   const pull = d.pull;
   if (!pull) return did(`${d.event} ignored`);
   const ops = deps.githubOps;
@@ -96,4 +97,30 @@ async function follow(deps: ActivityDeps, f: PullFollow): Promise<void> {
   await client.workflow.signalWithStart('githubPullWorkflow', {
     workflowId: githubPullWorkflowId(f.product, f.number), taskQueue: info.taskQueue, args: [f], signal: 'githubPullHead', signalArgs: [f],
   });
+}
+
+/**
+ * GitHub asks whether a deployment to an environment may go on (a custom deployment protection rule):
+ * the environment's Culvert gate decides it (any quorum of its group, which GitHub's own reviewers cannot
+ * express), and a workflow of its own answers GitHub once it is decided.
+ */
+async function guard(deps: ActivityDeps, product: ProductConfig, d: GithubDelivery): Promise<GithubOutcome[]> {
+  const ask = d.protection;
+  const did = (what: string, ok = true): GithubOutcome[] => [{ product: product.name, did: what, ok }];
+  if (d.action !== 'requested' || !ask) return did(`deployment_protection_rule ${d.action ?? ''}: nothing to do`);
+  const env = product.environments.find((e) => e.name === ask.environment);
+  if (!env?.gate) return did(`no gate of ${product.name} guards environment ${ask.environment}: GitHub is not answered`, false);
+  if (!callbackOnApi(ask.callbackUrl, product.github?.baseUrl)) return did(`the callback ${ask.callbackUrl.slice(0, 100)} is not on ${product.github?.baseUrl ?? 'api.github.com'}: not answered`, false);
+  // The release whose head GitHub deploys, when Culvert knows it (the gate is listed under it).
+  const release = ask.sha ? (await listReleases(deps.db, product.name)).find((r) => r.headSha === ask.sha)?.name : undefined;
+  const input: ProtectionAsk = {
+    product: product.name, release: release ?? (ask.sha ? ask.sha.slice(0, 12) : 'github'), environment: env.name, callbackUrl: ask.callbackUrl,
+    gateId: `${product.name}/github/${d.id}`, subject: `GitHub deployment of ${product.name} ${release ?? ask.sha?.slice(0, 12) ?? ''} to ${env.name}`.trim(),
+    requestedBy: d.sender ?? 'github',
+  };
+  const { client, info } = Context.current();
+  await client.workflow.start('githubProtectionWorkflow', {
+    workflowId: githubProtectionWorkflowId(d.id), taskQueue: info.taskQueue, workflowIdConflictPolicy: 'USE_EXISTING', args: [input],
+  });
+  return did(`gate ${input.gateId} of ${env.name} decides GitHub's deployment`);
 }

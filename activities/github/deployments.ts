@@ -6,8 +6,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { RequestError } from 'octokit';
 import { getDeployment } from '../../db/repos/deployments.ts';
 import { getProduct } from '../../db/repos/products.ts';
-import { githubDeploymentState } from '../../domain/github.ts';
-import type { DeploymentMirror } from '../../domain/github.ts';
+import { callbackOnApi, githubDeploymentState } from '../../domain/github.ts';
+import type { DeploymentMirror, ProtectionAsk } from '../../domain/github.ts';
+import type { GatePolicyConfig } from '../../domain/types.ts';
 import type { ActivityDeps } from '../deps.ts';
 import { githubClient, ownerRepo } from './client.ts';
 
@@ -41,6 +42,27 @@ export function githubDeploymentActivities(deps: ActivityDeps) {
       } catch (err) {
         const refused = refusal(err);
         if (refused) return { githubId: null, refused };
+        throw err;
+      }
+    },
+
+    /** The gate an environment has now (read when GitHub asks, so a gate changed since counts). */
+    async gatePolicyOfEnvironment(i: { product: string; environment: string }): Promise<GatePolicyConfig | null> {
+      return (await getProduct(deps.db, i.product))?.config.environments.find((e) => e.name === i.environment)?.gate ?? null;
+    },
+
+    /** Answers GitHub's custom deployment protection rule at the callback it gave (only on the product's API). */
+    async answerProtectionRule(i: { ask: ProtectionAsk; state: 'approved' | 'rejected'; comment: string }): Promise<{ answered: boolean; refused?: string }> {
+      const github = await backing(i.ask.product);
+      if (!github || !callbackOnApi(i.ask.callbackUrl, github.baseUrl)) return { answered: false, refused: 'the callback is not on the product\'s GitHub API' };
+      try {
+        const octokit = await githubClient(github);
+        await octokit.request({ method: 'POST', url: i.ask.callbackUrl, environment_name: i.ask.environment, state: i.state, comment: i.comment });
+        return { answered: true };
+      } catch (err) {
+        // GitHub refuses a second answer: the first one stands.
+        const refused = refusal(err);
+        if (refused) return { answered: false, refused };
         throw err;
       }
     },

@@ -27,11 +27,15 @@ const payloadSchema = z.object({
   pull_request: pullSchema.optional(),
   label: z.object({ name: z.string() }).loose().optional(),
   review: z.object({ state: z.string(), user: login }).loose().optional(),
+  environment: z.string().optional(),
+  deployment_callback_url: z.string().optional(),
+  sha: z.string().optional(),
+  deployment: z.object({ sha: z.string().nullish() }).loose().nullish(),
 }).loose();
 
 /** The event trimmed to what Culvert reads; null for events it does not read. */
 export function deliveryOf(id: string, event: string, body: unknown): GithubDelivery | null {
-  if (!['push', 'pull_request', 'pull_request_review'].includes(event)) return null;
+  if (!['push', 'pull_request', 'pull_request_review', 'deployment_protection_rule'].includes(event)) return null;
   const parsed = payloadSchema.safeParse(body);
   if (!parsed.success) throw new ApiError('bad_request', `this ${event} event does not look like GitHub's: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trim());
   const p = parsed.data;
@@ -47,13 +51,15 @@ export function deliveryOf(id: string, event: string, body: unknown): GithubDeli
     } : {}),
     ...(p.label ? { label: p.label.name } : {}),
     ...(p.review ? { review: { state: p.review.state, by: p.review.user.login } } : {}),
+    ...(event === 'deployment_protection_rule' && p.environment && p.deployment_callback_url
+      ? { protection: { environment: p.environment, callbackUrl: p.deployment_callback_url, sha: p.sha ?? p.deployment?.sha ?? null } } : {}),
   };
 }
 
 export function githubRoutes(r: Routes, deps: AppDeps): void {
   r.add({
     method: 'post', path: '/v1/github/webhooks', tag: 'github', auth: false,
-    summary: 'GitHub\'s webhooks (push, pull_request, pull_request_review), signed with the server\'s secret: each delivery is handled once',
+    summary: 'GitHub\'s webhooks (push, pull_request, pull_request_review, deployment_protection_rule), signed with the server\'s secret: each delivery is handled once',
     responses: { 202: 'handed to its workflow (or not one Culvert reads)', 200: 'a redelivery of a handled delivery: nothing done again', 400: 'not a webhook', 401: 'the signature does not match', 404: 'webhooks are not configured' },
   }, async ({ c }) => {
     const secret = deps.github?.webhookSecret;

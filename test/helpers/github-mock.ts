@@ -22,17 +22,39 @@ export interface GithubMock {
   comments: Map<string, { id: number; body: string }[]>;
   /** GitHub Deployments, each with its statuses oldest first. */
   deployments: { id: number; sha: string; environment: string; payload: unknown; description: string | null; statuses: string[] }[];
+  /** Whether a webhook payload a test made is one GitHub's description allows (components.schemas[schema]). */
+  checkWebhook(schema: string, payload: unknown): { valid: boolean; errors: string };
+  loadWebhook(schema: string): Promise<void>;
   /** Validates one request as the server would (for a test that shows an invalid one is caught). */
   check(method: string, path: string, body?: unknown): { valid: boolean; errors: string };
   close(): Promise<void>;
 }
 
 const require = createRequire(import.meta.url);
+type Definition = ConstructorParameters<typeof OpenAPIBackend>[0]['definition'];
 
 export async function startGithubMock(): Promise<GithubMock> {
   const spec = require.resolve('@octokit/openapi/generated/api.github.com.json');
-  const api = new OpenAPIBackend({ definition: JSON.parse(await readFile(spec, 'utf8')), quick: true });
+  const definition = JSON.parse(await readFile(spec, 'utf8')) as { info: unknown; components: unknown };
+  const api = new OpenAPIBackend({ definition: definition as Definition, quick: true });
   await api.init();
+  // Webhook payloads are described under components too: one operation per asked schema, on GitHub's components.
+  const hooks = new Map<string, OpenAPIBackend>();
+  const hookApi = async (schema: string): Promise<OpenAPIBackend> => {
+    let h = hooks.get(schema);
+    if (!h) {
+      h = new OpenAPIBackend({
+        definition: {
+          openapi: '3.1.0', info: definition.info, components: definition.components,
+          paths: { '/hook': { post: { operationId: 'hook', requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } } }, responses: { 200: { description: 'ok' } } } } },
+        } as Definition,
+        quick: true,
+      });
+      await h.init();
+      hooks.set(schema, h);
+    }
+    return h;
+  };
   const calls: GithubCall[] = [];
   const violations: GithubMock['violations'] = [];
   const statuses: GithubMock['statuses'] = new Map();
@@ -92,6 +114,11 @@ export async function startGithubMock(): Promise<GithubMock> {
         return;
       }
       const deploymentId = Number(/\/deployments\/(\d+)\/statuses$/.exec(url.pathname)?.[1] ?? 0);
+      if (call.operationId === 'actions/review-custom-gates-for-run') {
+        res.writeHead(204);
+        res.end();
+        return;
+      }
       if (call.operationId === 'repos/create-deployment') {
         const b = body as { ref: string; environment?: string; payload?: unknown; description?: string };
         const created = { id: deployments.length + 1, sha: b.ref, ref: b.ref, environment: b.environment ?? 'production', payload: b.payload ?? {}, description: b.description ?? null, statuses: [] as string[] };
@@ -123,6 +150,15 @@ export async function startGithubMock(): Promise<GithubMock> {
   const { port } = server.address() as AddressInfo;
   return {
     baseUrl: `http://127.0.0.1:${port}`, calls, violations, statuses, comments, deployments,
+    checkWebhook(schema, payload) {
+      const h = hooks.get(schema);
+      if (!h) throw new Error(`call loadWebhook(${schema}) first`);
+      const r = h.validateRequest({ method: 'POST', path: '/hook', headers: { 'content-type': 'application/json' }, query: {}, body: payload });
+      return { valid: r.valid, errors: JSON.stringify(r.errors ?? []) };
+    },
+    loadWebhook: async (schema) => {
+      await hookApi(schema);
+    },
     check(method, path, body) {
       const r = validate(method, path, {}, { 'content-type': 'application/json', accept: 'application/vnd.github+json' }, body);
       return { valid: r.valid, errors: r.errors };
