@@ -84,6 +84,8 @@ export interface GithubOpOutcome { ok: boolean; detail: string; code?: string; c
 /** Given to the worker by whoever starts it: a delivery does nothing a person could not do over the API. */
 export interface GithubOps {
   act(actor: Actor, product: string, release: string, op: GithubChangeOp, key: string): Promise<GithubOpOutcome>;
+  /** Culvert's notes of a release since the one cut before it (Markdown), for its GitHub Release. */
+  releaseNotes(product: string, release: string): Promise<string>;
 }
 
 /** A pull request Culvert filed a merge request for, and the head it was filed at. */
@@ -167,6 +169,8 @@ export interface DeploymentMirror {
   environment: string;
   commitSha: string;
   production: boolean;
+  /** What started it: a `release.final` deployment that succeeds publishes the release on GitHub too. */
+  trigger?: string;
 }
 
 /** GitHub's deployment state for Culvert's. */

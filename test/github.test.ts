@@ -68,7 +68,8 @@ describe('GitHub', () => {
     const made = await stack.call('POST', '/v1/products', {
       body: {
         name: product, repository: shop.remote, flow: 'pull-request', trunk: 'main', owners: ['olivia'], approval: { rule: 'any-owner', excludeRequester: true }, github: backing(repository),
-        steps: { deploy: { argv: ['true'] } }, triggers: [{ on: 'deploy.clicked', run: 'deploy' }], environments: [{ name: 'staging', order: 1, production: false }],
+        steps: { test: { argv: ['true'] }, deploy: { argv: ['true'] } }, environments: [{ name: 'staging', order: 1, production: false }],
+        triggers: [{ on: 'change.requested', run: 'test' }, { on: 'deploy.clicked', run: 'deploy' }],
       },
     });
     expect(made.status, made.text).toBe(201);
@@ -106,7 +107,8 @@ describe('GitHub', () => {
     expect(filed).toMatchObject({ kind: 'merge', branch: 'feature', requester: 'dana', sourceSha: head });
     const row = await handled(first.id);
     expect(row.outcomes).toEqual([expect.objectContaining({ product, ok: true, changeId: filed.id, did: expect.stringContaining('pull request #7') })]);
-    // GitHub shows what Culvert thinks: the request awaits an owner's decision.
+    // GitHub shows what Culvert thinks: its check passed, and the request awaits an owner's decision.
+    await waitFor('the check status', async () => github.statuses.get(head)?.some((s) => s.context === 'culvert/check' && s.state === 'success'));
     await waitFor('the approval status', async () => github.statuses.get(head)?.some((s) => s.context === 'culvert/approval' && s.state === 'pending' && /awaits an owner/.test(s.description ?? '')));
 
     // GitHub redelivers: the same delivery is answered from what it did; a new delivery of the same head files nothing new.
@@ -265,5 +267,50 @@ describe('GitHub', () => {
     const elsewhere = await handled((await deliver('deployment_protection_rule', { ...asked, deployment_callback_url: `https://attacker.example/repos/${repository}/actions/runs/1/deployment_protection_rule` })).id);
     expect(elsewhere.outcomes?.[0]).toMatchObject({ ok: false, did: expect.stringContaining('not on') });
     expect(github.violations).toEqual([]);
+  });
+
+  it('publishes a binary release on GitHub: tagged at its commit, Culvert\'s notes since the release before, the final build\'s artifacts as assets', async () => {
+    const product = unique('boxed');
+    const repository = `octo-org/${product}`;
+    const box = await createRemote();
+    try {
+      await box.commit({ 'src/app.c': 'int main() { return 0; }\n' }, 'the app');
+      await box.push();
+      const made = await stack.call('POST', '/v1/products', {
+        body: {
+          name: product, repository: box.remote, flow: 'binary', trunk: 'main', owners: ['olivia'], github: backing(repository),
+          steps: {
+            build: { argv: ['sh', '-c', 'mkdir -p dist && cat src/*.c > "dist/app-$CULVERT_VERSION.bin"'] },
+            publish: { argv: ['true'] },
+          },
+          triggers: [{ on: 'release.final', run: 'publish', environment: 'production' }],
+          environments: [{ name: 'production', order: 1, production: true }],
+          artifacts: [{ name: 'app', path: 'dist/app-*.bin' }],
+        },
+      });
+      expect(made.status, made.text).toBe(201);
+      const publish = async (name: string) => {
+        expect((await stack.call('POST', `/v1/products/${product}/releases`, { body: { name } })).status).toBe(201);
+        expect((await stack.call('POST', `/v1/products/${product}/releases/${name}/freeze`)).status).toBe(200);
+        return waitFor(`GitHub release ${name}`, async () => {
+          const r = github.releases.find((x) => x.tag_name === name);
+          return r && r.assets.length > 0 ? r : undefined;
+        }, 120_000);
+      };
+      const first = await publish('1.0');
+      expect(first.body).toContain('the first release');
+      await box.commit({ 'src/fix.c': 'int fix;\n' }, 'fix the crash on start');
+      await box.push();
+      const second = await publish('1.1');
+      const head = (await stack.call('GET', `/v1/products/${product}/releases/1.1`)).body.headSha;
+      expect(second).toMatchObject({ target_commitish: head, name: `${product} 1.1` });
+      expect(second.body).toContain('since 1.0');
+      expect(second.body).toContain('fix the crash on start');
+      expect(second.assets).toEqual([{ name: 'app', size: 'int main() { return 0; }\nint fix;\n'.length }]);
+      expect(github.releases.filter((x) => x.tag_name === '1.1')).toHaveLength(1);
+      expect(github.violations).toEqual([]);
+    } finally {
+      await box.cleanup();
+    }
   });
 });

@@ -50,7 +50,7 @@ export async function deployment(input: DeploymentInput): Promise<{ state: 'succ
     // GitHub's environments view agrees with Culvert's: a mirror of its own, which this never waits for.
     await startChild(githubDeploymentWorkflow, {
       workflowId: `culvert-github-deploy/${job.deploymentId}`, parentClosePolicy: ParentClosePolicy.ABANDON,
-      args: [{ product: product.name, release: input.release, deploymentId: job.deploymentId, environment: job.environment, commitSha: job.commitSha, production: env?.production ?? false }],
+      args: [{ product: product.name, release: input.release, deploymentId: job.deploymentId, environment: job.environment, commitSha: job.commitSha, production: env?.production ?? false, trigger: job.trigger }],
     });
   }
   if (!env && job.trigger !== 'release.final') return finish('refused', `product ${product.name} has no environment ${job.environment}`);

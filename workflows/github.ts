@@ -98,6 +98,10 @@ export async function githubDeploymentWorkflow(d: DeploymentMirror): Promise<voi
       await acts.postDeploymentStatus({ mirror: d, githubId: mirrored.githubId, state: seen.state });
       state = seen.state;
     }
+    if (seen.state === 'succeeded' && d.trigger === 'release.final') {
+      // The binary release is published: on GitHub too, with its notes and the final build's artifacts.
+      await acts.publishGithubRelease({ product: d.product, release: d.release, commitSha: d.commitSha });
+    }
     if (seen.state === 'succeeded' || seen.state === 'failed' || seen.state === 'gone') return;
     if (round >= roundsPerRun || workflowInfo().continueAsNewSuggested) await continueAsNew<typeof githubDeploymentWorkflow>(d);
   }

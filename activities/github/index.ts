@@ -13,10 +13,12 @@ import type { ActivityDeps } from '../deps.ts';
 import { githubClient, ownerRepo } from './client.ts';
 import { handleDelivery } from './deliveries.ts';
 import { githubDeploymentActivities, refusal } from './deployments.ts';
+import { githubReleaseActivities } from './releases.ts';
 
 export function githubActivities(deps: ActivityDeps) {
   return {
     ...githubDeploymentActivities(deps),
+    ...githubReleaseActivities(deps),
     async handleGithubDelivery(d: GithubDelivery): Promise<GithubOutcome[]> {
       return handleDelivery(deps, d);
     },

@@ -8,9 +8,23 @@ import { fileChange } from '../changes/routes.ts';
 import type { AppDeps } from '../context.ts';
 import { toApiError } from '../errors.ts';
 import { loadRelease } from '../releases/routes.ts';
+import { listReleases } from '../../db/repos/releases.ts';
+import { notesMarkdown } from '../notes/notes.ts';
+import { notesBetween } from '../notes/routes.ts';
+
+const culvertActor: Actor = { name: 'culvert', role: 'admin', products: null, tokenId: null };
 
 export function githubOperations(deps: AppDeps): GithubOps {
   return {
+    async releaseNotes(product: string, release: string): Promise<string> {
+      // The release cut before this one is what it is compared with; read as Culvert itself.
+      const all = (await listReleases(deps.db, product)).filter((r) => r.name !== release);
+      const own = await loadRelease(deps.db, product, release);
+      const before = all.filter((r) => r.createdAt < own.createdAt).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())[0];
+      if (!before) return `${product} ${release}: the first release.`;
+      const { set } = await notesBetween(deps, culvertActor, product, before.name, release, 'exclude');
+      return notesMarkdown(`${product} ${release} (since ${before.name})`, set, before.name);
+    },
     async act(actor: Actor, product: string, release: string, op: GithubChangeOp, key: string): Promise<GithubOpOutcome> {
       try {
         return await perform(deps, actor, product, release, op, key);

@@ -1,7 +1,7 @@
 // A local GitHub API held to GitHub's own contract: every request is validated against GitHub's official
 // OpenAPI description (@octokit/openapi) by openapi-backend, and one the description does not allow is
 // recorded as a violation (the tests assert there are none) and answered 422. Commit statuses
-// pull request comments and deployments are kept, so that what Culvert reads back is what it wrote; other operations
+// pull request comments, deployments and releases are kept, so that what Culvert reads back is what it wrote; other operations
 // answer the description's example.
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -22,6 +22,8 @@ export interface GithubMock {
   comments: Map<string, { id: number; body: string }[]>;
   /** GitHub Deployments, each with its statuses oldest first. */
   deployments: { id: number; sha: string; environment: string; payload: unknown; description: string | null; statuses: string[] }[];
+  /** GitHub Releases with their uploaded assets. */
+  releases: { id: number; tag_name: string; target_commitish: string; name: string | null; body: string | null; assets: { name: string; size: number }[] }[];
   /** Whether a webhook payload a test made is one GitHub's description allows (components.schemas[schema]). */
   checkWebhook(schema: string, payload: unknown): { valid: boolean; errors: string };
   loadWebhook(schema: string): Promise<void>;
@@ -60,6 +62,7 @@ export async function startGithubMock(): Promise<GithubMock> {
   const statuses: GithubMock['statuses'] = new Map();
   const comments: GithubMock['comments'] = new Map();
   const deployments: GithubMock['deployments'] = [];
+  const releases: GithubMock['releases'] = [];
 
   const validate = (method: string, path: string, query: Record<string, string>, headers: Record<string, string>, body: unknown) => {
     const request = { method, path, query, headers, ...(body === undefined ? {} : { body }) };
@@ -75,7 +78,9 @@ export async function startGithubMock(): Promise<GithubMock> {
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://github.test');
       const text = Buffer.concat(chunks).toString('utf8');
-      const body: unknown = text ? JSON.parse(text) : undefined;
+      // JSON bodies are read as JSON; an upload (a release asset) is its bytes.
+      const json = (req.headers['content-type'] ?? '').includes('json');
+      const body: unknown = text ? (json ? JSON.parse(text) : text) : undefined;
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v ?? '']));
       const method = req.method ?? 'GET';
       const checked = validate(method, url.pathname, Object.fromEntries(url.searchParams), headers, body);
@@ -114,6 +119,29 @@ export async function startGithubMock(): Promise<GithubMock> {
         return;
       }
       const deploymentId = Number(/\/deployments\/(\d+)\/statuses$/.exec(url.pathname)?.[1] ?? 0);
+      const [, owner = '', repo = ''] = /^\/repos\/([^/]+)\/([^/]+)/.exec(url.pathname) ?? [];
+      if (call.operationId === 'repos/create-release') {
+        const b = body as { tag_name: string; target_commitish?: string; name?: string; body?: string };
+        const id = releases.length + 1;
+        const created = { id, tag_name: b.tag_name, target_commitish: b.target_commitish ?? '', name: b.name ?? null, body: b.body ?? null, assets: [] as { name: string; size: number }[] };
+        releases.push(created);
+        send(201, { ...created, upload_url: `http://${req.headers.host}/repos/${owner}/${repo}/releases/${id}/assets{?name,label}` });
+        return;
+      }
+      if (call.operationId === 'repos/get-release-by-tag') {
+        const tag = decodeURIComponent(url.pathname.split('/').pop() ?? '');
+        const found = releases.find((x) => x.tag_name === tag);
+        if (!found) send(404, { message: 'Not Found' });
+        else send(200, { ...found, upload_url: `http://${req.headers.host}/repos/${owner}/${repo}/releases/${found.id}/assets{?name,label}` });
+        return;
+      }
+      if (call.operationId === 'repos/upload-release-asset') {
+        const target = releases.find((x) => x.id === Number(/\/releases\/(\d+)\/assets$/.exec(url.pathname)?.[1]));
+        const asset = { name: url.searchParams.get('name') ?? '', size: Buffer.byteLength(text) };
+        target?.assets.push(asset);
+        send(201, { id: calls.length, ...asset, state: 'uploaded' });
+        return;
+      }
       if (call.operationId === 'actions/review-custom-gates-for-run') {
         res.writeHead(204);
         res.end();
@@ -149,7 +177,7 @@ export async function startGithubMock(): Promise<GithubMock> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    baseUrl: `http://127.0.0.1:${port}`, calls, violations, statuses, comments, deployments,
+    baseUrl: `http://127.0.0.1:${port}`, calls, violations, statuses, comments, deployments, releases,
     checkWebhook(schema, payload) {
       const h = hooks.get(schema);
       if (!h) throw new Error(`call loadWebhook(${schema}) first`);
