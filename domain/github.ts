@@ -67,7 +67,7 @@ export interface GithubOutcome {
 }
 
 /** The statuses Culvert posts on a pull request's head. */
-export const statusContexts = { check: 'culvert/check', approval: 'culvert/approval' } as const;
+export const statusContexts = { check: 'culvert/check', approval: 'culvert/approval', build: 'culvert/build' } as const;
 
 export function githubDeliveryWorkflowId(delivery: string): string {
   return `culvert-github/${delivery}`;
@@ -202,4 +202,12 @@ export function callbackOnApi(callbackUrl: string, baseUrl = 'https://api.github
   } catch {
     return false;
   }
+}
+
+/** A candidate build of a GitHub-backed product, told on the commit it builds as culvert/build. */
+export interface BuildFollow {
+  product: string;
+  candidateId: string;
+  label: string;
+  commit: string;
 }

@@ -308,6 +308,9 @@ describe('GitHub', () => {
       expect(second.body).toContain('fix the crash on start');
       expect(second.assets).toEqual([{ name: 'app', size: 'int main() { return 0; }\nint fix;\n'.length }]);
       expect(github.releases.filter((x) => x.tag_name === '1.1')).toHaveLength(1);
+      // Each build is shown on the commit it built: pending, then success.
+      await waitFor('the final build\'s status', async () => github.statuses.get(head)?.some((s) => s.context === 'culvert/build' && s.state === 'success' && s.description === '1.1: built'));
+      expect(github.statuses.get(head)?.filter((s) => s.context === 'culvert/build').map((s) => s.state)).toContain('pending');
       expect(github.violations).toEqual([]);
     } finally {
       await box.cleanup();

@@ -7,7 +7,7 @@
 // likewise (culvert-github-pick/<product>/<release>/<number>) and told on the pull request when it ends.
 import { allHandlersFinished, condition, continueAsNew, defineSignal, executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CulvertActivities } from '../activities/index.ts';
-import type { DeploymentMirror, GithubDelivery, GithubOutcome, PickFollow, ProtectionAsk, PullFollow } from '../domain/github.ts';
+import type { BuildFollow, DeploymentMirror, GithubDelivery, GithubOutcome, PickFollow, ProtectionAsk, PullFollow } from '../domain/github.ts';
 import { gatePolicyOf } from '../domain/gate.ts';
 import { gate } from './gate.ts';
 import { keepTasksEventful } from './interceptors.ts';
@@ -122,4 +122,21 @@ export async function githubProtectionWorkflow(ask: ProtectionAsk): Promise<{ st
   const state = decided.state === 'approved' ? 'approved' : 'rejected';
   await acts.answerProtectionRule({ ask, state, comment: `Culvert: the gate of ${ask.environment} ended ${decided.state}` });
   return { state };
+}
+
+/** A candidate build shown on its commit (culvert/build): pending while it builds, then built or failed. */
+export async function githubBuildWorkflow(b: BuildFollow): Promise<void> {
+  keepTasksEventful();
+  await acts.postBuildStatus({ product: b.product, sha: b.commit, state: 'pending', description: `${b.label}: building` });
+  for (let round = 0; ; round++) {
+    const seen = await watch.awaitCandidate({ candidateId: b.candidateId, afterState: 'building', waitSeconds: 60 });
+    if (seen.state !== 'building') {
+      const built = seen.state === 'built';
+      await acts.postBuildStatus({
+        product: b.product, sha: b.commit, state: built ? 'success' : 'failure', description: built ? `${b.label}: built` : `${b.label}: ${seen.failure ?? 'failed'}`,
+      });
+      return;
+    }
+    if (round >= roundsPerRun || workflowInfo().continueAsNewSuggested) await continueAsNew<typeof githubBuildWorkflow>(b);
+  }
 }

@@ -2,7 +2,8 @@
 // its step activity until it ends in an outcome (transient faults wait with capped backoff and are
 // reported to the release as `blocked`), then tells the release. The release never waits on them to
 // continue-as-new; they report to whichever run is current, and outlive a closed release harmlessly.
-import { CancellationScope, getExternalWorkflowHandle, isCancellation, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, ParentClosePolicy, getExternalWorkflowHandle, isCancellation, patched, sleep, startChild, uuid4, workflowInfo } from '@temporalio/workflow';
+import { githubBuildWorkflow } from './github.ts';
 import type { ProductConfig } from '../domain/types.ts';
 import { steps } from './release/acts.ts';
 import { backoffMs, blockedAgain, outcomeOf } from './release/faults.ts';
@@ -88,6 +89,14 @@ export interface BuildInput {
 /** One release candidate (or the final) built from exactly `commit`, its artifacts collected. */
 export async function candidateBuild(input: BuildInput): Promise<void> {
   keepTasksEventful();
+  if (input.product.github && patched('culvert-github-build-statuses')) {
+    // GitHub shows the build on its commit: a follower of its own, which this never waits for.
+    // A build done again (a final retried) while the first's follower still runs leaves that one on it.
+    await startChild(githubBuildWorkflow, {
+      workflowId: `culvert-github-build/${input.candidateId}`, parentClosePolicy: ParentClosePolicy.ABANDON,
+      args: [{ product: input.product.name, candidateId: input.candidateId, label: input.label, commit: input.commit }],
+    }).catch(() => undefined);
+  }
   const o = await untilOutcome(input.parent, `build of ${input.label}`, (runId) => steps.buildCandidate({
     product: input.product, release: input.release, candidateId: input.candidateId, number: input.number, final: input.final,
     label: input.label, commit: input.commit, runId,

@@ -3,9 +3,10 @@
 // the newest one GitHub has for that context says something else, so a retry after a crash between the
 // post and its answer posts nothing twice.
 import { Context } from '@temporalio/activity';
+import { getCandidate } from '../../db/repos/candidates.ts';
 import { getChange } from '../../db/repos/changes.ts';
 import { getProduct } from '../../db/repos/products.ts';
-import { pickComment, statusesOf } from '../../domain/github.ts';
+import { pickComment, statusContexts, statusesOf } from '../../domain/github.ts';
 import type { GithubConfig, GithubDelivery, GithubOutcome, PickFollow, PullFollow, SeenChange } from '../../domain/github.ts';
 import { isTerminal } from '../../domain/types.ts';
 import type { ChangeState } from '../../domain/types.ts';
@@ -15,7 +16,33 @@ import { handleDelivery } from './deliveries.ts';
 import { githubDeploymentActivities, refusal } from './deployments.ts';
 import { githubReleaseActivities } from './releases.ts';
 
+type CommitStatus = ReturnType<typeof statusesOf>[number];
+
 export function githubActivities(deps: ActivityDeps) {
+  /** Posts each status whose context GitHub shows with another state or description now (its newest first). */
+  const postCommitStatuses = async (product: string, sha: string, statuses: CommitStatus[]): Promise<{ posted: string[]; refused?: string }> => {
+    const github = (await getProduct(deps.db, product))?.config.github as GithubConfig | undefined;
+    if (!github) return { posted: [], refused: `${product} is no longer backed by GitHub` };
+    const { owner, repo } = ownerRepo(github);
+    const posted: string[] = [];
+    try {
+      const octokit = await githubClient(github);
+      const { data: existing } = await octokit.rest.repos.listCommitStatusesForRef({ owner, repo, ref: sha, per_page: 100 });
+      for (const s of statuses) {
+        const now = existing.find((x) => x.context === s.context);
+        if (now && now.state === s.state && now.description === s.description) continue;
+        await octokit.rest.repos.createCommitStatus({ owner, repo, sha, state: s.state, context: s.context, description: s.description });
+        posted.push(`${s.context}=${s.state}`);
+      }
+    } catch (err) {
+      // A secret this worker does not have, or GitHub's refusal, is said as the outcome (the follower goes on).
+      const refused = refusal(err);
+      if (refused) return { posted, refused };
+      throw err;
+    }
+    return { posted };
+  };
+
   return {
     ...githubDeploymentActivities(deps),
     ...githubReleaseActivities(deps),
@@ -61,28 +88,25 @@ export function githubActivities(deps: ActivityDeps) {
     },
 
     async postPullStatuses(i: { follow: PullFollow; change: SeenChange }): Promise<{ posted: string[]; refused?: string }> {
-      const product = (await getProduct(deps.db, i.follow.product))?.config;
-      const github = product?.github as GithubConfig | undefined;
-      if (!github) return { posted: [], refused: `${i.follow.product} is no longer backed by GitHub` };
-      const { owner, repo } = ownerRepo(github);
-      const posted: string[] = [];
-      try {
-        const octokit = await githubClient(github);
-        const { data: existing } = await octokit.rest.repos.listCommitStatusesForRef({ owner, repo, ref: i.follow.headSha, per_page: 100 });
-        for (const s of statusesOf(i.change)) {
-          // GitHub lists the newest first: the status that context shows now.
-          const now = existing.find((x) => x.context === s.context);
-          if (now && now.state === s.state && now.description === s.description) continue;
-          await octokit.rest.repos.createCommitStatus({ owner, repo, sha: i.follow.headSha, state: s.state, context: s.context, description: s.description });
-          posted.push(`${s.context}=${s.state}`);
-        }
-      } catch (err) {
-        // A secret this worker does not have, or GitHub's refusal, is said as the outcome (the follower goes on).
-        const refused = refusal(err);
-        if (refused) return { posted, refused };
-        throw err;
+      return postCommitStatuses(i.follow.product, i.follow.headSha, statusesOf(i.change));
+    },
+
+    /** A build's status on the commit it builds (culvert/build). */
+    async postBuildStatus(i: { product: string; sha: string; state: CommitStatus['state']; description: string }): Promise<{ posted: string[]; refused?: string }> {
+      return postCommitStatuses(i.product, i.sha, [{ context: statusContexts.build, state: i.state, description: i.description.slice(0, 140) }]);
+    },
+
+    /** The candidate's state once it is not `afterState`, or as it is after `waitSeconds`. */
+    async awaitCandidate(i: { candidateId: string; afterState: string; waitSeconds: number }): Promise<{ state: string; failure: string | null }> {
+      const ctx = Context.current();
+      const deadline = Date.now() + i.waitSeconds * 1000;
+      for (;;) {
+        const c = await getCandidate(deps.db, i.candidateId);
+        const state = c?.state ?? 'building';
+        if (state !== i.afterState || Date.now() >= deadline) return { state, failure: c?.failure ?? null };
+        ctx.heartbeat();
+        await ctx.sleep(250);
       }
-      return { posted };
     },
   };
 }
