@@ -6,7 +6,9 @@
 // With arguments, this is plain `vitest run <arguments>`.
 import { spawnSync } from 'node:child_process';
 
-const serial = ['test/concurrency.test.ts', 'test/scale-queue.test.ts'];
+// api-outage joined them (issue 14's session): its 50 concurrent Updates on two workers, and its races
+// between a worker restart and an Update's deadline, failed twice in CI beside another file, once each.
+const serial = ['test/concurrency.test.ts', 'test/scale-queue.test.ts', 'test/api-outage.test.ts'];
 const vitest = (args, env = process.env) => spawnSync('npx', ['vitest', 'run', ...args], { stdio: 'inherit', env }).status ?? 1;
 
 const given = process.argv.slice(2);
