@@ -2,7 +2,9 @@
 // installation, both by secret name (activities/secrets.ts), through octokit's retry and throttling
 // plugins. A rate limit is waited out up to three times per request before it is an error the activity
 // retries later; GitHub's secondary limits likewise.
-import { App, Octokit } from 'octokit';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { App, Octokit, RequestError } from 'octokit';
 import type { GithubConfig } from '../../domain/github.ts';
 import { resolveSecrets } from '../secrets.ts';
 
@@ -33,4 +35,28 @@ export async function githubClient(config: GithubConfig, env: NodeJS.ProcessEnv 
   const { env: resolved } = await resolveSecrets({ KEY: privateKey }, env);
   const app = new App({ appId, privateKey: resolved.KEY ?? '', Octokit: Octokit.defaults(options(config)) });
   return app.getInstallationOctokit(installationId) as Promise<Octokit>;
+}
+
+/** GitHub refused for good (not a rate limit, not an outage), or the worker lacks the secret: an outcome, not a retry. */
+export function refusal(err: unknown): string | null {
+  if (err instanceof ApplicationFailure && err.nonRetryable) return err.message;
+  if (err instanceof RequestError && err.status >= 400 && err.status < 500 && err.status !== 429 && !(err.status === 403 && /rate limit/i.test(err.message))) {
+    return `GitHub answered ${err.status}: ${err.message.slice(0, 200)}`;
+  }
+  return null;
+}
+
+/**
+ * Reads `read` every 250 ms, heartbeating, until `changed` says what it read is news or `waitSeconds`
+ * have passed; the followers' one way of waiting for Culvert's database (honours cancellation).
+ */
+export async function watchUntil<T>(waitSeconds: number, read: () => Promise<T>, changed: (value: T) => boolean): Promise<T> {
+  const ctx = Context.current();
+  const deadline = Date.now() + waitSeconds * 1000;
+  for (;;) {
+    const value = await read();
+    if (changed(value) || Date.now() >= deadline) return value;
+    ctx.heartbeat();
+    await ctx.sleep(250);
+  }
 }

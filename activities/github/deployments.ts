@@ -1,25 +1,13 @@
 // Culvert's deployments as GitHub Deployments (workflows/github.ts githubDeploymentWorkflow), so that
 // GitHub's environments view agrees with Culvert's. The GitHub deployment carries Culvert's id in its
 // payload and is looked for before one is created; a status is posted only when GitHub's newest differs.
-import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import { RequestError } from 'octokit';
 import { getDeployment } from '../../db/repos/deployments.ts';
 import { getProduct } from '../../db/repos/products.ts';
 import { callbackOnApi, githubDeploymentState } from '../../domain/github.ts';
 import type { DeploymentMirror, ProtectionAsk } from '../../domain/github.ts';
 import type { GatePolicyConfig } from '../../domain/types.ts';
 import type { ActivityDeps } from '../deps.ts';
-import { githubClient, ownerRepo } from './client.ts';
-
-/** GitHub refused for good (not a rate limit, not an outage), or the worker lacks the secret: an outcome. */
-export function refusal(err: unknown): string | null {
-  if (err instanceof ApplicationFailure && err.nonRetryable) return err.message;
-  if (err instanceof RequestError && err.status >= 400 && err.status < 500 && err.status !== 429 && !(err.status === 403 && /rate limit/i.test(err.message))) {
-    return `GitHub answered ${err.status}: ${err.message.slice(0, 200)}`;
-  }
-  return null;
-}
+import { githubClient, ownerRepo, refusal, watchUntil } from './client.ts';
 
 export function githubDeploymentActivities(deps: ActivityDeps) {
   const backing = async (product: string) => (await getProduct(deps.db, product))?.config.github;
@@ -69,15 +57,8 @@ export function githubDeploymentActivities(deps: ActivityDeps) {
 
     /** The deployment's state once it is not `afterState`, or as it is after `waitSeconds`. */
     async awaitDeployment(i: { deploymentId: string; afterState: string; waitSeconds: number }): Promise<{ state: string }> {
-      const ctx = Context.current();
-      const deadline = Date.now() + i.waitSeconds * 1000;
-      for (;;) {
-        const d = await getDeployment(deps.db, i.deploymentId);
-        const state = d?.state ?? 'gone';
-        if (state !== i.afterState || Date.now() >= deadline) return { state };
-        ctx.heartbeat();
-        await ctx.sleep(250);
-      }
+      const state = await watchUntil(i.waitSeconds, async () => (await getDeployment(deps.db, i.deploymentId))?.state ?? 'gone', (x) => x !== i.afterState);
+      return { state };
     },
 
     async postDeploymentStatus(i: { mirror: DeploymentMirror; githubId: number; state: string }): Promise<{ posted: boolean; refused?: string }> {

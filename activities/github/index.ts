@@ -2,7 +2,6 @@
 // its check and decision onto the pull request's head as commit statuses. A status is posted only when
 // the newest one GitHub has for that context says something else, so a retry after a crash between the
 // post and its answer posts nothing twice.
-import { Context } from '@temporalio/activity';
 import { getCandidate } from '../../db/repos/candidates.ts';
 import { getChange } from '../../db/repos/changes.ts';
 import { getProduct } from '../../db/repos/products.ts';
@@ -11,9 +10,9 @@ import type { GithubConfig, GithubDelivery, GithubOutcome, PickFollow, PullFollo
 import { isTerminal } from '../../domain/types.ts';
 import type { ChangeState } from '../../domain/types.ts';
 import type { ActivityDeps } from '../deps.ts';
-import { githubClient, ownerRepo } from './client.ts';
+import { githubClient, ownerRepo, refusal, watchUntil } from './client.ts';
 import { handleDelivery } from './deliveries.ts';
-import { githubDeploymentActivities, refusal } from './deployments.ts';
+import { githubDeploymentActivities } from './deployments.ts';
 import { githubReleaseActivities } from './releases.ts';
 
 type CommitStatus = ReturnType<typeof statusesOf>[number];
@@ -52,20 +51,12 @@ export function githubActivities(deps: ActivityDeps) {
 
     /** The request once its revision is newer than `afterRev`, or as it is after `waitSeconds`. */
     async awaitChange(i: { changeId: string; product: string; release: string; afterRev: number; waitSeconds: number }): Promise<SeenChange> {
-      const ctx = Context.current();
-      const deadline = Date.now() + i.waitSeconds * 1000;
-      for (;;) {
-        const c = await getChange(deps.db, i.product, i.release, i.changeId);
-        if (!c) return { rev: 0, seq: 0, state: 'failed', check: 'none', terminal: true, decidedBy: null, failure: 'the request is gone' };
-        if (c.rev > i.afterRev || Date.now() >= deadline) {
-          return {
-            rev: c.rev, seq: c.seq, state: c.state, check: c.checkOutcome, terminal: isTerminal(c.state as ChangeState), decidedBy: c.decidedBy, failure: c.failure,
-            resultSha: c.resultSha, conflictPaths: c.conflictPaths ?? [],
-          };
-        }
-        ctx.heartbeat();
-        await ctx.sleep(250);
-      }
+      const c = await watchUntil(i.waitSeconds, () => getChange(deps.db, i.product, i.release, i.changeId), (x) => !x || x.rev > i.afterRev);
+      if (!c) return { rev: 0, seq: 0, state: 'failed', check: 'none', terminal: true, decidedBy: null, failure: 'the request is gone' };
+      return {
+        rev: c.rev, seq: c.seq, state: c.state, check: c.checkOutcome, terminal: isTerminal(c.state as ChangeState), decidedBy: c.decidedBy, failure: c.failure,
+        resultSha: c.resultSha, conflictPaths: c.conflictPaths ?? [],
+      };
     },
 
     /** Tells the pull request how its pick ended, unless a comment of Culvert's already says so. */
@@ -98,15 +89,8 @@ export function githubActivities(deps: ActivityDeps) {
 
     /** The candidate's state once it is not `afterState`, or as it is after `waitSeconds`. */
     async awaitCandidate(i: { candidateId: string; afterState: string; waitSeconds: number }): Promise<{ state: string; failure: string | null }> {
-      const ctx = Context.current();
-      const deadline = Date.now() + i.waitSeconds * 1000;
-      for (;;) {
-        const c = await getCandidate(deps.db, i.candidateId);
-        const state = c?.state ?? 'building';
-        if (state !== i.afterState || Date.now() >= deadline) return { state, failure: c?.failure ?? null };
-        ctx.heartbeat();
-        await ctx.sleep(250);
-      }
+      const c = await watchUntil(i.waitSeconds, () => getCandidate(deps.db, i.candidateId), (x) => (x?.state ?? 'building') !== i.afterState);
+      return { state: c?.state ?? 'building', failure: c?.failure ?? null };
     },
   };
 }

@@ -5,8 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { artifactsOfCandidates } from '../../db/repos/candidates.ts';
 import { getProduct } from '../../db/repos/products.ts';
 import type { ActivityDeps } from '../deps.ts';
-import { githubClient, ownerRepo } from './client.ts';
-import { refusal } from './deployments.ts';
+import { githubClient, ownerRepo, refusal } from './client.ts';
 
 export function githubReleaseActivities(deps: ActivityDeps) {
   return {
